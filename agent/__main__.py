@@ -1,0 +1,3 @@
+from segmint.agent.cli import main
+
+main()

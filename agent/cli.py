@@ -1,0 +1,178 @@
+"""The `segmint` command line: a thin layer over the library (DESIGN §4)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+from segmint.agent.config import load_config, parse_pairs
+from segmint.agent.customers import get_user
+from segmint.agent.errors import SegmintError
+from segmint.agent.pipeline import RunResult
+from segmint.agent.pipeline import run as run_pipeline
+from segmint.agent.workspace import Workspace
+
+app = typer.Typer(
+    name="segmint",
+    help="Customer segments from e-commerce event logs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+err = Console(stderr=True, soft_wrap=True)
+
+WorkspaceOpt = Annotated[
+    Path, typer.Option("--workspace", "-w", help="Workspace directory.", envvar="SEGMINT_WORKSPACE")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+def _emit_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+def _progress(json_mode: bool) -> Callable[[str], None]:
+    def hook(stage: str) -> None:
+        if not json_mode or err.is_terminal:
+            err.print(f"[dim]· {stage}…[/dim]")
+
+    return hook
+
+
+@app.command()
+def run(
+    events: Annotated[list[Path], typer.Argument(help="Event files: CSV, CSV.gz, Parquet, JSONL.")],
+    workspace: WorkspaceOpt = Path("segmint-workspace"),
+    users: Annotated[Path | None, typer.Option(help="Per-user table to join.")] = None,
+    map_: Annotated[
+        list[str] | None, typer.Option("--map", help="CANON=SOURCE column mapping.")
+    ] = None,
+    attr: Annotated[list[str] | None, typer.Option(help="NAME=SOURCE per-user attribute.")] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML file with the same settings.")] = None,
+    as_of: Annotated[
+        datetime | None, typer.Option("--as-of", help="Reference date (default: last event).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Ingest events, compute customer features and build segments."""
+    cfg = load_config(
+        config,
+        column_map=parse_pairs(map_ or [], "--map"),
+        attributes=parse_pairs(attr or [], "--attr"),
+        users=users,
+        as_of=as_of,
+        seed=seed,
+    )
+    result = run_pipeline(Workspace(workspace), list(events), cfg, progress=_progress(json_out))
+    if json_out:
+        _emit_json(result.to_json())
+    else:
+        _print_run(result)
+
+
+def _print_run(result: RunResult) -> None:
+    out = Console(soft_wrap=True)
+    out.print(
+        f"[bold]{result.users:,}[/bold] customers from {result.events_ok:,} events "
+        f"({result.events_in:,} read, {result.events_rejected:,} rejected) "
+        f"as of {result.as_of:%Y-%m-%d %H:%M} → {result.workspace}"
+    )
+    for reason, n in list(result.reject_reasons.items())[:5]:
+        out.print(f"  rejected {n:,} × {reason}")
+    stages = ", ".join(f"{k} {v:.1f}s" for k, v in result.seconds.items())
+    out.print(f"[dim]{stages}[/dim]")
+
+
+@app.command()
+def user(
+    user_id: Annotated[str, typer.Argument(help="The customer's id.")],
+    workspace: WorkspaceOpt = Path("segmint-workspace"),
+    json_out: JsonOpt = False,
+) -> None:
+    """Show one customer: features, segment and why."""
+    doc = get_user(Workspace(workspace), user_id)
+    if json_out:
+        _emit_json(doc)
+        return
+    out = Console(soft_wrap=True)
+    out.print(f"[bold]{doc['user_id']}[/bold] — {doc['why']}")
+    for key, value in doc["features"].items():
+        if value is not None:
+            out.print(f"  {key:<16} {value}")
+
+
+@app.command()
+def synth(
+    users: Annotated[int, typer.Option("--users", min=1, help="Number of customers.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Events file to write.")],
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Generate the sample shop (events + FILE.labels.csv + FILE.users.csv)."""
+    from segmint.data.synth import generate
+
+    result = generate(users, output, seed=seed)
+    err.print(f"wrote {result.n_events:,} events of {result.n_users:,} customers to {output}")
+
+
+@app.command()
+def demo(workspace: WorkspaceOpt = Path("demo-workspace")) -> None:
+    """Generate the sample shop, run everything on it and show the result."""
+    from segmint.data.synth import generate
+
+    workspace.mkdir(parents=True, exist_ok=True)
+    events = workspace / "sample-shop.parquet"
+    err.print("generating the sample shop (2,000 customers)…")
+    shop = generate(2000, events, seed=0)
+    cfg = load_config(None, users=Path(f"{events}.users.csv"))
+    result = run_pipeline(Workspace(workspace), [events], cfg, progress=_progress(False))
+    _print_run(result)
+    out = Console(soft_wrap=True)
+    with Workspace(workspace).connect() as con:
+        row = con.execute("SELECT user_id FROM users ORDER BY revenue DESC LIMIT 1").fetchone()
+    if row is not None:
+        doc = get_user(Workspace(workspace), str(row[0]))
+        out.print(f"top customer [bold]{doc['user_id']}[/bold]: {doc['why']}")
+    out.print(f"[dim]sample shop: {shop.n_users:,} customers, labels in {events}.labels.csv[/dim]")
+
+
+def _fail(message: str) -> None:
+    # Plain write: one line, never wrapped to the terminal's width.
+    sys.stderr.write(" ".join(message.split()) + "\n")
+
+
+def main() -> None:
+    """Console-script entry point: maps errors to one line and an exit code (DESIGN §4)."""
+    try:
+        app(standalone_mode=False)
+    except SegmintError as exc:
+        _fail(f"segmint: error: {exc}")
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        _fail("segmint: aborted")
+        sys.exit(1)
+    except click.ClickException as exc:
+        _fail(f"segmint: error: {exc.format_message()}")
+        sys.exit(2)
+    except Exception as exc:
+        if os.environ.get("SEGMINT_DEBUG"):
+            raise
+        _fail(
+            f"segmint: unexpected error: {type(exc).__name__}: {exc} "
+            "(set SEGMINT_DEBUG=1 for a traceback)"
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""One customer's view: features and a short plain-words reason."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+from datetime import date, datetime
+from typing import Any
+
+from segmint.agent.errors import InputError
+from segmint.agent.workspace import Workspace
+
+
+def normalise_user_id(user_id: str) -> str:
+    """Apply ingest's id normalisation (`17850.0` -> `17850`) to an id typed by a user."""
+    value = user_id.strip()
+    return re.sub(r"^(-?[0-9]+)\.0+$", r"\1", value)
+
+
+def get_user(workspace: Workspace, user_id: str) -> dict[str, Any]:
+    """The `segmint user` document for one customer.
+
+    Raises:
+        InputError: the customer is not in the workspace.
+    """
+    uid = normalise_user_id(user_id)
+    with contextlib.closing(workspace.connect()) as con:
+        cur = con.execute("SELECT * FROM users WHERE user_id = ?", [uid])
+        row = cur.fetchone()
+        names = [d[0] for d in cur.description or []]
+    if row is None:
+        raise InputError(
+            f"customer '{user_id}' not found in {workspace.path}",
+            fix="check the id (ids are compared as text, e.g. 17850 or 000123)",
+        )
+    features = {name: _jsonable(value) for name, value in zip(names, row, strict=True)}
+    features.pop("user_id")
+    return {
+        "user_id": uid,
+        "features": features,
+        "segment": None,
+        "why": describe_customer(features),
+    }
+
+
+def describe_customer(features: dict[str, Any], currency: str = "") -> str:
+    """A short reason in plain words, e.g. 'revenue 3,120.00, 12 orders, last order 142 days ago'."""
+    parts = []
+    revenue = features.get("revenue")
+    if revenue is not None:
+        parts.append(f"revenue {currency}{revenue:,.2f}")
+    orders = features.get("orders") or 0
+    parts.append(f"{orders} order{'s' if orders != 1 else ''}")
+    recency = features.get("recency_days")
+    if recency is not None:
+        parts.append(f"last order {recency} day{'s' if recency != 1 else ''} ago")
+    elif features.get("n_events"):
+        parts.append(f"no purchase yet, {features['n_events']} events")
+    return ", ".join(parts)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, float):
+        return round(value, 6)
+    return value

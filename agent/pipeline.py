@@ -1,0 +1,126 @@
+"""The orchestrator: composes the pipeline's steps into one run over a workspace."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from segmint.agent.config import RunConfig
+from segmint.agent.features import build_users, join_user_table, resolve_as_of
+from segmint.agent.ingest import ingest
+from segmint.agent.workspace import Workspace
+
+ProgressHook = Callable[[str], None]
+
+
+@dataclass
+class RunResult:
+    """What `segmint run` reports (DESIGN §4 `run` JSON shape, plus details)."""
+
+    run_id: str
+    workspace: str
+    users: int
+    events_in: int
+    events_ok: int
+    events_rejected: int
+    segments: int | None
+    noise_share: float | None
+    as_of: datetime
+    seconds: dict[str, float]
+    reject_reasons: dict[str, int] = field(default_factory=dict)
+    files: list[dict[str, Any]] = field(default_factory=list)
+    users_file: dict[str, int] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON document `segmint run --json` prints."""
+        data = asdict(self)
+        data["as_of"] = self.as_of.isoformat()
+        return data
+
+
+class StageClock:
+    """Times named stages and tells a progress hook when each starts."""
+
+    def __init__(self, hook: ProgressHook | None = None) -> None:
+        self.seconds: dict[str, float] = {}
+        self._hook = hook
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time the enclosed block under `name`."""
+        if self._hook is not None:
+            self._hook(name)
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(time.perf_counter() - start, 3)
+
+
+def run(
+    workspace: Workspace | Path | str,
+    files: list[Path],
+    config: RunConfig | None = None,
+    *,
+    progress: ProgressHook | None = None,
+) -> RunResult:
+    """Run the whole pipeline over event files into a workspace, atomically.
+
+    Args:
+        workspace: the workspace (or its directory).
+        files: event files (CSV, CSV.gz, Parquet, JSON Lines).
+        config: settings; defaults apply when None.
+        progress: called with each stage's name as it starts.
+
+    Returns:
+        Counts, the reference time and per-stage seconds.
+
+    Raises:
+        InputError: unusable input; the workspace is left as it was.
+    """
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    config = config or RunConfig()
+    clock = StageClock(progress)
+    params = config.model_dump(mode="json", by_alias=True)
+    params["files"] = [str(f) for f in files]
+    with ws.new_run("run", params) as (con, record):
+        with clock.stage("ingest"):
+            report = ingest(con, [Path(f) for f in files], config)
+        with clock.stage("features"):
+            as_of = resolve_as_of(con, config.as_of)
+            has_order_id = any("order_id" in f.columns for f in report.files)
+            n_users = build_users(
+                con, as_of, has_order_id=has_order_id, attributes=report.attributes
+            )
+            users_file = None
+            if config.users is not None:
+                id_sources = tuple(
+                    {f.columns["user_id"] for f in report.files if "user_id" in f.columns}
+                )
+                users_file = join_user_table(con, config.users, id_sources)
+        record.counts = {
+            "users": n_users, "events_in": report.events_in, "events_ok": report.events_ok,
+            "events_rejected": report.events_rejected, "as_of": as_of.isoformat(),
+            "reject_reasons": report.reject_reasons,
+        }
+        record.seconds = clock.seconds
+    return RunResult(
+        run_id=record.run_id,
+        workspace=str(ws.path),
+        users=n_users,
+        events_in=report.events_in,
+        events_ok=report.events_ok,
+        events_rejected=report.events_rejected,
+        segments=None,
+        noise_share=None,
+        as_of=as_of,
+        seconds=clock.seconds,
+        reject_reasons=report.reject_reasons,
+        files=[asdict(f) for f in report.files],
+        users_file=users_file,
+    )

@@ -1,0 +1,80 @@
+"""Shared fixtures: workspaces and small event files written in every supported format."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+ONLINE_RETAIL = DATASETS / "online_retail" / "online_retail.csv.gz"
+AMAZON = DATASETS / "amazon_user_histories" / "amazon_reviews_2023_user_histories.csv.gz"
+ONLINE_RETAIL_MAP = [
+    "--map", "user_id=CustomerID", "--map", "timestamp=InvoiceDate", "--map", "order_id=InvoiceNo",
+    "--map", "product_id=StockCode", "--map", "text=Description", "--map", "quantity=Quantity",
+    "--map", "price=UnitPrice", "--attr", "country=Country",
+]
+
+Rows = Sequence[dict[str, Any]]
+WriteEvents = Callable[..., Path]
+
+
+def write_rows(path: Path, rows: Rows, columns: Sequence[str] | None = None) -> Path:
+    """Write rows as CSV / CSV.gz / JSONL / Parquet, chosen by the file's suffix."""
+    cols = list(columns or dict.fromkeys(k for row in rows for k in row))
+    name = path.name
+    if name.endswith(".parquet"):
+        table = pa.table({c: [None if r.get(c) is None else str(r[c]) for r in rows] for c in cols})
+        pq.write_table(table, path)
+    elif name.endswith(".jsonl"):
+        with path.open("w", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(json.dumps({c: row[c] for c in cols if c in row}) + "\n")
+    else:
+        opener = gzip.open if name.endswith(".gz") else open
+        with opener(path, "wt", newline="", encoding="utf-8") as fh:  # type: ignore[operator]
+            writer = csv.DictWriter(fh, fieldnames=cols, lineterminator="\n")
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({c: "" if row.get(c) is None else row[c] for c in cols})
+    return path
+
+
+@pytest.fixture
+def write_events(tmp_path: Path) -> WriteEvents:
+    """Write rows to `tmp_path/NAME` in the format its suffix names."""
+
+    def _write(rows: Rows, name: str = "events.csv", columns: Sequence[str] | None = None) -> Path:
+        return write_rows(tmp_path / name, rows, columns)
+
+    return _write
+
+
+@pytest.fixture
+def workspace_dir(tmp_path: Path) -> Path:
+    """An empty workspace directory."""
+    return tmp_path / "ws"
+
+
+def run_cli(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run the real `segmint` console entry point in a fresh process."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "segmint.agent", *args],
+        capture_output=True, text=True, timeout=600,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"segmint {' '.join(args)} failed:\n{proc.stderr}")
+    return proc
