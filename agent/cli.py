@@ -10,7 +10,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from segmint.agent.config import load_config, parse_pairs
@@ -156,13 +155,15 @@ def main() -> None:
     except SegmintError as exc:
         _fail(f"segmint: error: {exc}")
         sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         _fail("segmint: aborted")
         sys.exit(1)
-    except click.ClickException as exc:
-        _fail(f"segmint: error: {exc.format_message()}")
+    except typer.TyperException as exc:  # usage errors: unknown option, missing argument...
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        if message:  # empty when the help text was already shown
+            _fail(f"segmint: error: {message}")
         sys.exit(2)
     except Exception as exc:
         if os.environ.get("SEGMINT_DEBUG"):

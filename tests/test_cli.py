@@ -1,0 +1,75 @@
+"""The command line end to end, in real processes: JSON shapes, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import WriteEvents, run_cli
+
+ROWS = [
+    {"CustomerID": "0042", "When": "2024-05-01T10:00:00Z", "Type": "add_to_cart", "Title": "Mug"},
+    {"CustomerID": "0042", "When": "2024-05-02T10:00:00Z", "Type": "order", "Title": "Mug",
+     "Price": "8", "Order": "A"},
+    {"CustomerID": "", "When": "2024-05-02T11:00:00Z", "Type": "order", "Title": "Mug"},
+    {"CustomerID": "0099", "When": "not a date", "Type": "view", "Title": "Tea"},
+]
+MAP = ["--map", "user_id=CustomerID", "--map", "timestamp=When", "--map", "event_type=Type",
+       "--map", "text=Title", "--map", "price=Price", "--map", "order_id=Order"]
+
+
+def test_run_and_user_json(write_events: WriteEvents, workspace_dir: Path) -> None:
+    events = write_events(ROWS)
+    proc = run_cli("run", str(events), "-w", str(workspace_dir), *MAP, "--json", check=True)
+    doc = json.loads(proc.stdout)  # exactly one JSON document on stdout
+    for key in ("users", "events_in", "events_ok", "events_rejected", "segments", "noise_share",
+                "seconds"):
+        assert key in doc
+    assert (doc["users"], doc["events_in"], doc["events_ok"], doc["events_rejected"]) == (1, 4, 2, 2)
+    assert doc["reject_reasons"] == {"missing user_id": 1, "unparseable timestamp": 1}
+
+    user = json.loads(run_cli("user", "0042", "-w", str(workspace_dir), "--json", check=True).stdout)
+    assert set(user) >= {"user_id", "features", "segment", "why"}
+    assert user["user_id"] == "0042"  # leading zeros survive
+    assert user["features"]["orders"] == 1 and user["features"]["revenue"] == 8
+    assert "8.00" in user["why"]
+
+
+def test_config_file_gives_the_same_run(write_events: WriteEvents, tmp_path: Path) -> None:
+    events = write_events(ROWS)
+    cfg = tmp_path / "shop.yaml"
+    cfg.write_text("map:\n" + "".join(
+        f"  {MAP[i + 1].split('=')[0]}: {MAP[i + 1].split('=')[1]}\n" for i in range(0, len(MAP), 2)))
+    a = json.loads(run_cli("run", str(events), "-w", str(tmp_path / "a"), *MAP, "--json",
+                           check=True).stdout)
+    b = json.loads(run_cli("run", str(events), "-w", str(tmp_path / "b"), "--config", str(cfg),
+                           "--json", check=True).stdout)
+    assert {k: a[k] for k in ("users", "events_ok", "reject_reasons")} == {
+        k: b[k] for k in ("users", "events_ok", "reject_reasons")}
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "needle"),
+    [
+        (["run", "{nouser}", "-w", "{ws}"], 2, "column 'user_id'"),
+        (["run", "{missing}", "-w", "{ws}"], 2, "file not found"),
+        (["run", "{events}", "-w", "{ws}", "--map", "oops"], 2, "--map NAME=SOURCE"),
+        (["user", "1", "-w", "{ws}"], 2, "no segmint workspace here yet"),
+        (["run", "{events}", "-w", "{ws}", "--no-such-flag"], 2, "no-such-flag"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(write_events: WriteEvents, tmp_path: Path,
+                                         args: list[str], code: int, needle: str) -> None:
+    paths = {
+        "nouser": str(write_events([{"a": 1}], "nouser.csv")),
+        "events": str(write_events(ROWS)),
+        "missing": str(tmp_path / "missing.csv"),
+        "ws": str(tmp_path / "ws"),
+    }
+    proc = run_cli(*[a.format(**paths) for a in args])
+    assert proc.returncode == code
+    assert proc.stdout == ""
+    lines = [line for line in proc.stderr.splitlines() if not line.startswith("· ")]
+    assert len(lines) == 1 and needle in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
