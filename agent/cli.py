@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+
 from segmint.agent.config import load_config, parse_pairs
 from segmint.agent.customers import get_user
 from segmint.agent.errors import SegmintError

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
 from segmint.agent.errors import InputError
 from segmint.agent.schema import CANONICAL_COLUMNS
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
+
 from segmint.agent.errors import InputError
 from segmint.agent.readers import open_source, sql_ident, sql_str
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+
 from segmint.agent.config import RunConfig
 from segmint.agent.errors import InputError
 from segmint.agent.readers import Source, open_source, sql_ident, sql_str

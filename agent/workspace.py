@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+
 from segmint.agent.errors import UsageError
 from segmint.agent.schema import RUNS_DDL
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ONLINE_RETAIL, WriteEvents
 
+from conftest import ONLINE_RETAIL, WriteEvents
 from segmint.agent.config import RunConfig
 from segmint.agent.pipeline import run
 from segmint.agent.workspace import Workspace

@@ -9,9 +9,10 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import WriteEvents, write_rows
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from conftest import WriteEvents, write_rows
 from segmint.agent.config import RunConfig
 from segmint.agent.errors import InputError
 from segmint.agent.ingest import ingest

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import WriteEvents, write_rows
 
+from conftest import WriteEvents, write_rows
 from segmint.agent.config import RunConfig
 from segmint.agent.errors import InputError, UsageError
 from segmint.agent.pipeline import run
