@@ -1,7 +1,7 @@
 # Two entry points, both from a bare machine with Python 3.11 and make:
 #   make demo   - virtual environment, install, run the sample shop end to end
 #   make test   - install the test dependencies and run the whole suite
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 export HF_HUB_OFFLINE := 1

@@ -121,7 +121,9 @@ class Workspace:
             staging = self.path / f".{DB_NAME}.{record.run_id}.tmp"
             tmp_dir = self.path / ".tmp"
             tmp_dir.mkdir(exist_ok=True)
-            con = connect(staging, temp_dir=tmp_dir)
+            # DuckDB spills to tmp_dir beyond this, which keeps big runs within a laptop's memory.
+            con = connect(staging, temp_dir=tmp_dir,
+                          memory_limit=os.environ.get("SEGMINT_MEMORY_LIMIT", "2GB"))
             try:
                 con.execute(RUNS_DDL)
                 if self.exists():
