@@ -15,6 +15,7 @@ from rich.console import Console
 
 from segmint.agent.config import load_config, parse_pairs
 from segmint.agent.customers import get_user
+from segmint.agent.dbutil import fetch_one
 from segmint.agent.errors import SegmintError
 from segmint.agent.pipeline import RunResult
 from segmint.agent.pipeline import run as run_pipeline
@@ -93,6 +94,59 @@ def _print_run(result: RunResult) -> None:
 
 
 @app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in plain words.")],
+    workspace: WorkspaceOpt = Path("segmint-workspace"),
+    export: Annotated[Path | None, typer.Option(help="Also write the customers to FILE.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Answer a question about your customers; shows the exact definition used."""
+    from segmint.agent.ask import ask as ask_question
+    from segmint.agent.errors import NotUnderstood
+
+    try:
+        answer = ask_question(Workspace(workspace), question, export=export)
+    except NotUnderstood as exc:
+        if not json_out:
+            raise
+        _emit_json({"question": question, "understood": False, "answer": str(exc),
+                    "definition": None, "query": None, "count": 0, "sample": [], "export": None})
+        sys.exit(exc.exit_code)
+    if json_out:
+        _emit_json(answer.to_json())
+        return
+    out = Console(soft_wrap=True)
+    out.print(f"[bold]{answer.answer}[/bold]")
+    for row in answer.sample:
+        out.print(f"  {row['user_id']:<12} {row['why']}")
+    if answer.count > len(answer.sample):
+        out.print(f"  … and {answer.count - len(answer.sample):,} more")
+    if answer.export:
+        out.print(f"[dim]exported to {answer.export}[/dim]")
+
+
+@app.command()
+def export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")],
+    question: Annotated[str | None, typer.Option(help="Export the customers a question selects.")] = None,
+    segment: Annotated[str | None, typer.Option(help="Export a segment (id or name).")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="csv, parquet or jsonl.")] = None,
+    hash_ids: Annotated[bool, typer.Option("--hash-ids", help="Salted SHA-256 ids.")] = False,
+    workspace: WorkspaceOpt = Path("segmint-workspace"),
+) -> None:
+    """Write a customer list (one row per customer, with a reason) for a campaign."""
+    from segmint.agent.ask import ask as ask_question
+    from segmint.agent.errors import UsageError
+
+    if (question is None) == (segment is None):
+        raise UsageError("give exactly one of --segment ID|NAME or --question Q")
+    q = question if question is not None else f"segment {segment}"
+    answer = ask_question(Workspace(workspace), q, export=output, export_format=fmt,
+                          hash_ids=hash_ids)
+    err.print(f"wrote {answer.count:,} customers to {output}")
+
+
+@app.command()
 def user(
     user_id: Annotated[str, typer.Argument(help="The customer's id.")],
     workspace: WorkspaceOpt = Path("segmint-workspace"),
@@ -137,7 +191,7 @@ def demo(workspace: WorkspaceOpt = Path("demo-workspace")) -> None:
     _print_run(result)
     out = Console(soft_wrap=True)
     with Workspace(workspace).connect() as con:
-        row = con.execute("SELECT user_id FROM users ORDER BY revenue DESC LIMIT 1").fetchone()
+        row = fetch_one(con.execute("SELECT user_id FROM users ORDER BY revenue DESC LIMIT 1"))
     if row is not None:
         doc = get_user(Workspace(workspace), str(row[0]))
         out.print(f"top customer [bold]{doc['user_id']}[/bold]: {doc['why']}")

@@ -29,6 +29,7 @@ class RunConfig(BaseModel):
     embedder: str = "minilm"
     llm: str = "builtin"
     seed: int = 0
+    currency: str = Field(default="", max_length=4)
 
     @field_validator("column_map")
     @classmethod

@@ -8,6 +8,7 @@ import re
 from datetime import date, datetime
 from typing import Any
 
+from segmint.agent.dbutil import fetch_one
 from segmint.agent.errors import InputError
 from segmint.agent.workspace import Workspace
 
@@ -27,7 +28,7 @@ def get_user(workspace: Workspace, user_id: str) -> dict[str, Any]:
     uid = normalise_user_id(user_id)
     with contextlib.closing(workspace.connect()) as con:
         cur = con.execute("SELECT * FROM users WHERE user_id = ?", [uid])
-        row = cur.fetchone()
+        row = fetch_one(cur)
         names = [d[0] for d in cur.description or []]
     if row is None:
         raise InputError(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 
+from segmint.agent.dbutil import fetch_one
 from segmint.agent.errors import InputError
 from segmint.agent.readers import open_source, sql_ident, sql_str
 
@@ -22,7 +23,7 @@ def resolve_as_of(con: duckdb.DuckDBPyConnection, as_of: datetime | None) -> dat
     """The reference time: the given one, else the latest accepted event (DESIGN §3)."""
     if as_of is not None:
         return as_of.replace(tzinfo=None) if as_of.tzinfo is None else _to_naive_utc(as_of)
-    row = con.execute("SELECT max(ts) FROM events").fetchone()
+    row = fetch_one(con.execute("SELECT max(ts) FROM events"))
     if row is None or row[0] is None:
         raise InputError("no usable events: every row was rejected",
                          fix="see the rejects table: segmint run --json lists the reasons")
@@ -113,7 +114,7 @@ def build_users(
         ORDER BY agg.user_id
         """
     )
-    (n,) = con.execute("SELECT count(*) FROM users").fetchone() or (0,)
+    (n,) = fetch_one(con.execute("SELECT count(*) FROM users")) or (0,)
     return int(n)
 
 
@@ -173,10 +174,10 @@ def join_user_table(
         f"INSERT INTO rejects SELECT {sql_str(str(path))}, rn + 1, 'users file: missing user_id', "
         "NULL FROM user_table WHERE user_id IS NULL"
     )
-    counts = con.execute(
+    counts = fetch_one(con.execute(
         "SELECT count(*), count(*) FILTER (WHERE user_id IS NULL), "
         "count(user_id) - count(DISTINCT user_id) FROM user_table"
-    ).fetchone() or (0, 0, 0)
+    )) or (0, 0, 0)
     cols = ", ".join(f"t.{sql_ident(_attr_name(c))}" for c in extra)
     con.execute(
         f"""CREATE OR REPLACE TABLE users AS
@@ -185,9 +186,9 @@ def join_user_table(
             QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY rn) = 1
         ) t USING (user_id) ORDER BY u.user_id"""
     )
-    (matched,) = con.execute(
+    (matched,) = fetch_one(con.execute(
         "SELECT count(*) FROM users u SEMI JOIN user_table t USING (user_id)"
-    ).fetchone() or (0,)
+    )) or (0,)
     con.execute("DROP TABLE user_table")
     return {"rows": int(counts[0]), "matched_users": int(matched), "rejected": int(counts[1]),
             "duplicate_ids": int(counts[2])}

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 
 from segmint.agent.config import RunConfig
+from segmint.agent.dbutil import fetch_one
 from segmint.agent.errors import InputError
 from segmint.agent.readers import Source, open_source, sql_ident, sql_str
 from segmint.agent.schema import (
@@ -188,10 +189,10 @@ def _load_file(
         f"INSERT INTO rejects SELECT {sql_str(path)}, NULL, reason, raw FROM staged "
         "WHERE reason IS NOT NULL"
     )
-    ok, bad = con.execute(
+    ok, bad = fetch_one(con.execute(
         "SELECT count(*) FILTER (WHERE reason IS NULL), count(*) FILTER (WHERE reason IS NOT NULL) "
         "FROM staged"
-    ).fetchone() or (0, 0)
+    )) or (0, 0)
     con.execute("DROP TABLE staged")
     if source.rejects_table is not None:
         # Lines the CSV reader itself could not split into the header's columns. The reader logs
@@ -201,9 +202,9 @@ def _load_file(
             "'malformed CSV line: ' || lower(CAST(min(error_type) AS VARCHAR)), min(csv_line) "
             f"FROM {source.rejects_table} GROUP BY line"
         )
-        (malformed,) = con.execute(
+        (malformed,) = fetch_one(con.execute(
             f"SELECT count(DISTINCT line) FROM {source.rejects_table}"
-        ).fetchone() or (0,)
+        )) or (0,)
         bad += malformed
     return FileReport(path, ok + bad, ok, bad, dict(columns))
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import duckdb
 
+from segmint.agent.dbutil import fetch_one
 from segmint.agent.errors import UsageError
 from segmint.agent.schema import RUNS_DDL
 
@@ -93,9 +94,9 @@ class Workspace:
         if not self.exists():
             return None
         with contextlib.closing(self.connect()) as con:
-            row = con.execute(
+            row = fetch_one(con.execute(
                 "SELECT run_id FROM runs ORDER BY finished_at DESC LIMIT 1"
-            ).fetchone()
+            ))
         return None if row is None else str(row[0])
 
     def files_dir(self, run_id: str) -> Path:
