@@ -15,7 +15,6 @@ from rich.console import Console
 
 from segmint.agent.config import load_config, parse_pairs
 from segmint.agent.customers import get_user
-from segmint.agent.dbutil import fetch_one
 from segmint.agent.errors import SegmintError
 from segmint.agent.pipeline import RunResult
 from segmint.agent.pipeline import run as run_pipeline
@@ -62,6 +61,7 @@ def run(
         datetime | None, typer.Option("--as-of", help="Reference date (default: last event).")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    currency: Annotated[str | None, typer.Option(help="Currency symbol for answers, e.g. £.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Ingest events, compute customer features and build segments."""
@@ -72,6 +72,7 @@ def run(
         users=users,
         as_of=as_of,
         seed=seed,
+        currency=currency,
     )
     result = run_pipeline(Workspace(workspace), list(events), cfg, progress=_progress(json_out))
     if json_out:
@@ -171,31 +172,43 @@ def synth(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """Generate the sample shop (events + FILE.labels.csv + FILE.users.csv)."""
+    result = _generate(users, output, seed)
+    err.print(f"wrote {result.n_events:,} events of {result.n_users:,} customers to {output}")
+
+
+def _generate(users: int, output: Path, seed: int):  # type: ignore[no-untyped-def]
+    from segmint.agent.errors import InputError
     from segmint.data.synth import generate
 
-    result = generate(users, output, seed=seed)
-    err.print(f"wrote {result.n_events:,} events of {result.n_users:,} customers to {output}")
+    try:
+        return generate(users, output, seed=seed)
+    except ValueError as exc:
+        raise InputError(str(exc), file=output, fix="see segmint synth --help") from exc
+
+
+DEMO_QUESTION = "who are my lapsed high spenders?"
 
 
 @app.command()
 def demo(workspace: WorkspaceOpt = Path("demo-workspace")) -> None:
-    """Generate the sample shop, run everything on it and show the result."""
-    from segmint.data.synth import generate
+    """Generate the sample shop, run everything on it and answer a question."""
+    from segmint.agent.ask import ask as ask_question
 
     workspace.mkdir(parents=True, exist_ok=True)
     events = workspace / "sample-shop.parquet"
     err.print("generating the sample shop (2,000 customers)…")
-    shop = generate(2000, events, seed=0)
-    cfg = load_config(None, users=Path(f"{events}.users.csv"))
+    shop = _generate(2000, events, 0)
+    cfg = load_config(None, users=shop.users_path, currency="£")
     result = run_pipeline(Workspace(workspace), [events], cfg, progress=_progress(False))
     _print_run(result)
     out = Console(soft_wrap=True)
-    with Workspace(workspace).connect() as con:
-        row = fetch_one(con.execute("SELECT user_id FROM users ORDER BY revenue DESC LIMIT 1"))
-    if row is not None:
-        doc = get_user(Workspace(workspace), str(row[0]))
-        out.print(f"top customer [bold]{doc['user_id']}[/bold]: {doc['why']}")
-    out.print(f"[dim]sample shop: {shop.n_users:,} customers, labels in {events}.labels.csv[/dim]")
+    out.print(f"\n[bold]? {DEMO_QUESTION}[/bold]")
+    answer = ask_question(Workspace(workspace), DEMO_QUESTION)
+    out.print(answer.answer)
+    for row in answer.sample[:5]:
+        out.print(f"  {row['user_id']:<10} {row['why']}")
+    out.print(f"\n[dim]planted personas: {shop.labels_path}; try: segmint ask \"top 10 customers by "
+              f"revenue\" -w {workspace}[/dim]")
 
 
 def _fail(message: str) -> None:
