@@ -19,6 +19,7 @@ from segmint.agent.errors import SegmintError
 from segmint.agent.pipeline import RunResult
 from segmint.agent.pipeline import run as run_pipeline
 from segmint.agent.workspace import Workspace
+from segmint.data.synth import SynthResult
 
 app = typer.Typer(
     name="segmint",
@@ -176,7 +177,7 @@ def synth(
     err.print(f"wrote {result.n_events:,} events of {result.n_users:,} customers to {output}")
 
 
-def _generate(users: int, output: Path, seed: int):  # type: ignore[no-untyped-def]
+def _generate(users: int, output: Path, seed: int) -> SynthResult:
     from segmint.agent.errors import InputError
     from segmint.data.synth import generate
 
