@@ -74,3 +74,41 @@ def test_bad_input_exits_2_with_one_line(write_events: WriteEvents, tmp_path: Pa
     lines = [line for line in proc.stderr.splitlines() if not line.startswith("· ")]
     assert len(lines) == 1 and needle in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_synth_run_ask_export_end_to_end(tmp_path: Path) -> None:
+    shop = tmp_path / "shop.parquet"
+    run_cli("synth", "--users", "400", "--seed", "3", "-o", str(shop), check=True)
+    ws = str(tmp_path / "ws")
+    doc = json.loads(run_cli("run", str(shop), "--users", f"{shop}.users.csv", "-w", ws, "--json",
+                             check=True).stdout)
+    labels = (tmp_path / "shop.parquet.labels.csv").read_text().splitlines()
+    assert doc["users"] == len(labels) - 1 == 400
+    assert doc["events_rejected"] == 0 and doc["events_in"] == doc["events_ok"] > 400 * 10
+
+    out = tmp_path / "lapsed.jsonl"
+    answer = json.loads(run_cli("ask", "how many lapsed customers are there?", "-w", ws, "--json",
+                                "--export", str(out), check=True).stdout)
+    assert answer["understood"] and answer["count"] > 0
+    lines = out.read_text().splitlines()
+    assert len(lines) == answer["count"]
+    assert all(json.loads(line)["recency_days"] > 90 for line in lines)
+
+    user = json.loads(run_cli("user", json.loads(lines[0])["user_id"], "-w", ws, "--json",
+                              check=True).stdout)
+    assert user["features"]["age_band"] is not None or user["features"]["gender"] is not None
+
+
+def test_question_not_understood_exits_3(tmp_path: Path, write_events: WriteEvents) -> None:
+    ws = str(tmp_path / "ws")
+    run_cli("run", str(write_events(ROWS)), "-w", ws, *MAP, check=True)
+    proc = run_cli("ask", "what is the meaning of life", "-w", ws, "--json")
+    assert proc.returncode == 3
+    doc = json.loads(proc.stdout)
+    assert doc["understood"] is False and "lapsed" in doc["answer"]
+
+
+def test_demo_runs_the_sample_shop(tmp_path: Path) -> None:
+    proc = run_cli("demo", "-w", str(tmp_path / "demo"), check=True)
+    assert "2,000 customers" in proc.stdout
+    assert "lapsed high spenders" in proc.stdout and "customers match" in proc.stdout
