@@ -119,10 +119,11 @@ def ask(
         return
     out = Console(soft_wrap=True)
     out.print(f"[bold]{answer.answer}[/bold]")
-    for row in answer.sample:
+    shown = [] if answer.query.get("intent") == "count" else answer.sample
+    for row in shown:
         out.print(f"  {row['user_id']:<12} {row['why']}")
-    if answer.count > len(answer.sample):
-        out.print(f"  … and {answer.count - len(answer.sample):,} more")
+    if shown and answer.count > len(shown):
+        out.print(f"  … and {answer.count - len(shown):,} more")
     if answer.export:
         out.print(f"[dim]exported to {answer.export}[/dim]")
 
