@@ -129,6 +129,31 @@ def ask(
 
 
 @app.command()
+def chat(workspace: WorkspaceOpt = Path("segmint-workspace")) -> None:
+    """Ask questions in a loop; follow-ups ("of those, who is in Germany?") refine the last answer."""
+    from segmint.agent.conversation import Conversation
+
+    conv = Conversation(Workspace(workspace))
+    out = Console(soft_wrap=True)
+    err.print("Ask about your customers (empty line or Ctrl-D to quit, 'reset' to start over).")
+    for line in sys.stdin:
+        question = line.strip()
+        if not question:
+            break
+        if question.lower() == "reset":
+            conv.reset()
+            continue
+        try:
+            answer = conv.ask(question)
+        except SegmintError as exc:
+            out.print(f"[yellow]{exc}[/yellow]")
+            continue
+        out.print(f"[bold]{answer.answer}[/bold]")
+        for row in answer.sample[:5]:
+            out.print(f"  {row['user_id']:<12} {row['why']}")
+
+
+@app.command()
 def export(
     output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")],
     question: Annotated[str | None, typer.Option(help="Export the customers a question selects.")] = None,
