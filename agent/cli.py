@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.status import Status
 
 from segmint.agent.config import load_config, parse_pairs
 from segmint.agent.customers import get_user
@@ -28,7 +29,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-err = Console(stderr=True, soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 WorkspaceOpt = Annotated[
     Path, typer.Option("--workspace", "-w", help="Workspace directory.", envvar="SEGMINT_WORKSPACE")
@@ -40,12 +41,37 @@ def _emit_json(doc: Any) -> None:
     sys.stdout.write(json.dumps(doc, indent=2, default=str, ensure_ascii=False) + "\n")
 
 
-def _progress(json_mode: bool) -> Callable[[str], None]:
-    def hook(stage: str) -> None:
-        if not json_mode or err.is_terminal:
-            err.print(f"[dim]· {stage}…[/dim]")
+class StageDisplay:
+    """Progress on stderr: a live spinner per stage on a terminal, one line per stage otherwise."""
 
-    return hook
+    def __init__(self, quiet: bool) -> None:
+        self._quiet = quiet and not err.is_terminal
+        self._status: Status | None = None
+        self._started = 0.0
+
+    def __call__(self, stage: str) -> None:
+        self._finish()
+        self._started = time.perf_counter()
+        if self._quiet:
+            return
+        if err.is_terminal:
+            self._status = err.status(f"{stage}…", spinner="dots")
+            self._status.start()
+            self._stage = stage
+        else:
+            err.print(f"· {stage}…", markup=False, highlight=False)
+
+    def _finish(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            err.print(f"[green]✓[/green] {self._stage} [dim]{time.perf_counter() - self._started:.1f}s[/dim]")
+            self._status = None
+
+    def __enter__(self) -> StageDisplay:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._finish()
 
 
 @app.command()
@@ -75,7 +101,8 @@ def run(
         seed=seed,
         currency=currency,
     )
-    result = run_pipeline(Workspace(workspace), list(events), cfg, progress=_progress(json_out))
+    with StageDisplay(quiet=json_out) as display:
+        result = run_pipeline(Workspace(workspace), list(events), cfg, progress=display)
     if json_out:
         _emit_json(result.to_json())
     else:
@@ -83,7 +110,7 @@ def run(
 
 
 def _print_run(result: RunResult) -> None:
-    out = Console(soft_wrap=True)
+    out = Console(soft_wrap=True, highlight=False)
     out.print(
         f"[bold]{result.users:,}[/bold] customers from {result.events_ok:,} events "
         f"({result.events_in:,} read, {result.events_rejected:,} rejected) "
@@ -117,7 +144,7 @@ def ask(
     if json_out:
         _emit_json(answer.to_json())
         return
-    out = Console(soft_wrap=True)
+    out = Console(soft_wrap=True, highlight=False)
     out.print(f"[bold]{answer.answer}[/bold]")
     shown = [] if answer.query.get("intent") == "count" else answer.sample
     for row in shown:
@@ -134,7 +161,7 @@ def chat(workspace: WorkspaceOpt = Path("segmint-workspace")) -> None:
     from segmint.agent.conversation import Conversation
 
     conv = Conversation(Workspace(workspace))
-    out = Console(soft_wrap=True)
+    out = Console(soft_wrap=True, highlight=False)
     err.print("Ask about your customers (empty line or Ctrl-D to quit, 'reset' to start over).")
     for line in sys.stdin:
         question = line.strip()
@@ -185,7 +212,7 @@ def user(
     if json_out:
         _emit_json(doc)
         return
-    out = Console(soft_wrap=True)
+    out = Console(soft_wrap=True, highlight=False)
     out.print(f"[bold]{doc['user_id']}[/bold] — {doc['why']}")
     for key, value in doc["features"].items():
         if value is not None:
@@ -226,9 +253,10 @@ def demo(workspace: WorkspaceOpt = Path("demo-workspace")) -> None:
     err.print("generating the sample shop (2,000 customers)…")
     shop = _generate(2000, events, 0)
     cfg = load_config(None, users=shop.users_path, currency="£")
-    result = run_pipeline(Workspace(workspace), [events], cfg, progress=_progress(False))
+    with StageDisplay(quiet=False) as display:
+        result = run_pipeline(Workspace(workspace), [events], cfg, progress=display)
     _print_run(result)
-    out = Console(soft_wrap=True)
+    out = Console(soft_wrap=True, highlight=False)
     out.print(f"\n[bold]? {DEMO_QUESTION}[/bold]")
     answer = ask_question(Workspace(workspace), DEMO_QUESTION)
     out.print(answer.answer)
