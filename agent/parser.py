@@ -28,7 +28,7 @@ WORD_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, 
                 "twenty": 20, "thirty": 30, "fifty": 50, "hundred": 100, "a": 1, "an": 1}
 NUM = r"(\d[\d,]*(?:\.\d+)?k?|" + "|".join(sorted(WORD_NUMBERS, key=len, reverse=True)) + r")\b"
 CURRENCY = r"(?:[£$€¥]\s*)?"
-MONEY = CURRENCY + NUM + r"(?:\s*(?:gbp|usd|eur|pounds|dollars|euros|quid))?"
+MONEY = CURRENCY + NUM + r"(?:\s*(?:gbp|usd|euros|eur|pounds|dollars|quid))?"
 UNIT = r"(days?|weeks?|months?|years?)\b"
 MORE = r"(more than|over|above|greater than|at least|>=|>|no less than|exceeding|upwards of)"
 LESS = r"(less than|under|below|fewer than|at most|<=|<|no more than|up to)"
@@ -147,6 +147,8 @@ MONEY_WORD = r"(?:spent|spend|spending|spends|revenue|lifetime value|ltv|total s
 AOV_WORD = r"(?:aov|average order value|average order|average basket|basket size|average spend per order)"
 ORDERS = r"(?:orders?|purchases?)\b"
 COUNT_VERB = r"(?:(?:ordered|bought|purchased|shopped|placed|made|with|having)\s+)?"
+COUNT_FIELDS = {"number of orders": "orders", "order count": "orders", "orders": "orders",
+                "returns": "returns", "units": "units", "items": "units"}
 END = r"(?=\s*(?:$|,|\b(?:and|or|who|in|from|but|with)\b))"
 
 
@@ -206,6 +208,8 @@ RULES: list[tuple[re.Pattern[str], Build]] = [(re.compile(p), b) for p, b in (
      r"with returns)",
      lambda m: [_field("returns", ">=", 1)]),
     # order counts
+    (r"(" + "|".join(COUNT_FIELDS) + r")\s+(?:of\s+|is\s+|are\s+)?" + COMPARE + r"\s+" + NUM,
+     lambda m: [_field(COUNT_FIELDS[m[1]], OP_WORDS[m[2]], number(m[3]))]),
     (COUNT_VERB + r"between\s+" + NUM + r"\s+and\s+" + NUM + r"\s+" + ORDERS,
      lambda m: _between(m, "orders")),
     (COUNT_VERB + NUM + r"\s*(?:to|-|–)\s*" + NUM + r"\s+" + ORDERS,
@@ -218,6 +222,8 @@ RULES: list[tuple[re.Pattern[str], Build]] = [(re.compile(p), b) for p, b in (
      lambda m: [_field("orders", ">=", number(m[1]))]),
     (COUNT_VERB + NUM + r"\s+(?:or fewer|or less)\s+" + ORDERS,
      lambda m: [_field("orders", "<=", number(m[1]))]),
+    (r"(?:ordered|bought|purchased|shopped)\s+(?:exactly\s+)?" + NUM + r"\s+times\b",
+     lambda m: [_field("orders", "=", number(m[1]))]),
     (r"(?:with|placed|made|having)\s+" + NUM + r"\s+" + ORDERS + END,
      lambda m: [_field("orders", "=", number(m[1]))]),
     (r"(?:never|not yet|no)\s+(?:bought|purchased|ordered|purchases|orders)"
@@ -248,7 +254,9 @@ N_WITH = re.compile(r"\b(?:the\s+)?" + NUM + r"\s+(?:customers|clients|buyers|sh
 SORTED = re.compile(r"\b(?:sorted|ranked|ordered|sort|rank)\s+by\s+" + SORT
                     + r"(?:\s+(ascending|descending|asc|desc))?")
 BY = re.compile(r"\bby\s+" + SORT)
-LIMIT = re.compile(r"\b(?:first|limit(?: to)?|only(?: the)?(?: top)?|just(?: the)?)\s+" + NUM)
+# "just one time" is not a limit: a limit is followed by who is counted, or ends the question.
+LIMIT = re.compile(r"\b(?:first|limit(?: to)?|only(?: the)?(?: top)?|just(?: the)?)\s+" + NUM
+                   + r"(?=\s+(?:customers|clients|buyers|shoppers|people|results|rows|of them)\b|\s*$)")
 ASCENDING = {"bottom", "lowest", "smallest", "worst", "least", "fewest", "ascending", "asc"}
 VERB_FIELD = {"spent": "revenue", "spend": "revenue", "spending": "revenue"}
 
@@ -298,10 +306,15 @@ def _top(p: Parse) -> None:
 # ---------------------------------------------------------------------------- glossary terms
 
 
+# Buying verbs are interchangeable inside a synonym: "stopped buying" also reads "stopped ordering".
+VERB_CLASSES = (("bought", "purchased", "ordered", "shopped"), ("buying", "purchasing", "ordering", "shopping"))
+VERB_CLASS = {verb: "(?:" + "|".join(group) + ")" for group in VERB_CLASSES for verb in group}
+
+
 def _phrase_pattern(phrase: str) -> str:
-    """A synonym as a regex: hyphen or space alike, and a plural last word also read singular."""
+    """A synonym as a regex: hyphen or space alike, buying verbs alike, a plural also read singular."""
     words = phrase.lower().replace("-", " ").split()
-    parts = [re.escape(w) for w in words]
+    parts = [VERB_CLASS.get(w, re.escape(w)) for w in words]
     if len(words[-1]) > 4 and words[-1].endswith("s") and not words[-1].endswith("ss"):
         parts[-1] = re.escape(words[-1][:-1]) + "s?"
     return r"(?<![\w-])" + r"[\s-]+".join(parts) + r"(?![\w-])"
@@ -352,6 +365,10 @@ BOUNDARY = frozenset({
     "ranked", "by", "are", "is", "were", "was", "have", "has", "had", "not", "never", "aged",
     "between", "within", "based", "living", "located", "outside", "except", "excluding", "this",
     "these", "those", "they", "also", "and/or", "recently", "often", "again", "once", "twice",
+    # how often or when, not what: "buy frequently" is no interest in "frequently"
+    "frequently", "regularly", "repeatedly", "rarely", "occasionally", "lately", "daily", "weekly",
+    "monthly", "yearly", "annually", "constantly", "consistently", "online", "lot", "much",
+    "time", "times",
 })
 DETERMINER = re.compile(r"(?:(?:the|some|any|our|a|an|their|your|my)\s+)?")
 FRAME = re.compile(
@@ -384,7 +401,7 @@ def _objects(text: str, pos: int) -> list[tuple[int, int]]:
         words = [(w[0], w.end()) for w in WORD.finditer(text, start, _phrase_end(text, start))]
         while words and words[-1][0] in STOPWORDS:  # "candles recently" -> "candles"
             words.pop()
-        if not words or words[0][0] in STOPWORDS:
+        if not words or words[0][0] in STOPWORDS or words[0][0].isdigit():
             return spans
         spans.append((start, words[-1][1]))
         join = JOIN.match(text, words[-1][1])
@@ -426,7 +443,7 @@ def _interests(p: Parse) -> None:
 VALUE_ALIASES: dict[str, tuple[str, ...]] = {
     "united kingdom": ("uk", "u.k", "britain", "great britain", "british"),
     "eire": ("ireland", "republic of ireland", "irish"),
-    "usa": ("united states", "america", "u.s.a", "u.s", "american"),
+    "usa": ("united states", "america", "u.s.a", "u.s", "american", "the us"),
     "rsa": ("south africa", "south african"),
     "united arab emirates": ("uae",),
     "czech republic": ("czechia", "czech"),
@@ -456,7 +473,7 @@ def _value_pattern(value: str, name: str) -> str:
             forms.append(rf"(?:between\s+)?{m[1]}\s*(?:-|–|to|and)\s*{m[2]}{AGE_SUFFIX}")
         elif m := AGE_OPEN.match(low):
             forms.append(rf"(?:{m[1]}\s*\+|{m[1]}\s+(?:and|or)\s+(?:over|older|above|up)|{m[1]}\s+plus|"
-                         rf"(?:over|above|older than)\s+{m[1]}){AGE_SUFFIX}")
+                         rf"(?:over|above|older than)[\s-]+{m[1]}){AGE_SUFFIX}")
     words = name.replace("_", " ")
     labels = "|".join(dict.fromkeys((re.escape(words), re.escape(words.split()[-1]))))
     prefix = rf"(?:(?:{labels})\s+(?:is\s+|of\s+|=\s*|:\s*)?)?"
@@ -555,9 +572,12 @@ def unknown_words(text: str) -> list[str]:
 
 def normalise(question: str) -> str:
     """Lower case, one space between words, sentence punctuation dropped, 'non-UK' -> 'non uk'."""
+    if not question.isupper():  # "US customers": the country, not the pronoun
+        question = re.sub(r"\bU\.?S\.?(?:A\b\.?)?(?![\w'])", "USA", question)
     text = question.lower().replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
     text = re.sub(r"[?!;\"()]|[.:](?=\s|$)", " ", text)
     text = re.sub(r"\bnon-(?!binary)", "non ", text)
+    text = re.sub(r"\b(last|past)\s+(day|week|month|year)\b", r"\1 1 \2", text)  # "last month" = 1 month
     return " " + SPACES.sub(" ", text).strip() + " "
 
 
