@@ -51,34 +51,44 @@ class Verdict:
         return not self.problems
 
 
-def allowed_numbers(profile: SegmentProfile, total_customers: int | None = None) -> list[float]:
-    """Every number a description may state about a segment, in the forms people write them."""
-    values: list[float] = [profile.size, total_customers or 0]
+def allowed_numbers(profile: SegmentProfile, total_customers: int | None = None
+                    ) -> dict[str, list[float]]:
+    """Every number a description may state about a segment, by kind.
+
+    Kinds: "percent" (shares x 100), "money" (revenue and order-value statistics) and "plain"
+    (counts, medians, means, lifts). A number is checked against the facts of its kind only, so a
+    wrong percentage cannot pass because it happens to equal some count.
+    """
     shares = [profile.share, profile.revenue_share, *profile.term_shares.values()]
     shares += [c["share"] for c in profile.top_categories + profile.top_products]
     shares += [a["share"] for vals in profile.attributes.values() for a in vals]
-    values += [s * 100 for s in shares]
-    values += [c["lift"] for c in profile.top_categories + profile.top_products]
-    values += [a["lift"] for vals in profile.attributes.values() for a in vals]
-    values += [c["buyers"] for c in profile.top_categories + profile.top_products]
-    values += [v for v in (*profile.median.values(), *profile.mean.values()) if v is not None]
-    return values
+    money = [v for k in ("revenue", "aov") for v in (profile.median[k], profile.mean[k])
+             if v is not None]
+    plain = [profile.size, total_customers or 0]
+    plain += [c["lift"] for c in profile.top_categories + profile.top_products]
+    plain += [a["lift"] for vals in profile.attributes.values() for a in vals]
+    plain += [c["buyers"] for c in profile.top_categories + profile.top_products]
+    plain += [v for v in (*profile.median.values(), *profile.mean.values()) if v is not None]
+    return {"percent": [s * 100 for s in shares], "money": money, "plain": plain}
 
 
-NUMBER = re.compile(r"(?<![\w.])[-+]?[£$€]?\s?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?\s?(%|k\b)?")
+NUMBER = re.compile(
+    r"(?<![\w.])[-+]?([£$€])?\s?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?\s?(%|k\b)?"
+)
 
 
-def numbers_in(text: str) -> list[tuple[str, float, int]]:
-    """The numbers a text states: (as written, value, decimals written)."""
+def numbers_in(text: str) -> list[tuple[str, float, int, str]]:
+    """The numbers a text states: (as written, value, decimals written, kind)."""
     found = []
     for m in NUMBER.finditer(text):
-        whole = float(m[1].replace(",", ""))
-        decimals = len(m[2]) if m[2] else 0
-        value = whole + (float("0." + m[2]) if m[2] else 0.0)
-        if m[3] == "k":
+        whole = float(m[2].replace(",", ""))
+        decimals = len(m[3]) if m[3] else 0
+        value = whole + (float("0." + m[3]) if m[3] else 0.0)
+        if m[4] == "k":
             value *= 1000
             decimals = max(decimals - 3, -3)
-        found.append((m[0].strip(), value, decimals))
+        kind = "percent" if m[4] == "%" else "money" if m[1] else "plain"
+        found.append((m[0].strip(), value, decimals, kind))
     return found
 
 
@@ -103,9 +113,9 @@ def verify(text: SegmentText, profile: SegmentProfile, other_names: Iterable[str
     if not 1 <= len(sentences) <= 3:
         problems.append(f"the description has {len(sentences)} sentences; use 1 to 3")
     facts = allowed_numbers(profile, total_customers)
-    for written, value, decimals in numbers_in(" ".join([text.name, text.description,
-                                                         *text.key_traits])):
-        if not matches_fact(value, decimals, facts):
+    for written, value, decimals, kind in numbers_in(" ".join([text.name, text.description,
+                                                               *text.key_traits])):
+        if not matches_fact(value, decimals, facts[kind]):
             problems.append(f"the number {written} is not one of the segment's facts")
     if pii_count(" ".join([text.name, text.description, *text.key_traits,
                            *text.suggested_actions])):
