@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from segmint.agent.glossary import Glossary
+from segmint.agent.paraphrase import PhraseMapper, Rewrite, default_mapper
+from segmint.agent.paraphrase import apply as apply_rewrites
 from segmint.agent.query import Catalogue, Condition, Intent, QuerySpec
 
 UNITS = {"day": 1, "days": 1, "week": 7, "weeks": 7, "month": 30, "months": 30, "year": 365,
@@ -307,7 +309,8 @@ def _top(p: Parse) -> None:
 
 
 # Buying verbs are interchangeable inside a synonym: "stopped buying" also reads "stopped ordering".
-VERB_CLASSES = (("bought", "purchased", "ordered", "shopped"), ("buying", "purchasing", "ordering", "shopping"))
+VERB_CLASSES = (("bought", "purchased", "ordered", "shopped"),
+                ("buying", "purchasing", "ordering", "shopping"))
 VERB_CLASS = {verb: "(?:" + "|".join(group) + ")" for group in VERB_CLASSES for verb in group}
 
 
@@ -598,23 +601,72 @@ def _rules(p: Parse) -> None:
                 p.add(*m.span(), build(m))
 
 
-def parse_question(question: str, glossary: Glossary, cat: Catalogue) -> tuple[QuerySpec, list[str]]:
+@dataclass
+class Parsed:
+    """What the parser made of a question.
+
+    Attributes:
+        spec: the query.
+        unknown: words left unrecognised (the caller refuses when there are any).
+        rewrites: runs of words read as glossary synonyms by meaning (see agent/paraphrase.py).
+    """
+
+    spec: QuerySpec
+    unknown: list[str]
+    rewrites: list[Rewrite] = field(default_factory=list)
+
+
+def parse(question: str, glossary: Glossary, cat: Catalogue, *,
+          mapper: Callable[[], PhraseMapper | None] | None = None) -> Parsed:
+    """Parse a question; with a mapper, unknown words may be read as glossary synonyms.
+
+    Args:
+        question: the question in plain words.
+        glossary: business terms and their synonyms.
+        cat: the workspace's fields, attribute values and segments.
+        mapper: gives the mapper of unknown phrasings onto synonyms (called only when some word
+            is unknown, so the encoder loads only then); None reads by rules only.
+    """
+    text = normalise(question)
+    p = _read(text, glossary, cat)
+    unknown = unknown_words(p.text)
+    phrase_mapper = mapper() if unknown and mapper is not None else None
+    if phrase_mapper is None:
+        return Parsed(_spec(p, glossary), unknown)
+    rewrites = phrase_mapper.rewrite(text, p.text, lambda w: bool(unknown_words(w)), glossary)
+    if not rewrites:
+        return Parsed(_spec(p, glossary), unknown)
+    p = _read(apply_rewrites(text, rewrites), glossary, cat)
+    return Parsed(_spec(p, glossary), unknown_words(p.text), rewrites)
+
+
+def parse_question(question: str, glossary: Glossary, cat: Catalogue, *,
+                   paraphrase: bool = True) -> tuple[QuerySpec, list[str]]:
     """Parse a question into a QuerySpec.
 
     Args:
         question: the question in plain words.
         glossary: business terms and their synonyms.
         cat: the workspace's fields, attribute values and segments.
+        paraphrase: when words remain unknown, try reading them as glossary synonyms with the
+            sentence encoder (loaded then, on first need); False reads by rules only.
 
     Returns:
         The spec and the words that were left unrecognised (empty when all was understood).
     """
-    text = normalise(question)
+    parsed = parse(question, glossary, cat, mapper=default_mapper if paraphrase else None)
+    return parsed.spec, parsed.unknown
+
+
+def _read(text: str, glossary: Glossary, cat: Catalogue) -> Parse:
     p = Parse(text)
     for step in _passes(glossary, cat):
         step(p)
+    return p
+
+
+def _spec(p: Parse, glossary: Glossary) -> QuerySpec:
     pieces = _merge_values(sorted(p.pieces, key=lambda x: x.start), p.text)
     groups = [_override(g, glossary) for g in _groups(pieces, p.text)]
-    spec = QuerySpec(intent=p.intent, any_of=[g for g in groups if g], sort_by=p.sort_by,
+    return QuerySpec(intent=p.intent, any_of=[g for g in groups if g], sort_by=p.sort_by,
                      descending=p.descending, limit=p.limit)
-    return spec, unknown_words(p.text)
