@@ -1,0 +1,332 @@
+"""Privacy for LLM calls: scrub personal data from text before it leaves, and log every call.
+
+Customer texts (search queries, product titles, reviews) can carry e-mail addresses, phone
+numbers, card numbers and the like. `scrub` replaces them with placeholders such as `[email]`
+before any text is put into a prompt. The placeholders are stable, so a model still sees that
+something was there.
+
+`CallLog` is a LangChain callback handler that appends one JSON line per model call to
+`WORKSPACE/llm_calls.jsonl`: backend, purpose, sizes, latency, outcome, and how many personal
+data patterns the outgoing prompt still held (should be 0). It never writes the prompt or the
+response. It is a side file rather than a table because `segmint ask` opens the database
+read-only, and a question must never modify the workspace's data.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import LLMResult
+
+log = logging.getLogger(__name__)
+
+CALL_LOG_NAME = "llm_calls.jsonl"
+CHARS_PER_TOKEN = 4  # the usual rough estimate for English text with BPE tokenisers
+
+# Every character RFC 5322 allows unquoted in a local part, so odd but valid addresses go too.
+# Every repetition is bounded (local part 64, label 63, as the RFCs do): an unbounded run would
+# make the scan quadratic on long texts without an address in them.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_EMAIL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@" + _LABEL + r"(?:\." + _LABEL + r"){1,8}")
+_AT = r"(?:\s{0,3}[(\[{]at[)\]}]\s{0,3}|\s{1,3}at\s{1,3})"
+_DOT = r"(?:\s{0,3}[(\[{]dot[)\]}]\s{0,3}|\s{1,3}dot\s{1,3})"
+_WORD = r"[\w+-]{1,64}+"
+# Spaces belong to the spelled separators only and words are possessive (a word never ends
+# inside a run of word characters), so the regex does not backtrack on long texts.
+_EMAIL_SPELLED = re.compile(
+    r"\b" + _WORD + r"(?:\." + _WORD + r"){0,4}(?:" + _DOT + _WORD + r"){0,4}" + _AT
+    + r"[\w-]{1,63}(?:" + _DOT + r"[\w-]{1,63}){1,4}",
+    re.IGNORECASE,
+)
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{1,4}){3,8}\b", re.IGNORECASE)
+_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+_SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
+_NINO = re.compile(r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b", re.IGNORECASE)
+_IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])")
+# Candidates only; `_phone` keeps those with 9-15 digits (E.164) that are not a plain decimal.
+_PHONE = re.compile(r"(?<![\w+.,/:-])(?:\+|00)?\(?\d[\d ()./-]{6,24}\d(?![\w:])(?!\.\d)(?!,\d)")
+
+
+@dataclass(frozen=True)
+class Scrubbed:
+    """A scrubbed text and what was removed from it.
+
+    Attributes:
+        text: the text with personal data replaced by placeholders.
+        found: placeholder kind -> how many were replaced.
+    """
+
+    text: str
+    found: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        """How many items were replaced."""
+        return sum(self.found.values())
+
+
+def scrub(text: str) -> str:
+    """Replace e-mail addresses, phone numbers, card numbers, IBANs and national ids in a text.
+
+    Args:
+        text: any text that is about to go into a prompt.
+
+    Returns:
+        The text with `[email]`, `[iban]`, `[card]`, `[id]`, `[ip]` and `[phone]` placeholders.
+    """
+    return scrub_report(text).text
+
+
+def scrub_report(text: str) -> Scrubbed:
+    """`scrub`, also counting what was replaced (for logs and tests)."""
+    found: dict[str, int] = {}
+    for kind, pattern, check in _RULES:
+        text = pattern.sub(_replacer(kind, check, found), text)
+    return Scrubbed(text, found)
+
+
+def scrub_value(value: Any) -> Any:
+    """Scrub every string inside nested dicts, lists and tuples (keys are left alone)."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {k: scrub_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(scrub_value(v) for v in value)
+    return value
+
+
+def pii_count(text: str) -> int:
+    """How many personal data items `scrub` would replace in a text."""
+    return scrub_report(text).total
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn checksum every payment card number satisfies."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def iban_valid(candidate: str) -> bool:
+    """ISO 13616 check: length 15-34 and the mod-97 checksum."""
+    s = re.sub(r"[ -]", "", candidate).upper()
+    if not (15 <= len(s) <= 34 and s[:2].isalpha() and s[2:4].isdigit() and s.isalnum()):
+        return False
+    rearranged = s[4:] + s[:4]
+    return int("".join(str(int(ch, 36)) for ch in rearranged)) % 97 == 1
+
+
+def _card(match: str) -> str | None:
+    digits = re.sub(r"\D", "", match)
+    return match if 13 <= len(digits) <= 19 and luhn_valid(digits) else None
+
+
+def _iban(match: str) -> str | None:
+    # The pattern can swallow a following word ("... 32 and"); the longest valid prefix is the IBAN.
+    groups = re.split(r"(?<=[ -])", match)
+    for end in range(len(groups), 0, -1):
+        prefix = "".join(groups[:end]).rstrip(" -")
+        if iban_valid(prefix):
+            return prefix
+    return None
+
+
+def _phone(match: str) -> str | None:
+    digits = re.sub(r"\D", "", match)
+    if not 9 <= len(digits) <= 15:
+        return None
+    if re.fullmatch(r"\d+[.]\d{1,2}", match):  # a price, not a phone
+        return None
+    if re.search(r"[ ()./-]{3,}", match):  # runs of separators: a list of numbers, not one phone
+        return None
+    groups = [g for g in re.split(r"[ ()./-]+", match.lstrip("+")) if g]
+    if len(groups) == 1 and not match.startswith(("+", "0")) and len(digits) < 10:
+        return None  # a bare 9-digit number is more likely an amount or an id than a phone
+    if len(groups) > 6 or sum(len(g) == 1 for g in groups) > 1:
+        return None  # "1 2 3 4 5 6 7 8 9": counting, not dialling
+    return match
+
+
+def _whole(match: str) -> str | None:
+    return match
+
+
+Check = Callable[[str], "str | None"]
+# Order matters: an IBAN or card number also looks like a phone number to the phone pattern.
+_RULES: tuple[tuple[str, re.Pattern[str], Check], ...] = (
+    ("email", _EMAIL, _whole),
+    ("email", _EMAIL_SPELLED, _whole),
+    ("iban", _IBAN, _iban),
+    ("card", _CARD, _card),
+    ("id", _SSN, _whole),
+    ("id", _NINO, _whole),
+    ("ip", _IPV4, _whole),
+    ("phone", _PHONE, _phone),
+)
+
+
+def _replacer(kind: str, check: Check, found: dict[str, int]) -> Callable[[re.Match[str]], str]:
+    def replace(m: re.Match[str]) -> str:
+        hit = check(m.group(0))
+        if hit is None:
+            return m.group(0)
+        found[kind] = found.get(kind, 0) + 1
+        return f"[{kind}]" + m.group(0)[len(hit):]
+
+    return replace
+
+
+# ---------------------------------------------------------------------------------------------
+# Call log
+
+
+def call_log_path(workspace_dir: str | Path) -> Path:
+    """Where a workspace's LLM call log lives."""
+    return Path(workspace_dir) / CALL_LOG_NAME
+
+
+def read_call_log(path: str | Path) -> list[dict[str, Any]]:
+    """The records of a call log (empty when there is none)."""
+    p = Path(path)
+    if p.is_dir():
+        p = call_log_path(p)
+    if not p.exists():
+        return []
+    return [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@dataclass
+class _Pending:
+    started: float
+    purpose: str
+    prompt_chars: int
+    pii: int
+
+
+class CallLog(BaseCallbackHandler):
+    """A LangChain callback handler that appends one JSON line per chat-model call.
+
+    Attach it to a model (`make_chat_model(spec, callbacks=[CallLog(...)])`) and tag calls with
+    `config={"metadata": {"purpose": ...}}` (`llm.invoke_llm` does). Records hold sizes and timing
+    only, never the prompt or the response.
+
+    Args:
+        path: the JSONL file, or a workspace directory (then `llm_calls.jsonl` inside it).
+        backend: the `--llm` label to record, e.g. "openai:smollm2".
+        remote: whether the backend is reached over the network.
+    """
+
+    raise_error = False  # a log that cannot be written must never break the call itself
+
+    def __init__(self, path: str | Path, backend: str, *, remote: bool = True) -> None:
+        p = Path(path)
+        self.path = call_log_path(p) if p.is_dir() else p
+        self.backend = backend
+        self.remote = remote
+        self._pending: dict[UUID, _Pending] = {}
+        self._lock = threading.Lock()
+
+    def on_chat_model_start(self, serialized: dict[str, Any], messages: list[list[BaseMessage]], *,
+                            run_id: UUID, metadata: dict[str, Any] | None = None,
+                            **kwargs: Any) -> None:
+        """Remember when the call started and how big its prompt is."""
+        text = "\n".join(_message_text(m) for batch in messages for m in batch)
+        tools = (kwargs.get("invocation_params") or {}).get("tools")
+        extra = len(json.dumps(tools)) if tools else 0
+        purpose = str((metadata or {}).get("purpose", "unspecified"))
+        with self._lock:
+            self._pending[run_id] = _Pending(time.perf_counter(), purpose, len(text) + extra,
+                                             pii_count(text))
+
+    def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
+        """Record a call that returned."""
+        out = "\n".join(_message_text(getattr(g, "message", None)) or g.text
+                        for gens in response.generations for g in gens)
+        usage = _usage(response)
+        self._finish(run_id, ok=True, response_chars=len(out), usage=usage, error=None)
+
+    def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        """Record a call that failed (the error's type and HTTP status only)."""
+        status = getattr(error, "status_code", None)
+        label = type(error).__name__ + (f" HTTP {status}" if status else "")
+        self._finish(run_id, ok=False, response_chars=0, usage={}, error=label)
+
+    def _finish(self, run_id: UUID, *, ok: bool, response_chars: int, usage: dict[str, int],
+                error: str | None) -> None:
+        with self._lock:
+            pending = self._pending.pop(run_id, None)
+        if pending is None:
+            return
+        record = {
+            "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "backend": self.backend,
+            "remote": self.remote,
+            "purpose": pending.purpose,
+            "prompt_chars": pending.prompt_chars,
+            "prompt_tokens": usage.get("input_tokens", _estimate(pending.prompt_chars)),
+            "response_chars": response_chars,
+            "response_tokens": usage.get("output_tokens", _estimate(response_chars)),
+            "tokens_estimated": not usage,
+            "latency_ms": round((time.perf_counter() - pending.started) * 1000, 1),
+            "ok": ok,
+            "error": error,
+            "pii_in_prompt": pending.pii,
+        }
+        self.write(record)
+
+    def write(self, record: dict[str, Any]) -> None:
+        """Append one record; a failure to write is logged, never raised."""
+        line = json.dumps(record, sort_keys=True) + "\n"
+        try:
+            with self._lock:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with self.path.open("a", encoding="utf-8") as fh:
+                    fh.write(line)
+        except OSError as exc:
+            log.warning("cannot write the LLM call log %s: %s", self.path, exc)
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """The records written so far."""
+        yield from read_call_log(self.path)
+
+
+def _message_text(message: Any) -> str:
+    if message is None:
+        return ""
+    content = getattr(message, "content", "")
+    text = content if isinstance(content, str) else json.dumps(content, default=str)
+    calls = getattr(message, "tool_calls", None)
+    if calls:
+        text += json.dumps([c.get("args") for c in calls], default=str)
+    return text
+
+
+def _usage(response: LLMResult) -> dict[str, int]:
+    for gens in response.generations:
+        for g in gens:
+            meta = getattr(getattr(g, "message", None), "usage_metadata", None)
+            if meta:
+                return {"input_tokens": int(meta.get("input_tokens", 0)),
+                        "output_tokens": int(meta.get("output_tokens", 0))}
+    return {}
+
+
+def _estimate(chars: int) -> int:
+    return (chars + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
