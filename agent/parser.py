@@ -161,7 +161,7 @@ def _between(m: re.Match[str], name: str) -> list[Condition]:
 
 RULES: list[tuple[re.Pattern[str], Build]] = [(re.compile(p), b) for p, b in (
     # "haven't bought in 6 months", "no purchase for over a year", "hasn't ordered in the last 8 weeks"
-    (NEVER + r"\s+" + BUY + r"(?:\s+(?:anything|a thing))?\s+(?:in|for|within|during)\s+(?:the\s+)?"
+    (NEVER + r"\s+" + BUY + r"(?:\s+(?:anything|a thing))?\s+(?:in|for|within|during|since)\s+(?:the\s+)?"
      r"(?:last\s+|past\s+)?(?:over\s+|more than\s+)?" + NUM + r"\s+" + UNIT,
      lambda m: [_field("recency_days", ">", days(m[1], m[2]))]),
     # "lapsed for 4 months": lapsed's own rule with the explicit threshold
@@ -256,9 +256,16 @@ N_WITH = re.compile(r"\b(?:the\s+)?" + NUM + r"\s+(?:customers|clients|buyers|sh
 SORTED = re.compile(r"\b(?:sorted|ranked|ordered|sort|rank)\s+by\s+" + SORT
                     + r"(?:\s+(ascending|descending|asc|desc))?")
 BY = re.compile(r"\bby\s+" + SORT)
-# "just one time" is not a limit: a limit is followed by who is counted, or ends the question.
-LIMIT = re.compile(r"\b(?:first|limit(?: to)?|only(?: the)?(?: top)?|just(?: the)?)\s+" + NUM
-                   + r"(?=\s+(?:customers|clients|buyers|shoppers|people|results|rows|of them)\b|\s*$)")
+# "show me 20 lapsed customers" is a limit; "show me 5 orders" is not.
+NOT_A_COUNT = (r"(?![\s-]*(?:orders?|purchases?|times|days?|weeks?|months?|years?|returns|items|units|"
+               r"%|\+|off))")
+LIMIT = re.compile(r"\b(?:first|limit(?: to)?|(?:show|list|give|find|get|pull|export)(?: me)?(?: the)?)"
+                   r"\s+(?!an?\b)" + NUM + NOT_A_COUNT)
+# "just one time" is not a limit: after "only"/"just", a limit is followed by who is counted.
+ONLY = re.compile(r"\b(?:only(?: the)?(?: top)?|just(?: the)?)\s+" + NUM
+                  + r"(?=\s+(?:customers|clients|buyers|shoppers|people|results|rows|of them)\b|\s*$)")
+SORT_ONLY = re.compile(r"\b(?:with|by|having)\s+the\s+(most|highest|largest|biggest|fewest|lowest|"
+                       r"smallest)\s+" + SORT)
 ASCENDING = {"bottom", "lowest", "smallest", "worst", "least", "fewest", "ascending", "asc"}
 VERB_FIELD = {"spent": "revenue", "spend": "revenue", "spending": "revenue"}
 
@@ -300,9 +307,13 @@ def _top(p: Parse) -> None:
     elif (m := BY.search(p.text)) and (p.limit is not None or p.sort_by is None):
         p.sort_by = SORT_FIELDS[m[1]]
         p.take(*m.span())
-    if p.limit is None and (m := LIMIT.search(p.text)):
-        p.limit = int(number(m[1]))
+    if p.sort_by is None and (m := SORT_ONLY.search(p.text)):
+        p.sort_by, p.descending = SORT_FIELDS[m[2]], m[1] not in ASCENDING
         p.take(*m.span())
+    for pattern in (LIMIT, ONLY):
+        if p.limit is None and (m := pattern.search(p.text)):
+            p.limit = int(number(m[1]))
+            p.take(*m.span())
 
 
 # ---------------------------------------------------------------------------- glossary terms
@@ -523,12 +534,18 @@ def _merge_values(pieces: list[Piece], text: str) -> list[Piece]:
     return merged
 
 
-def _groups(pieces: list[Piece], text: str) -> list[list[Condition]]:
-    """AND everything, except pieces joined by 'or': each choice becomes its own AND-group."""
+def _groups(pieces: list[Piece], text: str, glossary: Glossary) -> list[list[Condition]]:
+    """AND everything, except pieces joined by 'or': each choice becomes its own AND-group.
+
+    Two terms no customer can both meet, joined by 'and' ("churned and at-risk customers"), are
+    read as a list of both groups too: the literal AND would always be empty.
+    """
     slots: list[list[list[Condition]]] = []
     prev: Piece | None = None
     for piece in sorted(pieces, key=lambda x: x.start):
-        if prev is not None and slots and OR_GAP.search(text[prev.end:piece.start]):
+        gap = text[prev.end:piece.start] if prev is not None else ""
+        if prev is not None and slots and (OR_GAP.search(gap) or (
+                AND_GAP.match(gap) and _exclusive(prev.conditions, piece.conditions, glossary))):
             slots[-1].append(piece.conditions)
         else:
             slots.append([piece.conditions])
@@ -540,6 +557,46 @@ def _groups(pieces: list[Piece], text: str) -> list[list[Condition]]:
             group += [c for c in conditions if c not in group]
         groups.append(group)
     return groups
+
+
+Interval = tuple[float, bool, float, bool]  # low, low included, high, high included
+AND_GAP = re.compile(r"^(?=.*(?:\band\b|,|&))(?:\s|,|&|\band\b|\bcustomers\b|\bbuyers\b|\bclients\b|"
+                     r"\bpeople\b|\bshoppers\b)*$")
+
+
+def _exclusive(a: list[Condition], b: list[Condition], glossary: Glossary) -> bool:
+    """Whether two single glossary terms can never hold together (disjoint on some field)."""
+    if len(a) != 1 or len(b) != 1 or a[0].negate or b[0].negate:
+        return False
+    ranges_a, ranges_b = _term_ranges(a[0], glossary), _term_ranges(b[0], glossary)
+    return any(_empty(_meet(ranges_a[k], ranges_b[k])) for k in ranges_a.keys() & ranges_b.keys())
+
+
+def _term_ranges(c: Condition, glossary: Glossary) -> dict[tuple[str, bool], Interval]:
+    """The interval each of a term's fields must lie in (percentile thresholds on their own scale)."""
+    term = glossary.terms.get(c.term or "") if c.kind == "term" else None
+    ranges: dict[tuple[str, bool], Interval] = {}
+    for f in term.filters if term is not None else ():
+        v = f.percentile if f.percentile is not None else f.value
+        if v is None or f.op == "!=":
+            continue
+        inf = float("inf")
+        bound: Interval = {">": (v, False, inf, False), ">=": (v, True, inf, False),
+                           "<": (-inf, False, v, False), "<=": (-inf, False, v, True),
+                           "=": (v, True, v, True)}[f.op]
+        key = (f.field, f.percentile is not None)
+        ranges[key] = _meet(ranges[key], bound) if key in ranges else bound
+    return ranges
+
+
+def _meet(a: Interval, b: Interval) -> Interval:
+    low = max((a[0], a[1]), (b[0], b[1]), key=lambda x: (x[0], not x[1]))
+    high = min((a[2], a[3]), (b[2], b[3]), key=lambda x: (x[0], x[1]))
+    return low[0], low[1], high[0], high[1]
+
+
+def _empty(r: Interval) -> bool:
+    return r[0] > r[2] or (r[0] == r[2] and not (r[1] and r[3]))
 
 
 def _override(group: list[Condition], glossary: Glossary) -> list[Condition]:
@@ -667,6 +724,6 @@ def _read(text: str, glossary: Glossary, cat: Catalogue) -> Parse:
 
 def _spec(p: Parse, glossary: Glossary) -> QuerySpec:
     pieces = _merge_values(sorted(p.pieces, key=lambda x: x.start), p.text)
-    groups = [_override(g, glossary) for g in _groups(pieces, p.text)]
+    groups = [_override(g, glossary) for g in _groups(pieces, p.text, glossary)]
     return QuerySpec(intent=p.intent, any_of=[g for g in groups if g], sort_by=p.sort_by,
                      descending=p.descending, limit=p.limit)

@@ -103,8 +103,27 @@ def test_ranking_phrasings() -> None:
     assert (spec.intent, spec.sort_by, spec.limit, spec.descending) == ("top", "orders", 5, False)
     spec, _ = rules("which 3 customers spent the most")
     assert (spec.intent, spec.sort_by, spec.limit) == ("top", "revenue", 3)
-    spec, _ = rules("customers who purchased just one time")  # "just one" is no limit
-    assert spec.limit is None and spec.any_of == [[Condition(kind="term", term="one_time_buyers")]]
+    spec, _ = rules("customers with the highest revenue")
+    assert (spec.intent, spec.sort_by, spec.limit) == ("list", "revenue", None)
+
+
+@pytest.mark.parametrize(("question", "limit"), [
+    ("show me 20 lapsed customers", 20),
+    ("list the first 100 high spenders", 100),
+    ("list one-off buyers", None),          # "one" of "one-off" is no limit
+    ("show me a list of lapsed customers", None),
+    ("customers who purchased just one time", None),
+])
+def test_limits(question: str, limit: int | None) -> None:
+    spec, unknown = rules(question)
+    assert unknown == [] and spec.limit == limit
+
+
+def test_and_between_terms_no_one_can_meet_together_means_both_lists() -> None:
+    assert groups("churned customers and at risk customers") == [["lapsed"], ["at_risk"]]
+    assert groups("one-time and repeat buyers") == [["one_time_buyers"], ["repeat_buyers"]]
+    assert groups("high spenders and low spenders") == [["high_spenders"], ["low_spenders"]]
+    assert groups("high spenders and frequent buyers") == [["frequent", "high_spenders"]]
 
 
 def test_normalise_is_idempotent() -> None:
