@@ -66,8 +66,7 @@ STOPWORDS = frozenset({
     "so", "up", "each", "every", "both", "either", "shop", "store", "right", "now",
 })
 NEGATION = (r"(?:\b(?:not|never|no longer|excluding|exclude|except(?:\s+for)?|other than|"
-            r"outside(?:\s+of)?|aren't|isn't|don't|doesn't|didn't|haven't|hasn't|weren't|wasn't|"
-            r"non)\b)")
+            r"outside(?:\s+of)?|(?:are|is|do|does|did|have|has|were|was)n'?t|non)\b)")
 NEG_FILLER = (r"(?:(?:those|ones|the|customers|people|who|that|are|is|in|from|of|a|an|based|living|"
               r"located|live|lives)\s+)*")
 NEG_BEFORE = re.compile(NEGATION + r"\s*" + NEG_FILLER + r"$")
@@ -328,7 +327,8 @@ VERB_CLASS = {verb: "(?:" + "|".join(group) + ")" for group in VERB_CLASSES for 
 def _phrase_pattern(phrase: str) -> str:
     """A synonym as a regex: hyphen or space alike, buying verbs alike, a plural also read singular."""
     words = phrase.lower().replace("-", " ").split()
-    parts = [VERB_CLASS.get(w, re.escape(w)) for w in words]
+    # typed without the apostrophe too: "havent bought recently"
+    parts = [VERB_CLASS.get(w, re.escape(w).replace("'", "'?")) for w in words]
     if len(words[-1]) > 4 and words[-1].endswith("s") and not words[-1].endswith("ss"):
         parts[-1] = re.escape(words[-1][:-1]) + "s?"
     return r"(?<![\w-])" + r"[\s-]+".join(parts) + r"(?![\w-])"
