@@ -335,14 +335,16 @@ def unavailable(backend: str, exc: BaseException) -> LLMUnavailable:
 
 
 def _classify(backend: str, exc: BaseException) -> LLMUnavailable | None:
-    name = type(exc).__name__
+    # Matched by class names along the MRO: LangChain wraps SDK errors in subclasses of them, and
+    # importing every optional SDK here just to test isinstance would defeat lazy imports.
+    names = {cls.__name__ for cls in type(exc).__mro__}
     status = getattr(exc, "status_code", None)
     where = _address_hint(backend)
-    if name in ("APITimeoutError", "TimeoutException", "ReadTimeout", "ConnectTimeout",
-                "WriteTimeout", "PoolTimeout") or isinstance(exc, TimeoutError):
+    if names & {"APITimeoutError", "TimeoutException", "ModelTimeoutError"} or isinstance(
+            exc, TimeoutError):
         return LLMUnavailable(backend, f"timed out{where}", fix="check the server, or use --llm builtin")
-    if name in ("APIConnectionError", "ConnectError", "RemoteProtocolError") or isinstance(
-            exc, ConnectionError):
+    if names & {"APIConnectionError", "ConnectError", "RemoteProtocolError",
+                "ModelConnectionError"} or isinstance(exc, ConnectionError):
         return LLMUnavailable(backend, f"unreachable{where}",
                               fix=_start_hint(backend) + ", or use --llm builtin")
     if status in (401, 403):
@@ -353,7 +355,7 @@ def _classify(backend: str, exc: BaseException) -> LLMUnavailable | None:
     if isinstance(status, int) and (status >= 500 or status == 429):
         return LLMUnavailable(backend, f"server error (HTTP {status}){where}",
                               fix="try again later, or use --llm builtin")
-    if name == "ResponseError":  # ollama: e.g. model not pulled
+    if "ResponseError" in names:  # ollama: e.g. model not pulled
         return LLMUnavailable(backend, f"server refused the request ({_first_line(exc)})",
                               fix="`ollama pull MODEL`, or use --llm builtin")
     return None
