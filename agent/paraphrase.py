@@ -157,30 +157,44 @@ def candidate_spans(residual: str, is_unknown: Callable[[str], bool]) -> list[tu
     ("risk" of "high risk of fraud") is never read out of its context; it has at most MAX_WORDS
     words and neither starts nor ends with a filler word (it may end with "customers").
     """
-    spans: list[tuple[int, int]] = []
+    return [span for clause in _clauses(residual) for span in _clause_spans(clause, is_unknown)]
+
+
+def coverable(residual: str, is_unknown: Callable[[str], bool]) -> bool:
+    """Whether every clause holding an unknown word has a candidate run.
+
+    When one has none, no mapping can explain the whole question, so the encoder need not load.
+    """
+    return all(_clause_spans(clause, is_unknown) for clause in _clauses(residual)
+               if any(is_unknown(w) for _, _, w in clause))
+
+
+Word = tuple[int, int, str]
+
+
+def _clauses(residual: str) -> list[list[Word]]:
+    clauses: list[list[Word]] = []
     for chunk in re.finditer(r"\S+(?: \S+)*", residual):
-        for clause in _clauses(chunk.start(), chunk[0]):
-            unknown = [i for i, (_, _, w) in enumerate(clause) if is_unknown(w)]
-            if not unknown:
-                continue
-            first, last = unknown[0], unknown[-1]
-            for i in range(first + 1):
-                for j in range(last + 1, min(i + MAX_WORDS, len(clause)) + 1):
-                    run = clause[i:j]
-                    if run[0][2] in EDGE_FILLER | SUBJECTS or run[-1][2] in EDGE_FILLER:
-                        continue
-                    spans.append((run[0][0], run[-1][1]))
-    return spans
-
-
-def _clauses(offset: int, chunk: str) -> list[list[tuple[int, int, str]]]:
-    clauses: list[list[tuple[int, int, str]]] = [[]]
-    for m in WORD.finditer(chunk):
-        if m[0] in CLAUSE_WORDS:
-            clauses.append([])
-        else:
-            clauses[-1].append((offset + m.start(), offset + m.end(), m[0]))
+        clauses.append([])
+        for m in WORD.finditer(residual, chunk.start(), chunk.end()):
+            if m[0] in CLAUSE_WORDS:
+                clauses.append([])
+            else:
+                clauses[-1].append((m.start(), m.end(), m[0]))
     return [c for c in clauses if c]
+
+
+def _clause_spans(clause: list[Word], is_unknown: Callable[[str], bool]) -> list[tuple[int, int]]:
+    unknown = [i for i, (_, _, w) in enumerate(clause) if is_unknown(w)]
+    if not unknown:
+        return []
+    spans = []
+    for i in range(unknown[0] + 1):
+        for j in range(unknown[-1] + 1, min(i + MAX_WORDS, len(clause)) + 1):
+            run = clause[i:j]
+            if run[0][2] not in EDGE_FILLER | SUBJECTS and run[-1][2] not in EDGE_FILLER:
+                spans.append((run[0][0], run[-1][1]))
+    return spans
 
 
 def _negative(text: str) -> bool:

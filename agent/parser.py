@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from segmint.agent.glossary import Glossary
-from segmint.agent.paraphrase import PhraseMapper, Rewrite, default_mapper
+from segmint.agent.paraphrase import PhraseMapper, Rewrite, coverable, default_mapper
 from segmint.agent.paraphrase import apply as apply_rewrites
 from segmint.agent.query import Catalogue, Condition, Intent, QuerySpec
 
@@ -687,10 +687,12 @@ def parse(question: str, glossary: Glossary, cat: Catalogue, *,
     text = normalise(question)
     p = _read(text, glossary, cat)
     unknown = unknown_words(p.text)
-    phrase_mapper = mapper() if unknown and mapper is not None else None
+    phrase_mapper = None
+    if unknown and mapper is not None and coverable(p.text, _is_unknown):
+        phrase_mapper = mapper()
     if phrase_mapper is None:
         return Parsed(_spec(p, glossary), unknown)
-    rewrites = phrase_mapper.rewrite(text, p.text, lambda w: bool(unknown_words(w)), glossary)
+    rewrites = phrase_mapper.rewrite(text, p.text, _is_unknown, glossary)
     if not rewrites:
         return Parsed(_spec(p, glossary), unknown)
     p = _read(apply_rewrites(text, rewrites), glossary, cat)
@@ -713,6 +715,10 @@ def parse_question(question: str, glossary: Glossary, cat: Catalogue, *,
     """
     parsed = parse(question, glossary, cat, mapper=default_mapper if paraphrase else None)
     return parsed.spec, parsed.unknown
+
+
+def _is_unknown(word: str) -> bool:
+    return bool(unknown_words(word))
 
 
 def _read(text: str, glossary: Glossary, cat: Catalogue) -> Parse:

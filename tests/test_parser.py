@@ -216,3 +216,12 @@ def test_the_encoder_is_loaded_only_for_unknown_words() -> None:
 
     parsed = parse("lapsed high spenders in Germany", load_glossary(), CAT, mapper=never)
     assert parsed.unknown == [] and parsed.rewrites == []
+
+
+def test_the_encoder_is_not_loaded_when_no_mapping_could_explain_the_question() -> None:
+    def never() -> PhraseMapper:
+        raise AssertionError("the encoder was loaded for a question it cannot help with")
+
+    # five unknown words in one clause: longer than any run a synonym may replace
+    parsed = parse("new products launched this week", load_glossary(), CAT, mapper=never)
+    assert parsed.unknown and parsed.rewrites == []
