@@ -89,6 +89,9 @@ def run(
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     currency: Annotated[str | None, typer.Option(help="Currency symbol for answers, e.g. £.")] = None,
+    embedder: Annotated[
+        str | None, typer.Option(help="Text encoder: minilm, st:NAME_OR_PATH, minilm-onnx-int8, ...")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Ingest events, compute customer features and build segments."""
@@ -100,6 +103,7 @@ def run(
         as_of=as_of,
         seed=seed,
         currency=currency,
+        embedder=embedder,
     )
     with StageDisplay(quiet=json_out) as display:
         result = run_pipeline(Workspace(workspace), list(events), cfg, progress=display)
@@ -217,6 +221,26 @@ def user(
     for key, value in doc["features"].items():
         if value is not None:
             out.print(f"  {key:<16} {value}")
+
+
+@app.command()
+def similar(
+    user_id: Annotated[str, typer.Argument(help="The customer's id.")],
+    k: Annotated[int, typer.Option("--k", min=1, max=1000, help="How many lookalikes.")] = 10,
+    workspace: WorkspaceOpt = Path("segmint-workspace"),
+    json_out: JsonOpt = False,
+) -> None:
+    """Customers whose search, browse and purchase histories are closest (lookalikes)."""
+    from segmint.agent.customers import similar_customers
+
+    doc = similar_customers(Workspace(workspace), user_id, k)
+    if json_out:
+        _emit_json(doc)
+        return
+    out = Console(soft_wrap=True, highlight=False)
+    out.print(f"customers most like [bold]{doc['user_id']}[/bold]:")
+    for row in doc["similar"]:
+        out.print(f"  {row['user_id']:<12} {row['score']:.3f}")
 
 
 @app.command()

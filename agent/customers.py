@@ -69,3 +69,25 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, float):
         return round(value, 6)
     return value
+
+
+def similar_customers(workspace: Workspace, user_id: str, k: int = 10) -> dict[str, Any]:
+    """The `segmint similar` document: the k customers whose histories are closest.
+
+    Raises:
+        InputError: unknown customer, or one without any text to compare.
+    """
+    from segmint.embeddings import UserIndex
+
+    uid = normalise_user_id(user_id)
+    path = workspace.current_files() / "user_index"
+    if not path.exists():
+        raise InputError(f"{workspace.path} has no customer vectors yet",
+                         fix="run `segmint run` again with this version of segmint")
+    index = UserIndex.load(path)
+    if uid not in index:
+        get_user(workspace, uid)  # raises the not-found error for unknown customers
+        raise InputError(f"customer '{uid}' has no searched, viewed or bought texts to compare",
+                         fix="lookalikes need product titles or search queries in the events")
+    return {"user_id": uid,
+            "similar": [{"user_id": u, "score": round(float(s), 4)} for u, s in index.similar(uid, k)]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -9,6 +10,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import duckdb
 
 from segmint.agent.config import RunConfig
 from segmint.agent.features import build_users, join_user_table, resolve_as_of
@@ -35,6 +38,7 @@ class RunResult:
     reject_reasons: dict[str, int] = field(default_factory=dict)
     files: list[dict[str, Any]] = field(default_factory=list)
     users_file: dict[str, int] | None = None
+    embedding: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON document `segmint run --json` prints."""
@@ -60,6 +64,36 @@ class StageClock:
             yield
         finally:
             self.seconds[name] = round(time.perf_counter() - start, 3)
+
+
+INDEX_DIR = "user_index"
+
+
+def offline_models() -> None:
+    """Models load from local files only, quietly (nothing is downloaded at run time)."""
+    for name, value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"),
+                        ("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TRANSFORMERS_VERBOSITY", "error")):
+        os.environ.setdefault(name, value)
+
+
+def embed_stage(con: duckdb.DuckDBPyConnection, config: RunConfig, files: Path) -> dict[str, Any]:
+    """Customer vectors from their texts (unique texts only, cached) and the lookalike index.
+
+    Returns:
+        What the step did: texts, how many came from the cache, customers with text, seconds.
+    """
+    offline_models()
+    from segmint.embeddings import UserIndex, embed_customers
+
+    vectors = embed_customers(con, config.embedder)
+    index = UserIndex.build(vectors.user_ids, vectors.vectors, fingerprint=vectors.fingerprint)
+    index.save(files / INDEX_DIR)
+    con.execute("CREATE TABLE user_text AS SELECT * FROM (SELECT unnest(?) AS user_id, "
+                "unnest(?) AS has_text)", [vectors.user_ids, vectors.has_text.tolist()])
+    stats = vectors.stats
+    return {"embedder": config.embedder, "fingerprint": vectors.fingerprint,
+            "texts": stats.texts, "cached": stats.cached, "embedded": stats.embedded,
+            "users_with_text": int(vectors.has_text.sum()), "index": index.kind}
 
 
 def run(
@@ -103,10 +137,14 @@ def run(
                     {f.columns["user_id"] for f in report.files if "user_id" in f.columns}
                 )
                 users_file = join_user_table(con, config.users, id_sources)
+        embedded = None
+        with clock.stage("embed"):
+            embedded = embed_stage(con, config, ws.files_dir(record.run_id))
         record.counts = {
             "users": n_users, "events_in": report.events_in, "events_ok": report.events_ok,
             "events_rejected": report.events_rejected, "as_of": as_of.isoformat(),
             "reject_reasons": report.reject_reasons,
+            "embedding": embedded,
         }
         record.seconds = clock.seconds
     return RunResult(
@@ -123,4 +161,5 @@ def run(
         reject_reasons=report.reject_reasons,
         files=[asdict(f) for f in report.files],
         users_file=users_file,
+        embedding=embedded,
     )

@@ -99,6 +99,17 @@ class Workspace:
             ))
         return None if row is None else str(row[0])
 
+    def current_files(self) -> Path:
+        """The side-file directory of the current run.
+
+        Raises:
+            UsageError: no run has completed here yet.
+        """
+        run_id = self.current_run_id()
+        if run_id is None:
+            raise UsageError(f"{self.path}: no segmint workspace here yet — run `segmint run` first")
+        return self.files_dir(run_id)
+
     def files_dir(self, run_id: str) -> Path:
         """Where a run's side files live."""
         return self.path / "files" / run_id

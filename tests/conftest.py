@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,9 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# One text-vector cache for the whole test session (and later sessions on the same machine), so
+# only the first test that meets a text pays for embedding it.
+os.environ.setdefault("SEGMINT_CACHE_DIR", str(Path(tempfile.gettempdir()) / "segmint-test-cache"))
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 ONLINE_RETAIL = DATASETS / "online_retail" / "online_retail.csv.gz"
