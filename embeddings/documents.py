@@ -98,7 +98,7 @@ raw AS (
     GROUP BY ALL
 ),
 norm AS (
-    SELECT text, left(regexp_replace(trim(text), '\\s+', ' ', 'g'), {max_chars}) AS t
+    SELECT text, left(trim(regexp_replace(text, '[\\s\\p{{Z}}]+', ' ', 'g')), {max_chars}) AS t
     FROM (SELECT DISTINCT text FROM raw)
 )
 SELECT raw.user_id, norm.t, sum(raw.s * weights.w)::DOUBLE AS w
@@ -136,7 +136,8 @@ def build_documents(
 
     Weight of (customer, text) = sum over the customer's events with that text of
     ``event_weight[type] * 0.5 ** (age_days / half_life_days)``, then ``log1p`` when
-    ``sublinear_counts``. Texts are whitespace-normalised (trimmed, runs collapsed) and cut to
+    ``sublinear_counts``. Texts are whitespace-normalised (runs of any Unicode space collapsed to
+one, then trimmed) and cut to
     ``max_chars``; NULL, empty, whitespace-only and stringified-missing ("nan", "None"...) texts
     are ignored.
 

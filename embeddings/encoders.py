@@ -134,6 +134,22 @@ def model_dir_digest(path: Path) -> str:
     return h.hexdigest()[:16]
 
 
+_MODELS: dict[tuple[str, str | None], Any] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def _load_sentence_transformer(name_or_path: str, device: str | None) -> Any:
+    # One copy per process: the pipeline, `similar` and tests may each build an encoder for the
+    # same spec, and loading costs seconds and ~100 MB each time.
+    with _MODELS_LOCK:
+        key = (name_or_path, device)
+        if key not in _MODELS:
+            from sentence_transformers import SentenceTransformer
+
+            _MODELS[key] = SentenceTransformer(name_or_path, device=device)
+        return _MODELS[key]
+
+
 class SentenceTransformerEncoder:
     """A sentence-transformers model, loaded on first use.
 
@@ -150,7 +166,6 @@ class SentenceTransformerEncoder:
         self.device = device
         self.batch_size = batch_size
         self._model: Any = None
-        self._lock = threading.Lock()
         self._fingerprint: str | None = None
         self._dim: int | None = None
 
@@ -215,11 +230,8 @@ class SentenceTransformerEncoder:
     @property
     def model(self) -> Any:
         """The loaded ``SentenceTransformer`` (loads it on first access)."""
-        with self._lock:
-            if self._model is None:
-                from sentence_transformers import SentenceTransformer
-
-                self._model = SentenceTransformer(self.name_or_path, device=self.device)
+        if self._model is None:
+            self._model = _load_sentence_transformer(self.name_or_path, self.device)
         return self._model
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:

@@ -1,0 +1,157 @@
+"""Encoders on the real packaged MiniLM: bad inputs, truncation, fingerprints, backend agreement."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from segmint.embeddings import Encoder, known_specs, make_encoder
+from segmint.embeddings.encoders import clean_text, packaged_model_dir
+
+BAD_INPUTS: list[object] = [
+    "",
+    "   \t\n ",
+    None,
+    float("nan"),
+    "😀🎉🛒",
+    "Tasse à café 咖啡杯 кружка カップ كوب",
+    "word " * 2000,  # 10,000 characters, far beyond 256 tokens
+    "x" * 10_000,  # one 10,000-character "word"
+    "mug\ud800",  # a lone surrogate, as broken decoders leave behind
+    "red mug",
+]
+EMPTY = {0, 1, 2, 3}
+
+SAMPLE = [
+    "WHITE HANGING HEART T-LIGHT HOLDER",
+    "JUMBO BAG RED RETROSPOT",
+    "REGENCY CAKESTAND 3 TIER",
+    "PARTY BUNTING",
+    "wireless noise cancelling headphones",
+    "organic green tea 100 bags",
+    "kids rain boots size 10",
+    "Tasse à café en céramique",
+    "stainless steel water bottle 1l",
+    "vintage leather notebook a5",
+]
+
+
+@pytest.fixture(scope="module")
+def model_cache(request: pytest.FixtureRequest) -> Iterator[Path]:
+    """SEGMINT_CACHE_DIR in pytest's cache, so the ONNX export is built once, not every run."""
+    path = Path(request.config.cache.mkdir("segmint-cache"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SEGMINT_CACHE_DIR", str(path))
+        yield path
+
+
+@pytest.fixture(scope="module")
+def minilm() -> Encoder:
+    return make_encoder("minilm")
+
+
+@pytest.fixture(scope="module")
+def onnx_int8(model_cache: Path) -> Encoder:
+    return make_encoder("minilm-onnx-int8")
+
+
+def check_bad_inputs(encoder: Encoder) -> np.ndarray:
+    vectors = encoder.encode(BAD_INPUTS)  # type: ignore[arg-type]
+    assert vectors.shape == (len(BAD_INPUTS), encoder.dim)
+    assert vectors.dtype == np.float32
+    assert np.isfinite(vectors).all()
+    norms = np.linalg.norm(vectors, axis=1)
+    for i, norm in enumerate(norms):
+        expected = 0.0 if i in EMPTY else 1.0
+        assert norm == pytest.approx(expected, abs=1e-4), (BAD_INPUTS[i], norm)
+    return vectors
+
+
+def test_minilm_bad_inputs(minilm: Encoder) -> None:
+    check_bad_inputs(minilm)
+
+
+def test_minilm_truncates_long_text_at_256_tokens(minilm: Encoder) -> None:
+    # 300 distinct words tokenise to more than 256 tokens; what lies beyond must not matter.
+    head = " ".join(f"w{i}" for i in range(300))
+    a, b = minilm.encode([head + " apples " * 500, head + " bicycles " * 500])
+    assert float(a @ b) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_minilm_semantics_and_batch_independence(minilm: Encoder) -> None:
+    vectors = minilm.encode(["red coffee mug", "ceramic tea cup", "mountain bike tyre"])
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+    alone = minilm.encode(["ceramic tea cup"])[0]
+    assert float(alone @ vectors[1]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_empty_input_list(minilm: Encoder) -> None:
+    assert minilm.encode([]).shape == (0, 384)
+
+
+def test_fingerprints_identify_model_and_backend(minilm: Encoder, model_cache: Path) -> None:
+    assert minilm.dim == 384
+    assert minilm.fingerprint == make_encoder("minilm").fingerprint
+    same_dir = make_encoder(f"st:{packaged_model_dir()}")
+    assert same_dir.fingerprint == minilm.fingerprint  # same weights share cached vectors
+    fingerprints = {s: make_encoder(s).fingerprint for s in
+                    ("minilm", "minilm-onnx", "minilm-onnx-int8", "minilm-static")}
+    assert len(set(fingerprints.values())) == 4
+
+
+def test_fingerprint_changes_when_weights_change(tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "model"
+    shutil.copytree(packaged_model_dir(), copy)
+    before = make_encoder(f"st:{copy}").fingerprint
+    (copy / "config.json").write_text((copy / "config.json").read_text().replace("384", "384 "))
+    assert make_encoder(f"st:{copy}").fingerprint != before
+
+
+def test_unknown_spec_lists_known_ones() -> None:
+    with pytest.raises(ValueError, match="minilm-onnx-int8"):
+        make_encoder("bert-xxl")
+    assert "minilm" in known_specs()
+
+
+def test_clean_text() -> None:
+    assert clean_text(None) == "" and clean_text(float("nan")) == ""
+    assert clean_text("  a \n\t b ") == "a b"
+    assert clean_text(12.5) == "12.5"
+    assert len(clean_text("y" * 1_000_000)) == 20_000
+
+
+def test_onnx_int8_agrees_with_minilm(minilm: Encoder, onnx_int8: Encoder) -> None:
+    ref = minilm.encode(SAMPLE)
+    vecs = onnx_int8.encode(SAMPLE)
+    cos = np.sum(ref * vecs, axis=1)
+    assert cos.mean() >= 0.98
+    assert cos.min() >= 0.93
+
+
+def test_onnx_int8_bad_inputs(minilm: Encoder, onnx_int8: Encoder) -> None:
+    vectors = check_bad_inputs(onnx_int8)
+    ref = minilm.encode(BAD_INPUTS[4:])  # type: ignore[arg-type]
+    assert np.sum(ref * vectors[4:], axis=1).min() >= 0.9
+
+
+def test_onnx_model_is_cached(onnx_int8: Encoder, model_cache: Path) -> None:
+    onnx_int8.encode(["warm"])
+    path = onnx_int8.model_path  # type: ignore[attr-defined]
+    assert path.exists() and model_cache in path.parents
+    assert not list(path.parent.glob("*.tmp*"))
+
+
+@pytest.mark.slow
+def test_static_backend_bad_inputs_and_rough_agreement(minilm: Encoder, model_cache: Path) -> None:
+    static = make_encoder("minilm-static")
+    check_bad_inputs(static)
+    cos = np.sum(static.encode(SAMPLE) * minilm.encode(SAMPLE), axis=1)
+    assert cos.mean() >= 0.5
+    # Same tokens in a different order: a static model cannot tell them apart.
+    a, b = static.encode(["red mug", "mug red"])
+    assert float(a @ b) == pytest.approx(1.0, abs=1e-5)
