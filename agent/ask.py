@@ -18,7 +18,8 @@ from segmint.agent.errors import InputError, NotUnderstood
 from segmint.agent.export import export_format as export_format_for
 from segmint.agent.export import workspace_salt, write_customers
 from segmint.agent.glossary import Glossary, load_glossary
-from segmint.agent.parser import parse_question
+from segmint.agent.paraphrase import Rewrite
+from segmint.agent.parser import default_mapper, parse
 from segmint.agent.query import (
     Catalogue,
     CompiledQuery,
@@ -47,6 +48,7 @@ class Answer:
     sample: list[dict[str, Any]] = field(default_factory=list)
     export: str | None = None
     parser: str = "builtin"
+    paraphrases: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON shape of DESIGN §4."""
@@ -93,9 +95,9 @@ def ask(workspace: Workspace, question: str, *, glossary: Glossary | None = None
     glossary = glossary or load_glossary()
     with contextlib.closing(workspace.connect()) as con:
         cat = catalogue(con)
-        spec = parse_or_refuse(question, glossary, cat)
+        spec, rewrites = parse_or_refuse(question, glossary, cat)
         try:
-            answer = run_spec(con, question, spec, cat, glossary)
+            answer = run_spec(con, question, spec, cat, glossary, rewrites)
             if export is not None:
                 compiled = compile_spec(spec, cat, glossary, con)
                 rows = select_customers(con, compiled)
@@ -109,22 +111,27 @@ def ask(workspace: Workspace, question: str, *, glossary: Glossary | None = None
     return answer
 
 
-def parse_or_refuse(question: str, glossary: Glossary, cat: Catalogue) -> QuerySpec:
+def parse_or_refuse(question: str, glossary: Glossary, cat: Catalogue
+                    ) -> tuple[QuerySpec, list[Rewrite]]:
     """Parse with the built-in parser, refusing (exit 3) rather than guessing.
+
+    Returns:
+        The spec, and the phrases that were read as glossary terms by meaning.
 
     Raises:
         NotUnderstood: nothing, or not all, of the question could be read.
     """
     if not question.strip():
         raise NotUnderstood("the question is empty; ask e.g. 'who are my lapsed high spenders?'")
-    spec, unknown = parse_question(question[:1000], glossary, cat)
-    if unknown or not (spec.any_of or spec.sort_by or spec.intent == "count"):
-        raise NotUnderstood(not_understood_message(question, unknown, glossary, cat))
-    return spec
+    parsed = parse(question[:1000], glossary, cat, mapper=default_mapper)
+    spec = parsed.spec
+    if parsed.unknown or not (spec.any_of or spec.sort_by or spec.intent == "count"):
+        raise NotUnderstood(not_understood_message(question, parsed.unknown, glossary, cat))
+    return spec, parsed.rewrites
 
 
 def run_spec(con: duckdb.DuckDBPyConnection, question: str, spec: QuerySpec, cat: Catalogue,
-             glossary: Glossary) -> Answer:
+             glossary: Glossary, rewrites: list[Rewrite] | None = None) -> Answer:
     """Execute a validated spec on a read-only connection and build the answer."""
     facts = workspace_facts(con)
     _register_interests(con, spec)
@@ -134,6 +141,11 @@ def run_spec(con: duckdb.DuckDBPyConnection, question: str, spec: QuerySpec, cat
     count = min(int(total), spec.limit) if spec.limit else int(total)
     rows = select_customers(con, compiled, limit=min(SAMPLE_SIZE, count))
     definition = describe_spec(spec, compiled, glossary, facts)
+    read_as = [{"phrase": r.phrase, "synonym": r.synonym, "term": r.term,
+                "score": round(float(r.score), 3)} for r in rewrites or []]
+    if read_as:
+        definition += " (" + "; ".join(
+            f"“{r['phrase']}” read as {glossary.terms[r['term']].label}" for r in read_as) + ")"
     noun = "customer" if count == 1 else "customers"
     answer = f"{count:,} {noun} match: {definition}."
     if spec.limit and total > spec.limit:
@@ -141,7 +153,7 @@ def run_spec(con: duckdb.DuckDBPyConnection, question: str, spec: QuerySpec, cat
     return Answer(
         question=question, understood=True, answer=answer, definition=definition,
         query=spec.model_dump(exclude_defaults=True), count=count,
-        sample=[_sample_row(r, facts.currency) for r in rows],
+        sample=[_sample_row(r, facts.currency) for r in rows], paraphrases=read_as,
     )
 
 

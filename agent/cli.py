@@ -297,6 +297,9 @@ def _fail(message: str) -> None:
 
 def main() -> None:
     """Console-script entry point: maps errors to one line and an exit code (DESIGN §4)."""
+    from segmint.agent.pipeline import offline_models
+
+    offline_models()
     try:
         app(standalone_mode=False)
     except SegmintError as exc:

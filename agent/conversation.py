@@ -58,12 +58,12 @@ class Conversation:
             follow = FOLLOW_UP.match(question) if self.spec is not None else None
             if follow is not None and self.spec is not None:
                 rest = question[follow.end():]
-                refinement = parse_or_refuse(rest, self.glossary, cat)
+                refinement, rewrites = parse_or_refuse(rest, self.glossary, cat)
                 spec = merge(self.spec, refinement)
             else:
-                spec = parse_or_refuse(question, self.glossary, cat)
+                spec, rewrites = parse_or_refuse(question, self.glossary, cat)
             try:
-                answer = run_spec(con, question, spec, cat, self.glossary)
+                answer = run_spec(con, question, spec, cat, self.glossary, rewrites)
             except SpecError as exc:
                 raise InputError(str(exc), fix="ask about fields and segments this shop has") from exc
         self.spec = spec
