@@ -1,0 +1,205 @@
+"""Clusterers: group reduced customer vectors, and the refinement that turns groups into centroids.
+
+`HDBSCANClusterer` is the default (it finds the number of segments and leaves out what belongs
+nowhere); `KMeansClusterer` (FAISS) runs when the user asks for exactly K segments. Both follow
+`Clusterer`: `fit_predict(Z)` returns one label per row, -1 for noise.
+
+`refine` then moves from the reduced space back to the customers' own vectors: spherical Lloyd
+iterations seeded by the cluster labels. The segment model that results is a nearest-centroid
+rule, so the labels of the fit and the assignment of anyone later are one and the same function
+(BERTopic's `transform` disagreeing with its `fit` is a top complaint of its users).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import faiss
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.floating]
+F32 = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int64]
+
+NOISE = -1
+
+
+class Clusterer(Protocol):
+    """Labels rows; -1 marks noise."""
+
+    def fit_predict(self, Z: FloatArray) -> IntArray:
+        """Cluster `Z` and return labels 0..K-1 (or -1)."""
+        ...
+
+
+def default_min_cluster_size(n: int) -> int:
+    """Smallest group worth a segment among `n` customers: 1% of them, at least 8.
+
+    A segment below 1% of a shop is rarely worth a campaign, and the floor keeps tiny shops from
+    producing segments of two or three customers.
+    """
+    return max(8, round(0.01 * n))
+
+
+@dataclass
+class HDBSCANClusterer:
+    """scikit-learn's HDBSCAN with parameters named by role.
+
+    Args:
+        min_cluster_size: the smallest group that counts as a segment.
+        min_samples: neighbourhood size for the density estimate; small values keep the noise
+            share low (3 measured best on the real datasets).
+        selection: `eom` (excess of mass, HDBSCAN's default) or `leaf`.
+    """
+
+    min_cluster_size: int = 8
+    min_samples: int = 3
+    selection: str = "eom"
+    probabilities_: npt.NDArray[np.float64] = field(init=False, repr=False)
+
+    def fit_predict(self, Z: FloatArray) -> IntArray:
+        """Cluster rows of `Z`."""
+        from sklearn.cluster import HDBSCAN
+
+        if len(Z) < max(self.min_cluster_size, 2):
+            self.probabilities_ = np.zeros(len(Z))
+            return np.full(len(Z), NOISE, dtype=np.int64)
+        model = HDBSCAN(
+            min_cluster_size=self.min_cluster_size,
+            min_samples=min(self.min_samples, len(Z) - 1),
+            cluster_selection_method=self.selection,
+            copy=True,
+        )
+        labels = model.fit_predict(np.asarray(Z, dtype=np.float64)).astype(np.int64)
+        self.probabilities_ = np.asarray(model.probabilities_, dtype=np.float64)
+        return labels
+
+
+@dataclass
+class KMeansClusterer:
+    """FAISS k-means with exactly `k` clusters (no noise).
+
+    Args:
+        k: number of clusters.
+        seed: seeds initialisation.
+        spherical: keep centroids on the unit sphere (for cosine spaces).
+        n_init: restarts; the best objective wins.
+    """
+
+    k: int
+    seed: int = 0
+    spherical: bool = True
+    n_init: int = 3
+    centroids_: F32 = field(init=False, repr=False)
+
+    def fit_predict(self, Z: FloatArray) -> IntArray:
+        """Cluster rows of `Z` into `k` groups."""
+        Z = np.ascontiguousarray(Z, dtype=np.float32)
+        k = min(self.k, len(Z))
+        if k < 1:
+            raise ValueError("k-means needs k >= 1 and at least one row")
+        km = faiss.Kmeans(Z.shape[1], k, niter=25, nredo=self.n_init, spherical=self.spherical,
+                          seed=self.seed, verbose=False, max_points_per_centroid=100_000,
+                          min_points_per_centroid=1)
+        km.train(Z)
+        self.centroids_ = np.array(km.centroids, dtype=np.float32)
+        _, idx = km.index.search(Z, 1)
+        return idx.ravel().astype(np.int64)
+
+
+def make_clusterer(*, k: int | None, min_cluster_size: int, seed: int = 0,
+                   min_samples: int = 3) -> Clusterer:
+    """HDBSCAN, or FAISS k-means when `k` is given."""
+    if k is not None:
+        return KMeansClusterer(k=k, seed=seed)
+    return HDBSCANClusterer(min_cluster_size=min_cluster_size, min_samples=min_samples)
+
+
+def similarity(X: F32, C: F32, metric: str) -> F32:
+    """Similarity of every row to every centroid: cosine for unit rows, -squared distance else."""
+    if metric == "cosine":
+        return X @ C.T
+    d2 = (X * X).sum(axis=1)[:, None] - 2.0 * (X @ C.T) + (C * C).sum(axis=1)[None, :]
+    return -np.maximum(d2, 0.0)
+
+
+def _centroids(X: F32, labels: IntArray, k: int, metric: str, previous: F32 | None) -> F32:
+    counts = np.bincount(labels[labels >= 0], minlength=k).astype(np.float32)
+    sums = np.zeros((k, X.shape[1]), dtype=np.float64)
+    np.add.at(sums, labels[labels >= 0], X[labels >= 0])
+    C = (sums / np.maximum(counts, 1.0)[:, None]).astype(np.float32)
+    if previous is not None:
+        C[counts == 0] = previous[counts == 0]
+    if metric == "cosine":
+        C /= np.maximum(np.linalg.norm(C, axis=1, keepdims=True), 1e-12)
+    return C
+
+
+@dataclass
+class Refined:
+    """Centroids in the customers' own space and every row's nearest one.
+
+    Attributes:
+        centroids: (K x d), one per surviving cluster.
+        labels: nearest centroid per row (0..K-1).
+        best: similarity to that centroid.
+        second: similarity to the runner-up (-inf when K == 1).
+        core: rows the clusterer itself put in the cluster they end up in.
+    """
+
+    centroids: F32
+    labels: IntArray
+    best: F32
+    second: F32
+    core: npt.NDArray[np.bool_]
+
+
+def refine(X: F32, labels: IntArray, *, metric: str = "cosine", max_iter: int = 10) -> Refined:
+    """Lloyd iterations in the original space, seeded by cluster labels (noise ignored).
+
+    Clusters that lose every member are dropped, so K can shrink by a few.
+
+    Args:
+        X: rows in the space centroids live in (unit rows for `cosine`).
+        labels: the clusterer's labels; -1 rows do not seed centroids.
+        metric: `cosine` (spherical k-means) or `euclidean`.
+        max_iter: Lloyd iterations at most; stops early when labels no longer change.
+    """
+    k = int(labels.max()) + 1 if labels.size and labels.max() >= 0 else 0
+    if k == 0:
+        raise ValueError("refine needs at least one cluster")
+    seeds = labels.copy()
+    C = _centroids(X, seeds, k, metric, None)
+    current = seeds
+    for _ in range(max_iter):
+        new = similarity(X, C, metric).argmax(axis=1).astype(np.int64)
+        if np.array_equal(new, current):
+            break
+        current = new
+        C = _centroids(X, current, k, metric, C)
+    alive = np.bincount(current, minlength=k) > 0
+    C = C[alive]
+    S = similarity(X, C, metric)
+    final = S.argmax(axis=1).astype(np.int64)
+    best = S[np.arange(len(X)), final]
+    if C.shape[0] > 1:
+        second = np.partition(S, -2, axis=1)[:, -2]
+    else:
+        second = np.full(len(X), -np.inf, dtype=np.float32)
+    remap = np.cumsum(alive) - 1
+    seed_kept = np.where(seeds >= 0, remap[np.maximum(seeds, 0)], NOISE)
+    core = (seeds >= 0) & alive[np.maximum(seeds, 0)] & (seed_kept == final)
+    return Refined(C.astype(np.float32), final, best.astype(np.float32),
+                   second.astype(np.float32), core)
+
+
+def refine_fixed(centroids: F32, X: F32, metric: str) -> tuple[IntArray, F32, F32]:
+    """Nearest of fixed centroids for every row: (labels, best similarity, runner-up)."""
+    S = similarity(X, centroids, metric)
+    labels = S.argmax(axis=1).astype(np.int64)
+    best = S[np.arange(len(X)), labels]
+    second = (np.partition(S, -2, axis=1)[:, -2] if centroids.shape[0] > 1
+              else np.full(len(X), -np.inf, dtype=np.float32))
+    return labels, best.astype(np.float32), second.astype(np.float32)

@@ -1,0 +1,232 @@
+"""Reducers: map customer vectors into a space where density clustering works.
+
+HDBSCAN straight on 384-d sentence vectors finds little but noise (distances concentrate), so the
+segment step clusters a reduced copy of the vectors. The default is a spectral embedding of the
+cosine k-nearest-neighbour graph (the eigenvectors UMAP itself starts from): on the datasets in
+`bench/RESULTS.md` it recovers known groups as well as UMAP does, is deterministic for a seed, needs
+no new dependency and costs well under a second per thousand customers. PCA is kept as the plain
+baseline.
+
+Every reducer follows `Reducer` (scikit-learn style: `fit`, `transform`, fitted attributes end in
+`_`), so the segment step does not care which one it gets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, Self
+
+import faiss
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from scipy.sparse.linalg import eigsh
+
+FloatArray = npt.NDArray[np.floating]
+F32 = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int64]
+
+# Below this norm a row carries no direction (e.g. a customer whose text vector is the mean).
+_TINY = 1e-12
+
+
+class Reducer(Protocol):
+    """Maps vectors (n x d) to a lower-dimensional space (n x m)."""
+
+    def fit(self, X: FloatArray) -> Self:
+        """Learn the mapping from `X`."""
+        ...
+
+    def transform(self, X: FloatArray) -> FloatArray:
+        """Map new rows with the learnt mapping."""
+        ...
+
+    def fit_transform(self, X: FloatArray) -> FloatArray:
+        """`fit(X)` then the coordinates of `X` itself."""
+        ...
+
+
+def normalise_rows(X: FloatArray) -> F32:
+    """Rows scaled to unit L2 norm (all-zero rows stay zero), as float32."""
+    X = np.asarray(X, dtype=np.float32)
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return np.ascontiguousarray(X / np.maximum(norms, _TINY), dtype=np.float32)
+
+
+def center_normalise(X: FloatArray, mean: FloatArray) -> F32:
+    """Subtract `mean`, then scale rows to unit length.
+
+    Sentence vectors share a large common direction; cosine similarity after removing it
+    separates interests clearly better (k-means ARI on amazon_user_histories 0.71 -> 0.75).
+    """
+    return normalise_rows(np.asarray(X, dtype=np.float32) - np.asarray(mean, dtype=np.float32))
+
+
+def knn(X: F32, k: int, queries: F32 | None = None) -> tuple[F32, IntArray]:
+    """Exact cosine k-nearest neighbours of unit rows with FAISS.
+
+    Args:
+        X: unit rows to search.
+        k: neighbours per query.
+        queries: rows to look up; None means X itself, and then each row's own entry is dropped.
+
+    Returns:
+        (similarities, indices), each (n_queries x k), nearest first.
+    """
+    index = faiss.IndexFlatIP(X.shape[1])
+    index.add(X)
+    if queries is None:
+        sims, idx = index.search(X, min(k + 1, len(X)))
+        # Row i finds itself first except among exact duplicates; dropping the column of
+        # self-matches (or the last column) keeps k genuine neighbours either way.
+        self_hit = idx == np.arange(len(X))[:, None]
+        keep = ~self_hit
+        no_self = keep.all(axis=1)
+        keep[no_self, -1] = False
+        width = keep.sum(axis=1).min()
+        sims = sims[keep].reshape(len(X), -1)[:, :width]
+        idx = idx[keep].reshape(len(X), -1)[:, :width]
+        return sims, idx.astype(np.int64)
+    sims, idx = index.search(np.ascontiguousarray(queries, dtype=np.float32), min(k, len(X)))
+    return sims, idx.astype(np.int64)
+
+
+def knn_affinity(X: F32, n_neighbors: int) -> sp.csr_matrix:
+    """Symmetric k-nearest-neighbour graph of unit rows, weighted by (clipped) cosine similarity."""
+    n = len(X)
+    sims, idx = knn(X, n_neighbors)
+    rows = np.repeat(np.arange(n), idx.shape[1])
+    # A tiny floor keeps every kNN edge in the graph even when the similarity is <= 0.
+    weights = np.maximum(sims.ravel(), 0.0) + 1e-6
+    A = sp.csr_matrix((weights, (rows, idx.ravel())), shape=(n, n))
+    return A.maximum(A.T).tocsr()
+
+
+@dataclass
+class SpectralReducer:
+    """Spectral embedding of the cosine kNN graph, rows normalised (Ng-Jordan-Weiss).
+
+    The leading eigenvectors of the normalised affinity D^-1/2 A D^-1/2 are nearly constant inside
+    each well-connected group of customers, so groups become tight, separated clumps that HDBSCAN
+    finds easily. New rows are placed by averaging the coordinates of their nearest fitted rows.
+
+    Args:
+        n_components: dimensions of the embedding.
+        n_neighbors: neighbours per customer in the graph.
+        seed: seeds the eigensolver's start vector.
+    """
+
+    n_components: int = 24
+    n_neighbors: int = 10
+    seed: int = 0
+    train_: F32 = field(init=False, repr=False)
+    embedding_: F32 = field(init=False, repr=False)
+    eigenvalues_: npt.NDArray[np.float64] = field(init=False, repr=False)
+
+    def fit(self, X: FloatArray) -> Self:
+        """Build the graph over unit rows `X` and compute its leading eigenvectors."""
+        X = normalise_rows(X)
+        n = len(X)
+        if n < 3:
+            raise ValueError(f"spectral embedding needs at least 3 rows, got {n}")
+        k = min(self.n_neighbors, n - 1)
+        A = knn_affinity(X, k)
+        deg = np.asarray(A.sum(axis=1)).ravel()
+        d_inv_sqrt = sp.diags(1.0 / np.sqrt(deg))
+        M = (d_inv_sqrt @ A @ d_inv_sqrt).astype(np.float64)
+        m = min(self.n_components, n - 2)
+        if n <= 200:
+            # ARPACK needs m < n - 1 and is slower than a dense solve at this size anyway.
+            values, vectors = np.linalg.eigh(M.toarray())
+            values, vectors = values[-m:], vectors[:, -m:]
+        else:
+            v0 = np.random.default_rng(self.seed).standard_normal(n)
+            # Largest algebraic eigenvalues of the normalised affinity: far faster than
+            # scikit-learn's shift-invert Laplacian solve (0.7 s vs 19 s on 4.3k customers).
+            values, vectors = eigsh(M, k=m, which="LA", tol=1e-4, v0=v0, maxiter=n * 20)
+        order = np.argsort(-values, kind="stable")
+        values, vectors = values[order], vectors[:, order]
+        # Eigenvectors have no intrinsic sign; fix one so runs agree bit for bit.
+        flip = np.sign(vectors[np.abs(vectors).argmax(axis=0), np.arange(vectors.shape[1])])
+        vectors = vectors * np.where(flip == 0, 1.0, flip)
+        self.eigenvalues_ = values
+        self.embedding_ = normalise_rows(vectors)
+        self.train_ = X
+        return self
+
+    def transform(self, X: FloatArray) -> F32:
+        """Coordinates of new rows: similarity-weighted mean of their neighbours' coordinates."""
+        sims, idx = knn(self.train_, self.n_neighbors, queries=normalise_rows(X))
+        w = np.maximum(sims, 0.0) + 1e-6
+        Z = np.einsum("nk,nkd->nd", w, self.embedding_[idx]) / w.sum(axis=1, keepdims=True)
+        return normalise_rows(Z)
+
+    def fit_transform(self, X: FloatArray) -> F32:
+        """Fit, then return the embedding of the fitted rows."""
+        return self.fit(X).embedding_
+
+
+@dataclass
+class PCAReducer:
+    """Principal components (the baseline the benchmark compares against).
+
+    Args:
+        n_components: dimensions kept.
+        seed: seeds the randomized solver.
+    """
+
+    n_components: int = 10
+    seed: int = 0
+    mean_: npt.NDArray[np.float64] = field(init=False, repr=False)
+    components_: npt.NDArray[np.float64] = field(init=False, repr=False)
+
+    def fit(self, X: FloatArray) -> Self:
+        """Learn the leading principal directions of `X`."""
+        from sklearn.decomposition import PCA
+
+        m = min(self.n_components, X.shape[0], X.shape[1])
+        pca = PCA(m, random_state=self.seed).fit(np.asarray(X, dtype=np.float64))
+        self.mean_, self.components_ = pca.mean_, pca.components_
+        return self
+
+    def transform(self, X: FloatArray) -> F32:
+        """Project rows onto the learnt components."""
+        return ((np.asarray(X, dtype=np.float64) - self.mean_) @ self.components_.T).astype(np.float32)
+
+    def fit_transform(self, X: FloatArray) -> F32:
+        """Fit, then project `X`."""
+        return self.fit(X).transform(X)
+
+
+@dataclass
+class IdentityReducer:
+    """No reduction: for spaces that are already small (the 4 behaviour features)."""
+
+    def fit(self, X: FloatArray) -> Self:
+        """Nothing to learn."""
+        return self
+
+    def transform(self, X: FloatArray) -> F32:
+        """`X` as float32."""
+        return np.asarray(X, dtype=np.float32)
+
+    def fit_transform(self, X: FloatArray) -> F32:
+        """`X` as float32."""
+        return self.transform(X)
+
+
+def make_reducer(name: str, *, seed: int = 0, n_components: int | None = None,
+                 n_neighbors: int | None = None) -> Reducer:
+    """A reducer by name: `spectral` (default), `pca` or `none`.
+
+    Raises:
+        ValueError: on an unknown name.
+    """
+    if name == "spectral":
+        return SpectralReducer(n_components=n_components or 24, n_neighbors=n_neighbors or 10,
+                               seed=seed)
+    if name == "pca":
+        return PCAReducer(n_components=n_components or 10, seed=seed)
+    if name == "none":
+        return IdentityReducer()
+    raise ValueError(f"unknown reducer {name!r}; use spectral, pca or none")

@@ -1,0 +1,347 @@
+"""The segment step: customer vectors -> segments with stable ids, membership scores and an
+explicit Unassigned group.
+
+Customers with text get *interest* segments from their pooled text vectors; customers without any
+text get *behaviour* segments from log-scaled RFM (recency, orders, revenue, events). Per space:
+
+1. a bounded, seeded sample is drawn (hash of each row, so input order does not matter);
+2. a reducer (spectral embedding of the kNN graph) and a clusterer (HDBSCAN, or FAISS k-means
+   when K is asked) find the groups in the sample;
+3. `refine` turns the groups into centroids in the customers' own space; the result is a
+   nearest-centroid model, with a radius per segment: the least similar customer the clusterer
+   put in it;
+4. everyone (sample included) is assigned through FAISS by that model: their nearest segment when
+   within its radius, else Unassigned (id 0). Fit and predict are the same function, so
+   `segmint assign` puts a customer exactly where a re-run with the same model would.
+
+Cost: the fit is bounded by the sample size; assignment is linear in the number of customers.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from segmint.agent.cluster import (
+    NOISE,
+    HDBSCANClusterer,
+    KMeansClusterer,
+    default_min_cluster_size,
+    refine,
+)
+from segmint.agent.evaluate import label_free_quality
+from segmint.agent.reduce import IdentityReducer, Reducer, make_reducer, normalise_rows
+from segmint.agent.segment_model import SegmentModel, SpaceModel, behaviour_features
+from segmint.agent.stable_ids import PreviousSegments, Transition, match_ids, transitions
+
+IntArray = npt.NDArray[np.int64]
+F32 = npt.NDArray[np.float32]
+BoolArray = npt.NDArray[np.bool_]
+
+UNASSIGNED = 0
+INTEREST, BEHAVIOUR = "interest", "behaviour"
+# Log-RFM is a continuum (silhouette falls steadily from k=3 on Online Retail and the sample
+# shop, and HDBSCAN latches onto the integer lattice of order counts), so the number of behaviour
+# segments is a marketing choice rather than a property of the data: six recency x value groups,
+# like a classic RFM grid; --segments overrides it.
+BEHAVIOUR_K = 6
+# Silhouette and DBCV are quadratic; this many customers per space are enough to read them.
+QUALITY_SAMPLE = 2000
+# Membership is the share of a segment's core members that are less typical than the customer;
+# these quantiles of core similarity are what the model keeps to compute it.
+N_QUANTILES = 21
+
+
+@dataclass
+class SegmentParams:
+    """Settings of the segment step (the CLI's `--segments`, `--min-segment-size`, `--seed`).
+
+    Attributes:
+        k: exact number of segments per space (FAISS k-means); None lets HDBSCAN decide.
+        min_segment_size: smallest segment, in customers; None: 1% of the customers, at least 8.
+        seed: every random choice (sample, eigensolver start, k-means init) derives from it.
+        fit_sample: at most this many customers per space are clustered; the rest are assigned.
+        reducer: `spectral` (default), `pca` or `none` for interest vectors.
+        n_components: dimensions of the reduced space.
+        n_neighbors: neighbours per customer in the spectral graph.
+        min_samples: HDBSCAN's density neighbourhood.
+    """
+
+    k: int | None = None
+    min_segment_size: int | None = None
+    seed: int = 0
+    fit_sample: int = 20_000
+    reducer: str = "spectral"
+    n_components: int = 24
+    n_neighbors: int = 10
+    min_samples: int = 3
+
+    def __post_init__(self) -> None:
+        if self.k is not None and self.k < 1:
+            raise ValueError(f"--segments must be at least 1, got {self.k}")
+        if self.min_segment_size is not None and self.min_segment_size < 2:
+            raise ValueError(f"--min-segment-size must be at least 2, got {self.min_segment_size}")
+        if self.fit_sample < 50:
+            raise ValueError(f"fit_sample must be at least 50, got {self.fit_sample}")
+
+
+@dataclass
+class SegmentInfo:
+    """One segment: id, kind and size, plus where it lies.
+
+    Attributes:
+        id: stable id (0 is the Unassigned group).
+        kind: `interest`, `behaviour` or `unassigned`.
+        size: customers in it.
+        share: size / all customers.
+        centroid: mean raw vector of its members (unit length for interest), for matching later
+            runs and for lookalike searches; empty for Unassigned.
+        radius: least similarity to the centroid at which a customer still joins.
+    """
+
+    id: int
+    kind: str
+    size: int
+    share: float
+    centroid: F32
+    radius: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready summary (without the centroid)."""
+        return {"id": self.id, "kind": self.kind, "size": self.size, "share": round(self.share, 6),
+                "radius": None if self.radius is None else round(self.radius, 6)}
+
+
+@dataclass
+class SegmentResult:
+    """Everything the segment step produced.
+
+    Attributes:
+        labels: segment id per customer, in input order (0 = Unassigned).
+        membership: 0-1 per customer: how typical they are of their segment (share of its core
+            members further from the centre); 0 for Unassigned.
+        nearest: nearest segment id per customer, also for the Unassigned.
+        segments: one entry per segment, Unassigned (id 0) first.
+        noise_share: share of customers in Unassigned.
+        transitions: what changed against the previous run.
+        model: the nearest-centroid model (what `segmint assign` loads).
+        fit: per space, what the fit did (sample size, clusters found, noise in the sample...).
+        quality: per space, label-free quality (silhouette, DBCV) on a sample.
+        seconds: time per phase.
+    """
+
+    labels: IntArray
+    membership: F32
+    nearest: IntArray
+    segments: list[SegmentInfo]
+    noise_share: float
+    transitions: list[Transition]
+    model: SegmentModel
+    fit: dict[str, dict[str, Any]] = field(default_factory=dict)
+    quality: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def n_segments(self) -> int:
+        """Segments, not counting Unassigned."""
+        return sum(1 for s in self.segments if s.id != UNASSIGNED)
+
+    def summary(self) -> dict[str, Any]:
+        """The run facts for `segmint run --json` / `segmint segments --json`."""
+        return {
+            "segments": self.n_segments,
+            "noise_share": round(self.noise_share, 6),
+            "sizes": {str(s.id): s.size for s in self.segments},
+            "fit": self.fit,
+            "quality": self.quality,
+            "transitions": [t.to_json() for t in self.transitions],
+            "seconds": self.seconds,
+        }
+
+
+def row_keys(X: npt.NDArray[Any], seed: int) -> npt.NDArray[np.uint64]:
+    """A seeded pseudo-random 64-bit key per row that depends only on the row's bytes.
+
+    Sorting by it gives a sample and an order that are the same whatever order the customers
+    come in, so labels are a function of the data and the seed alone.
+    """
+    X = np.ascontiguousarray(X)
+    words = X.view(np.uint8).reshape(len(X), -1)
+    pad = (-words.shape[1]) % 4
+    if pad:
+        words = np.pad(words, ((0, 0), (0, pad)))
+    words = words.view(np.uint32)
+    rng = np.random.default_rng([seed, 0x5E6])
+    mult = rng.integers(1, 2**63, size=words.shape[1], dtype=np.uint64) | np.uint64(1)
+    h = np.full(len(X), np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(words.shape[1]):
+            h += words[:, j].astype(np.uint64) * mult[j]
+        # splitmix64 finaliser: spreads the sum's bits over the whole key.
+        h ^= h >> np.uint64(30)
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(27)
+        h *= np.uint64(0x94D049BB133111EB)
+        h ^= h >> np.uint64(31)
+    return h
+
+
+def build_segments(
+    vectors: npt.NDArray[np.floating],
+    has_text: BoolArray,
+    behaviour: npt.NDArray[np.floating],
+    *,
+    k: int | None = None,
+    min_segment_size: int | None = None,
+    seed: int = 0,
+    previous: PreviousSegments | None = None,
+    params: SegmentParams | None = None,
+) -> SegmentResult:
+    """Segment every customer.
+
+    Args:
+        vectors: (n x d) L2-normalised customer vectors, rows of customers without text ignored.
+        has_text: per customer, whether `vectors` carries their interests.
+        behaviour: (n x 4) raw recency_days (NaN when never bought), orders, revenue, n_events.
+        k: exact number of segments per space (overrides `params.k`).
+        min_segment_size: smallest segment in customers (overrides `params.min_segment_size`).
+        seed: seed (overrides `params.seed`).
+        previous: the previous run's segments, aligned to these customers, for stable ids.
+        params: further settings.
+
+    Returns:
+        Labels, membership, segments, transitions, the model and fit facts.
+    """
+    base = params or SegmentParams()
+    p = SegmentParams(**{**base.__dict__, "k": k if k is not None else base.k,
+                         "min_segment_size": min_segment_size if min_segment_size is not None
+                         else base.min_segment_size, "seed": seed})
+    n = len(has_text)
+    has_text = np.asarray(has_text, dtype=bool)
+    if vectors.shape[0] != n or behaviour.shape[0] != n:
+        raise ValueError("vectors, has_text and behaviour must have one row per customer")
+    min_size = p.min_segment_size or default_min_cluster_size(n)
+    labels = np.full(n, UNASSIGNED, dtype=np.int64)
+    membership = np.zeros(n, dtype=np.float32)
+    nearest = np.full(n, UNASSIGNED, dtype=np.int64)
+    spaces: list[SpaceModel] = []
+    fit: dict[str, dict[str, Any]] = {}
+    quality: dict[str, dict[str, Any]] = {}
+    seconds: dict[str, float] = {}
+    next_id = max(previous.next_id if previous else 1, 1)
+    for kind, rows in ((INTEREST, np.flatnonzero(has_text)), (BEHAVIOUR, np.flatnonzero(~has_text))):
+        if len(rows) == 0:
+            continue
+        start = time.perf_counter()
+        raw = (normalise_rows(vectors[rows]) if kind == INTEREST
+               else np.asarray(behaviour[rows], dtype=np.float64))
+        space, info, order = _fit_space(kind, raw, p, min_size, n)
+        fit[kind] = info
+        seconds[f"fit_{kind}"] = round(time.perf_counter() - start, 3)
+        start = time.perf_counter()
+        if space is None:
+            continue
+        cluster, member, near, ok = space.assign_clusters(raw)
+        full = np.full(n, NOISE, dtype=np.int64)
+        full[rows] = np.where(ok, cluster, NOISE)
+        sizes = np.bincount(cluster[ok], minlength=space.n_segments)
+        raw_centroids = _raw_centroids(kind, raw[ok], cluster[ok], space.n_segments)
+        ids, next_id = match_ids(full, raw_centroids, sizes, kind, previous, next_id)
+        space.ids = ids
+        space.raw_centroids = raw_centroids
+        spaces.append(space)
+        labels[rows] = np.where(ok, ids[cluster], UNASSIGNED)
+        membership[rows] = np.where(ok, member, 0.0)
+        nearest[rows] = ids[near]
+        seconds[f"assign_{kind}"] = round(time.perf_counter() - start, 3)
+        start = time.perf_counter()
+        probe = np.sort(order[:QUALITY_SAMPLE])
+        quality[kind] = label_free_quality(space.embed(raw[probe]), labels[rows][probe],
+                                           sample_size=QUALITY_SAMPLE, seed=p.seed)
+        seconds[f"quality_{kind}"] = round(time.perf_counter() - start, 3)
+    model = SegmentModel(spaces=spaces, next_id=next_id, params=dict(p.__dict__))
+    segments = _segment_infos(labels, model)
+    kinds = {s.id: s.kind for s in segments if s.id != UNASSIGNED}
+    return SegmentResult(
+        labels=labels, membership=membership, nearest=nearest, segments=segments,
+        noise_share=float((labels == UNASSIGNED).mean()) if n else 0.0,
+        transitions=transitions(labels, previous, kinds), model=model, fit=fit, quality=quality,
+        seconds=seconds,
+    )
+
+
+def _fit_space(kind: str, raw: npt.NDArray[np.floating], p: SegmentParams, min_size: int,
+               n_total: int) -> tuple[SpaceModel | None, dict[str, Any], IntArray]:
+    """Fit one space's nearest-centroid model on a bounded sample of its rows.
+
+    Returns:
+        (the model or None when the space is too small, fit facts, rows in canonical order).
+    """
+    n = len(raw)
+    keys = row_keys(np.asarray(raw), p.seed)
+    order = np.argsort(keys, kind="stable")
+    sample = order[: min(n, p.fit_sample)]
+    m = len(sample)
+    # The minimum size is in customers; the sample holds a fraction of them.
+    mcs = max(2, int(np.ceil(min_size * m / n)))
+    info: dict[str, Any] = {"customers": n, "sample": m, "min_cluster_size": mcs}
+    if n < min_size and p.k is None:
+        info.update(clusters=0, reason="fewer customers than the minimum segment size")
+        return None, info, order
+    space = SpaceModel.for_kind(kind, raw[sample])
+    X = space.embed(raw[sample])
+    reducer: Reducer
+    if kind == INTEREST and m > max(p.n_components + 2, 3 * p.n_neighbors):
+        reducer = make_reducer(p.reducer, seed=p.seed, n_components=p.n_components,
+                               n_neighbors=p.n_neighbors)
+    else:
+        reducer = IdentityReducer()
+    Z = reducer.fit_transform(X)
+    if p.k is not None or kind == BEHAVIOUR:
+        # K is per space, but a space never gets more segments than minimum-size groups fit in.
+        k = max(1, min(p.k or BEHAVIOUR_K, n // min_size if n >= min_size else 1, m))
+        info["k"] = k
+        clusterer: HDBSCANClusterer | KMeansClusterer = KMeansClusterer(
+            k=k, seed=p.seed, spherical=space.metric == "cosine")
+        found = clusterer.fit_predict(X if isinstance(reducer, IdentityReducer) else Z)
+    else:
+        clusterer = HDBSCANClusterer(min_cluster_size=mcs, min_samples=p.min_samples)
+        found = clusterer.fit_predict(Z)
+    info["clusters"] = int(found.max()) + 1 if found.size else 0
+    info["sample_noise_share"] = round(float((found < 0).mean()), 6) if m else 0.0
+    if info["clusters"] == 0:
+        # No density structure at all: one segment holds everyone rather than none.
+        found = np.zeros(m, dtype=np.int64)
+        info["reason"] = "no clusters found; one segment"
+    ref = refine(X, found, metric=space.metric)
+    space.set_centroids(ref.centroids, ref.labels, ref.best, ref.core, found >= 0, N_QUANTILES)
+    info["segments"] = space.n_segments
+    info["sample_unassigned_share"] = round(
+        float(((found < 0) & (ref.best < space.radius[ref.labels])).mean()), 6)
+    info["share_of_all"] = round(n / max(n_total, 1), 6)
+    return space, info, order
+
+
+def _raw_centroids(kind: str, raw: npt.NDArray[np.floating], cluster: IntArray, k: int) -> F32:
+    """Mean raw vector per cluster (unit length for interest): comparable across runs."""
+    feats = raw if kind == INTEREST else behaviour_features(raw)
+    sums = np.zeros((k, feats.shape[1]))
+    np.add.at(sums, cluster, feats)
+    C = (sums / np.maximum(np.bincount(cluster, minlength=k), 1)[:, None]).astype(np.float32)
+    return normalise_rows(C) if kind == INTEREST else C
+
+
+def _segment_infos(labels: IntArray, model: SegmentModel) -> list[SegmentInfo]:
+    n = max(len(labels), 1)
+    out = [SegmentInfo(UNASSIGNED, "unassigned", int((labels == UNASSIGNED).sum()),
+                       float((labels == UNASSIGNED).sum()) / n, np.zeros(0, dtype=np.float32))]
+    for space in model.spaces:
+        for c, sid in enumerate(space.ids):
+            size = int((labels == sid).sum())
+            out.append(SegmentInfo(int(sid), space.kind, size, size / n, space.raw_centroids[c],
+                                   float(space.radius[c])))
+    return sorted(out, key=lambda s: (s.id != UNASSIGNED, -s.size, s.id))
