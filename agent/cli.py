@@ -127,6 +127,33 @@ def _print_run(result: RunResult) -> None:
 
 
 @app.command()
+def segments(
+    workspace: WorkspaceOpt = Path("segmint-workspace"),
+    json_out: JsonOpt = False,
+) -> None:
+    """All segments with names, descriptions and facts."""
+    import contextlib
+
+    from segmint.agent.describe import segments_document
+
+    with contextlib.closing(Workspace(workspace).connect()) as con:
+        doc = segments_document(con)
+    if json_out:
+        _emit_json(doc)
+        return
+    out = Console(soft_wrap=True, highlight=False)
+    for seg in doc["segments"]:
+        out.print(f"[bold]{seg['id']:>3}  {seg['name']}[/bold]  [dim]{seg['size']:,} customers, "
+                  f"{seg['share'] * 100:.1f}%[/dim]")
+        out.print(f"     {seg['description']}")
+        if seg["top_terms"]:
+            out.print(f"     [dim]terms: {', '.join(seg['top_terms'][:8])}[/dim]")
+    run_facts = doc["run"]
+    out.print(f"[dim]{run_facts.get('segments')} segments, "
+              f"{run_facts.get('noise_share', 0) * 100:.1f}% unassigned[/dim]")
+
+
+@app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question, in plain words.")],
     workspace: WorkspaceOpt = Path("segmint-workspace"),

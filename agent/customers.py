@@ -37,11 +37,30 @@ def get_user(workspace: Workspace, user_id: str) -> dict[str, Any]:
         )
     features = {name: _jsonable(value) for name, value in zip(names, row, strict=True)}
     features.pop("user_id")
+    segment = None
+    why = describe_customer(features)
+    seg_id = features.pop("segment_id", None)
+    membership = features.pop("membership", None)
+    nearest = features.pop("nearest_segment_id", None)
+    if seg_id is not None:
+        with contextlib.closing(workspace.connect()) as con:
+            found = fetch_one(con.execute(
+                "SELECT name, kind, facts->>'$.top_terms' FROM segments WHERE segment_id = ?",
+                [seg_id]))
+        name, kind = (found[0], found[1]) if found else (None, None)
+        segment = {"id": str(seg_id), "name": name, "membership": membership}
+        if seg_id == 0:
+            why += f"; not close enough to any segment (nearest: {nearest})"
+        elif kind == "behaviour":
+            why += f"; in “{name}” by purchase behaviour (typicality {membership or 0:.2f})"
+        else:
+            why += (f"; in “{name}” because what they searched for, viewed and bought is closest "
+                    f"to that segment (typicality {membership or 0:.2f})")
     return {
         "user_id": uid,
         "features": features,
-        "segment": None,
-        "why": describe_customer(features),
+        "segment": segment,
+        "why": why,
     }
 
 

@@ -9,14 +9,21 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from segmint.agent.config import RunConfig
+from segmint.agent.describe import describe_segments
 from segmint.agent.features import build_users, join_user_table, resolve_as_of
+from segmint.agent.glossary import load_glossary
 from segmint.agent.ingest import ingest
+from segmint.agent.segment_store import segment_step
+from segmint.agent.segments import SegmentParams
 from segmint.agent.workspace import Workspace
+
+if TYPE_CHECKING:
+    from segmint.embeddings import CustomerVectors
 
 ProgressHook = Callable[[str], None]
 
@@ -76,11 +83,13 @@ def offline_models() -> None:
         os.environ.setdefault(name, value)
 
 
-def embed_stage(con: duckdb.DuckDBPyConnection, config: RunConfig, files: Path) -> dict[str, Any]:
+def embed_stage(con: duckdb.DuckDBPyConnection, config: RunConfig, files: Path
+                ) -> tuple[CustomerVectors, dict[str, Any]]:
     """Customer vectors from their texts (unique texts only, cached) and the lookalike index.
 
     Returns:
-        What the step did: texts, how many came from the cache, customers with text, seconds.
+        The vectors, and what the step did: texts, how many came from the cache, customers with
+        text, index kind.
     """
     offline_models()
     from segmint.embeddings import UserIndex, embed_customers
@@ -91,9 +100,9 @@ def embed_stage(con: duckdb.DuckDBPyConnection, config: RunConfig, files: Path) 
     con.execute("CREATE TABLE user_text AS SELECT * FROM (SELECT unnest(?) AS user_id, "
                 "unnest(?) AS has_text)", [vectors.user_ids, vectors.has_text.tolist()])
     stats = vectors.stats
-    return {"embedder": config.embedder, "fingerprint": vectors.fingerprint,
-            "texts": stats.texts, "cached": stats.cached, "embedded": stats.embedded,
-            "users_with_text": int(vectors.has_text.sum()), "index": index.kind}
+    return vectors, {"embedder": config.embedder, "fingerprint": vectors.fingerprint,
+                     "texts": stats.texts, "cached": stats.cached, "embedded": stats.embedded,
+                     "users_with_text": int(vectors.has_text.sum()), "index": index.kind}
 
 
 def run(
@@ -137,14 +146,24 @@ def run(
                     {f.columns["user_id"] for f in report.files if "user_id" in f.columns}
                 )
                 users_file = join_user_table(con, config.users, id_sources)
-        embedded = None
+        files_dir = ws.files_dir(record.run_id)
         with clock.stage("embed"):
-            embedded = embed_stage(con, config, ws.files_dir(record.run_id))
+            vectors, embedded = embed_stage(con, config, files_dir)
+        with clock.stage("segment"):
+            params = SegmentParams(k=config.segments, min_segment_size=config.min_segment_size,
+                                   seed=config.seed)
+            segmented = segment_step(con, vectors.user_ids, vectors.vectors, vectors.has_text,
+                                     files_dir=files_dir,
+                                     previous_db=ws.db_path if ws.exists() else None,
+                                     params=params)
+        with clock.stage("name"):
+            describe_segments(con, load_glossary(), currency=config.currency)
         record.counts = {
             "users": n_users, "events_in": report.events_in, "events_ok": report.events_ok,
             "events_rejected": report.events_rejected, "as_of": as_of.isoformat(),
             "reject_reasons": report.reject_reasons,
             "embedding": embedded,
+            "segments": segmented.summary(),
         }
         record.seconds = clock.seconds
     return RunResult(
@@ -154,8 +173,8 @@ def run(
         events_in=report.events_in,
         events_ok=report.events_ok,
         events_rejected=report.events_rejected,
-        segments=None,
-        noise_share=None,
+        segments=segmented.n_segments,
+        noise_share=round(segmented.noise_share, 6),
         as_of=as_of,
         seconds=clock.seconds,
         reject_reasons=report.reject_reasons,

@@ -99,7 +99,7 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = N
 def _clean(value: Any) -> float | None:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return None
-    return round(float(value), 4)
+    return round(float(value), 6)
 
 
 def _base_stats(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:

@@ -19,7 +19,7 @@ from segmint.agent.glossary import Glossary, percentile_thresholds
 CompareOp = Literal[">", ">=", "<", "<=", "=", "!=", "between", "in"]
 Intent = Literal["list", "count", "describe", "compare", "top"]
 _NON_ATTRIBUTES = {"user_id", "first_seen", "last_seen", "first_purchase", "last_purchase",
-                   "segment_id", "membership", *NUMERIC_FEATURES}
+                   "segment_id", "membership", "nearest_segment_id", *NUMERIC_FEATURES}
 
 
 class Condition(BaseModel):
@@ -102,7 +102,10 @@ def catalogue(con: duckdb.DuckDBPyConnection, max_values: int = 200) -> Catalogu
     tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
     segments: dict[str, str] = {}
     if "segments" in tables:
-        segments = {str(i): str(n) for i, n in con.execute("SELECT id, name FROM segments").fetchall()}
+        seg_cols = {r[0] for r in con.execute("DESCRIBE segments").fetchall()}
+        name = "name" if "name" in seg_cols else "CAST(segment_id AS VARCHAR)"
+        segments = {str(i): str(n) for i, n in
+                    con.execute(f"SELECT segment_id, {name} FROM segments").fetchall()}
     return Catalogue(numeric, text, values, segments, "segment_id" in cols)
 
 
