@@ -144,6 +144,9 @@ def _load_sentence_transformer(name_or_path: str, device: str | None) -> Any:
     with _MODELS_LOCK:
         key = (name_or_path, device)
         if key not in _MODELS:
+            # Nothing may download weights at run time; an explicit HF_HUB_OFFLINE=0 still wins.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             from sentence_transformers import SentenceTransformer
 
             _MODELS[key] = SentenceTransformer(name_or_path, device=device)

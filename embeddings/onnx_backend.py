@@ -64,6 +64,7 @@ def export_onnx(model_dir: Path, target: Path, quantize: bool) -> Path:
     Returns:
         ``target``.
     """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
     from transformers import AutoModel
 

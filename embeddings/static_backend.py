@@ -44,6 +44,7 @@ def distill_token_table(model_dir: Path) -> np.ndarray:
     Returns:
         One row per token id, Zipf-weighted (rows are not unit length).
     """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
     from transformers import AutoModel, AutoTokenizer
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import duckdb
@@ -10,12 +11,12 @@ import numpy as np
 import pytest
 
 from segmint.agent.schema import EVENTS_DDL
-from segmint.embeddings import DocumentConfig, build_documents
+from segmint.embeddings import CustomerDocuments, DocumentConfig, build_documents
 
 T0 = datetime(2024, 6, 30, 12, 0, 0)
 
 
-def make_events(rows: list[tuple[str, datetime, str, str | None]]) -> duckdb.DuckDBPyConnection:
+def make_events(rows: Sequence[tuple[str, datetime, str, str | None]]) -> duckdb.DuckDBPyConnection:
     """An in-memory `events` table from (user_id, ts, event_type, text) rows."""
     con = duckdb.connect()
     con.execute(EVENTS_DDL.format(attr_columns=""))
@@ -28,7 +29,7 @@ def make_events(rows: list[tuple[str, datetime, str, str | None]]) -> duckdb.Duc
     return con
 
 
-def weight(docs, user: str, text: str) -> float:  # type: ignore[no-untyped-def]
+def weight(docs: CustomerDocuments, user: str, text: str) -> float:
     return float(docs.weights[docs.user_ids.index(user), docs.texts.index(text)])
 
 
@@ -186,4 +187,4 @@ def test_progress_bar_setting_is_restored() -> None:
 )
 def test_invalid_config_is_rejected(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError):
-        DocumentConfig(**kwargs)  # type: ignore[arg-type]
+        DocumentConfig(**kwargs)  # type: ignore[arg-type,unused-ignore]

@@ -59,7 +59,7 @@ def onnx_int8(model_cache: Path) -> Encoder:
 
 
 def check_bad_inputs(encoder: Encoder) -> np.ndarray:
-    vectors = encoder.encode(BAD_INPUTS)  # type: ignore[arg-type]
+    vectors = encoder.encode(BAD_INPUTS)  # type: ignore[arg-type,unused-ignore]
     assert vectors.shape == (len(BAD_INPUTS), encoder.dim)
     assert vectors.dtype == np.float32
     assert np.isfinite(vectors).all()
@@ -135,13 +135,13 @@ def test_onnx_int8_agrees_with_minilm(minilm: Encoder, onnx_int8: Encoder) -> No
 
 def test_onnx_int8_bad_inputs(minilm: Encoder, onnx_int8: Encoder) -> None:
     vectors = check_bad_inputs(onnx_int8)
-    ref = minilm.encode(BAD_INPUTS[4:])  # type: ignore[arg-type]
+    ref = minilm.encode(BAD_INPUTS[4:])  # type: ignore[arg-type,unused-ignore]
     assert np.sum(ref * vectors[4:], axis=1).min() >= 0.9
 
 
 def test_onnx_model_is_cached(onnx_int8: Encoder, model_cache: Path) -> None:
     onnx_int8.encode(["warm"])
-    path = onnx_int8.model_path  # type: ignore[attr-defined]
+    path = onnx_int8.model_path  # type: ignore[attr-defined,unused-ignore]
     assert path.exists() and model_cache in path.parents
     assert not list(path.parent.glob("*.tmp*"))
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from segmint.embeddings import UserIndex, choose_kind, normalize_rows, similar
+from segmint.embeddings.index import IndexKind
 
 
 def unit(*xs: float) -> list[float]:
@@ -67,11 +68,11 @@ def clustered(n: int, dim: int = 32, centers: int = 20, seed: int = 0) -> np.nda
 
 
 @pytest.mark.parametrize("kind", ["ivf", "hnsw"])
-def test_approximate_kinds_agree_with_exact(kind: str, tmp_path: Path) -> None:
+def test_approximate_kinds_agree_with_exact(kind: IndexKind, tmp_path: Path) -> None:
     vectors = clustered(5000)
     ids = [f"u{i}" for i in range(len(vectors))]
     exact = UserIndex.build(ids, vectors, kind="flat")
-    approx = UserIndex.build(ids, vectors, kind=kind)  # type: ignore[arg-type]
+    approx = UserIndex.build(ids, vectors, kind=kind)
     approx.save(tmp_path / kind)
     approx = UserIndex.load(tmp_path / kind)
     assert approx.kind == kind
