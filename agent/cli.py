@@ -92,6 +92,13 @@ def run(
     embedder: Annotated[
         str | None, typer.Option(help="Text encoder: minilm, st:NAME_OR_PATH, minilm-onnx-int8, ...")
     ] = None,
+    segments_k: Annotated[
+        int | None, typer.Option("--segments", min=1, help="Exact number of segments (k-means).")
+    ] = None,
+    min_segment_size: Annotated[
+        int | None, typer.Option("--min-segment-size", min=2, help="Smallest segment.")
+    ] = None,
+    llm: Annotated[str | None, typer.Option(help="builtin, openai:MODEL, ollama:MODEL, ...")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Ingest events, compute customer features and build segments."""
@@ -104,6 +111,9 @@ def run(
         seed=seed,
         currency=currency,
         embedder=embedder,
+        segments=segments_k,
+        min_segment_size=min_segment_size,
+        llm=llm,
     )
     with StageDisplay(quiet=json_out) as display:
         result = run_pipeline(Workspace(workspace), list(events), cfg, progress=display)
@@ -122,6 +132,9 @@ def _print_run(result: RunResult) -> None:
     )
     for reason, n in list(result.reject_reasons.items())[:5]:
         out.print(f"  rejected {n:,} × {reason}")
+    if result.segments is not None:
+        out.print(f"{result.segments} segments, {(result.noise_share or 0) * 100:.1f}% unassigned — "
+                  f"see them with: segmint segments -w {result.workspace}")
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in result.seconds.items())
     out.print(f"[dim]{stages}[/dim]")
 
@@ -268,6 +281,57 @@ def similar(
     out.print(f"customers most like [bold]{doc['user_id']}[/bold]:")
     for row in doc["similar"]:
         out.print(f"  {row['user_id']:<12} {row['score']:.3f}")
+
+
+@app.command("assign")
+def assign_cmd(
+    events: Annotated[list[Path], typer.Argument(help="Events of the new customers.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="CSV to write.")],
+    workspace: WorkspaceOpt = Path("segmint-workspace"),
+    json_out: JsonOpt = False,
+) -> None:
+    """Put new customers into the existing segments without refitting."""
+    import contextlib
+
+    from segmint.agent.newcomers import assign_newcomers
+
+    doc = assign_newcomers(Workspace(workspace), list(events), output)
+    with contextlib.closing(Workspace(workspace).connect()) as con:
+        rows = con.execute("SELECT counts FROM runs WHERE command = 'run' "
+                           "ORDER BY finished_at DESC LIMIT 1").fetchall()
+    doc["model"] = json.loads(rows[0][0]).get("assign_model") if rows else None
+    if json_out:
+        _emit_json(doc)
+        return
+    out = Console(soft_wrap=True, highlight=False)
+    out.print(f"{doc['customers']:,} customers placed → {output}")
+    for name, n in sorted(doc["segments"].items(), key=lambda kv: -kv[1]):
+        out.print(f"  {n:>6,}  {name}")
+    if doc["model"]:
+        out.print(f"[dim]model held-out accuracy {doc['model'].get('accuracy')}, "
+                  f"macro recall {doc['model'].get('macro_recall')}[/dim]")
+
+
+@app.command()
+def evaluate(
+    labels: Annotated[Path, typer.Option(help="CSV with user_id,label: known groups.")],
+    workspace: WorkspaceOpt = Path("segmint-workspace"),
+    json_out: JsonOpt = False,
+) -> None:
+    """Agreement of the segments with known groups (ARI, NMI, ...)."""
+    import contextlib
+
+    from segmint.agent.evaluate import evaluate_labels_file
+
+    with contextlib.closing(Workspace(workspace).connect()) as con:
+        doc = evaluate_labels_file(con, labels)
+    if json_out:
+        _emit_json(doc)
+        return
+    out = Console(soft_wrap=True, highlight=False)
+    for key, value in doc.items():
+        if not isinstance(value, dict | list):
+            out.print(f"  {key:<14} {value}")
 
 
 @app.command()

@@ -32,7 +32,8 @@ def shop_term_shares(profiles: list[SegmentProfile]) -> dict[str, float]:
 
 
 def describe_segments(con: duckdb.DuckDBPyConnection, glossary: Glossary, *, currency: str = "",
-                      namer: Any = None) -> list[NamedSegment]:
+                      namer: Any = None, fallback_reason: str | None = None
+                      ) -> list[NamedSegment]:
     """Profile, name and describe every segment and store the results in `segments`.
 
     Args:
@@ -40,6 +41,7 @@ def describe_segments(con: duckdb.DuckDBPyConnection, glossary: Glossary, *, cur
         glossary: for term shares.
         currency: symbol used in descriptions.
         namer: an optional LLM naming chain with `name(profiles, builtin) -> list[NamedSegment]`.
+        fallback_reason: why an asked-for LLM namer could not run (recorded per segment).
 
     Returns:
         The named segments, Unassigned included.
@@ -48,7 +50,8 @@ def describe_segments(con: duckdb.DuckDBPyConnection, glossary: Glossary, *, cur
     shop = shop_term_shares(profiles)
     real = [p for p in profiles if p.id != UNASSIGNED_ID]
     texts = unique_names([builtin_text(p, shop, currency) for p in real], real)
-    named = [NamedSegment(p.id, t, "builtin") for p, t in zip(real, texts, strict=True)]
+    named = [NamedSegment(p.id, t, "builtin", fallback_reason or "")
+             for p, t in zip(real, texts, strict=True)]
     if namer is not None:
         named = namer.name(real, named)
     by_id = {p.id: p for p in profiles}

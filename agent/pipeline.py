@@ -13,16 +13,18 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from segmint.agent.assign import holdout_report
 from segmint.agent.config import RunConfig
 from segmint.agent.describe import describe_segments
 from segmint.agent.features import build_users, join_user_table, resolve_as_of
-from segmint.agent.glossary import load_glossary
+from segmint.agent.glossary import Glossary, load_glossary
 from segmint.agent.ingest import ingest
-from segmint.agent.segment_store import segment_step
+from segmint.agent.segment_store import behaviour_matrix, segment_step
 from segmint.agent.segments import SegmentParams
 from segmint.agent.workspace import Workspace
 
 if TYPE_CHECKING:
+    from segmint.agent.naming_chain import LLMNamer
     from segmint.embeddings import CustomerVectors
 
 ProgressHook = Callable[[str], None]
@@ -105,6 +107,26 @@ def embed_stage(con: duckdb.DuckDBPyConnection, config: RunConfig, files: Path
                      "users_with_text": int(vectors.has_text.sum()), "index": index.kind}
 
 
+def make_namer(spec: str, log_dir: Path, glossary: Glossary, n_users: int
+               ) -> tuple[LLMNamer | None, str | None]:
+    """The LLM naming chain for a `--llm` spec (None for builtin), or the reason it cannot run."""
+    from segmint.agent.llm import LLMError, make_chat_model, parse_llm_spec
+    from segmint.agent.naming_chain import LLMNamer
+    from segmint.agent.privacy import CallLog
+
+    parsed = parse_llm_spec(spec)
+    if parsed.backend == "builtin":
+        return None, None
+    try:
+        model = make_chat_model(parsed, callbacks=[CallLog(log_dir, parsed.label,
+                                                           remote=parsed.remote)])
+    except LLMError as exc:
+        return None, str(exc)
+    if model is None:
+        return None, None
+    return LLMNamer(model, parsed.label, glossary, total_customers=n_users), None
+
+
 def run(
     workspace: Workspace | Path | str,
     files: list[Path],
@@ -156,15 +178,22 @@ def run(
                                      files_dir=files_dir,
                                      previous_db=ws.db_path if ws.exists() else None,
                                      params=params)
+            record.counts["assign_model"] = holdout_report(
+                segmented.model, vectors.vectors, vectors.has_text,
+                behaviour_matrix(con, vectors.user_ids), segmented.labels, seed=config.seed)
         with clock.stage("name"):
-            describe_segments(con, load_glossary(), currency=config.currency)
-        record.counts = {
+            glossary = load_glossary()
+            namer, namer_problem = make_namer(config.llm, ws.path, glossary, n_users)
+            named = describe_segments(con, glossary, currency=config.currency, namer=namer,
+                                      fallback_reason=namer_problem)
+        record.counts.update({
             "users": n_users, "events_in": report.events_in, "events_ok": report.events_ok,
             "events_rejected": report.events_rejected, "as_of": as_of.isoformat(),
             "reject_reasons": report.reject_reasons,
             "embedding": embedded,
             "segments": segmented.summary(),
-        }
+            "namers": {n.id: {"namer": n.namer, "reason": n.reason} for n in named},
+        })
         record.seconds = clock.seconds
     return RunResult(
         run_id=record.run_id,
