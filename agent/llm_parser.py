@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from segmint.agent.glossary import Glossary
 from segmint.agent.llm import LLMUnavailable, invoke_llm
 from segmint.agent.privacy import scrub
-from segmint.agent.query import Catalogue, CompareOp, Condition, Intent, QuerySpec
+from segmint.agent.query import Catalogue, CompareOp, Condition, QuerySpec
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -37,6 +37,14 @@ MAX_CONDITIONS = 12
 MAX_VALUES_SHOWN = 25
 MAX_SEGMENTS_SHOWN = 60
 UNIT_FACTORS = (1.0, 7.0, 30.0, 365.0, 1000.0)
+FILLER_WORDS = frozenset({
+    "the", "and", "but", "not", "who", "what", "which", "that", "than", "more", "less", "most",
+    "least", "over", "under", "above", "below", "between", "customers", "customer", "buyers",
+    "people", "users", "clients", "shoppers", "all", "any", "some", "many", "much", "how", "top",
+    "best", "with", "without", "from", "for", "are", "were", "has", "have", "had", "bought",
+    "buy", "buys", "spent", "spend", "orders", "order", "days", "weeks", "months", "years",
+    "revenue", "money", "products", "product", "items", "things", "stuff", "anything",
+})
 WORD_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
                 "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15,
                 "twenty": 20, "thirty": 30, "fifty": 50, "hundred": 100, "a": 1, "an": 1,
@@ -48,30 +56,27 @@ class QueryCondition(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["term", "field", "interest", "segment"] = Field(
-        description="term: a glossary key; field: compare a field with a value; interest: customers "
-                    "who searched for, viewed or bought a product phrase; segment: members of a segment")
-    name: str = Field(max_length=200, description="the glossary key, field name, product phrase or "
-                                                   "segment id")
-    op: CompareOp | None = Field(default=None, description="comparison, for kind field only")
-    value: float | str | list[float | str] | None = Field(
-        default=None, description="number or text to compare with (kind field only); a list for op in")
-    high: float | None = Field(default=None, description="upper end, for op between only")
-    negate: bool = Field(default=False, description="true when the question excludes these customers")
-    group: int = Field(default=0, ge=0, le=9, description="same number: all must hold; "
-                                                          "different numbers: alternatives (or)")
+    kind: Literal["term", "field", "interest", "segment"]
+    name: str = Field(description="glossary key, field name, product phrase or segment id")
+    op: CompareOp | None = Field(default=None, description="kind field only")
+    value: float | str | list[float | str] | None = Field(default=None, description="kind field only")
+    high: float | None = Field(default=None, description="upper end for between")
+    negate: bool = False
+    group: int = Field(default=0, ge=0, le=9, description="different groups mean or")
 
 
 class CustomerQuery(BaseModel):
-    """A question about customers as a structured query over the customer table."""
+    """A question about customers as a query over the customer table."""
 
     model_config = ConfigDict(extra="forbid")
 
-    intent: Intent = Field(default="list", description="count, top or list")
-    conditions: list[QueryCondition] = Field(default_factory=list, max_length=MAX_CONDITIONS)
-    sort_by: str | None = Field(default=None, description="numeric field to sort by (top-N questions)")
-    descending: bool = Field(default=True, description="largest first")
-    limit: int | None = Field(default=None, ge=1, le=1_000_000, description="how many (top-N questions)")
+    # Required, so a grammar-constrained backend cannot answer with an empty object. Short
+    # descriptions: the schema is sent with every call and small local models read it slowly.
+    intent: Literal["list", "count", "top"]
+    conditions: list[QueryCondition] = Field(max_length=MAX_CONDITIONS)
+    sort_by: str | None = Field(default=None, description="numeric field, top-N only")
+    descending: bool = True
+    limit: int | None = Field(default=None, ge=1, le=1_000_000, description="top-N only")
 
 
 class InvalidQuery(ValueError):
@@ -155,7 +160,10 @@ def to_spec(query: CustomerQuery, question: str, glossary: Glossary, cat: Catalo
     numbers = question_numbers(question)
     groups: dict[int, list[Condition]] = {}
     for qc in query.conditions:
-        groups.setdefault(qc.group, []).append(_condition(qc, question, numbers, glossary, cat))
+        condition = _condition(qc, question, numbers, glossary, cat)
+        group = groups.setdefault(qc.group, [])
+        if condition not in group:  # small models repeat themselves; a repeat changes nothing
+            group.append(condition)
     sort_by = query.sort_by or None
     if sort_by is not None and sort_by not in cat.numeric:
         raise InvalidQuery(f"cannot sort by unknown field '{sort_by}'")
@@ -163,9 +171,8 @@ def to_spec(query: CustomerQuery, question: str, glossary: Glossary, cat: Catalo
         raise InvalidQuery(f"limit {query.limit} is not in the question")
     if not groups and sort_by is None and query.intent != "count":
         raise InvalidQuery("it has no conditions")
-    intent: Intent = query.intent
     try:
-        return QuerySpec(intent=intent, any_of=[groups[k] for k in sorted(groups)], sort_by=sort_by,
+        return QuerySpec(intent=query.intent, any_of=[groups[k] for k in sorted(groups)], sort_by=sort_by,
                          descending=query.descending, limit=query.limit)
     except ValidationError as exc:
         raise InvalidQuery(_short(exc)) from exc
@@ -207,8 +214,9 @@ def _segment_id(name: str, cat: Catalogue) -> str:
 
 def _check_interest(phrase: str, question: str) -> None:
     words = re.findall(r"[a-z0-9][a-z0-9'-]+", phrase.lower())
-    if not words:
-        raise InvalidQuery("empty interest")
+    if not any(w.isalpha() and len(w) > 2 and w not in FILLER_WORDS for w in words):
+        # "more than 500" is a comparison the model misfiled, not something customers buy.
+        raise InvalidQuery(f"interest '{phrase[:60]}' names no product")
     lowered = question.lower()
     missing = [w for w in words if _stem(w) not in lowered]
     if missing:

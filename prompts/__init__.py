@@ -191,14 +191,15 @@ def render(name: str, *, prompts_dir: str | Path | None = None, glossary: Glossa
     return prompt.render(**variables)
 
 
-def glossary_block(glossary: Glossary | None = None) -> str:
-    """The glossary as prompt text: one line per term with its key, synonyms and meaning."""
+def glossary_block(glossary: Glossary | None = None, max_synonyms: int = 4) -> str:
+    """The glossary as prompt text: one line per term with its key, meaning and a few synonyms."""
     from segmint.agent.glossary import load_glossary
 
     glossary = glossary or load_glossary()
     lines = []
     for key, term in glossary.terms.items():
-        synonyms = ", ".join(s for s in term.synonyms if s != term.label)
+        # A few synonyms show the model the range of wording; all of them would double the prompt.
+        synonyms = ", ".join([s for s in term.synonyms if s != term.label][:max_synonyms])
         also = f" (also: {synonyms})" if synonyms else ""
         lines.append(f"- {key}: \"{term.label}\" = {term.meaning}{also}")
     return "\n".join(lines)

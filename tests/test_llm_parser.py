@@ -57,7 +57,9 @@ class ToolCallingFake(FakeMessagesListChatModel):
 
 
 def tool_call(args: dict[str, Any], name: str = "CustomerQuery") -> AIMessage:
-    return AIMessage(content="", tool_calls=[{"name": name, "args": args, "id": "call_1"}])
+    """A reply calling one tool; `intent` (required by the schema) defaults to list."""
+    return AIMessage(content="", tool_calls=[{"name": name, "args": {"intent": "list", **args},
+                                              "id": "call_1"}])
 
 
 def fake(*replies: AIMessage) -> ToolCallingFake:
@@ -99,6 +101,14 @@ def test_valid_model_output_becomes_the_same_spec_as_the_builtin_parser(question
     assert keyed(spec) == keyed(builtin)
 
 
+def test_repeated_conditions_count_once() -> None:
+    twice = cond("term", "lapsed")
+    spec, reason = parse_with_llm("lapsed customers", fake(tool_call({"conditions": [twice, twice]})),
+                                  GLOSSARY, CAT)
+    assert reason is None and spec is not None
+    assert spec.any_of == [[Condition(kind="term", term="lapsed")]]
+
+
 def test_top_n_and_segment_by_name() -> None:
     spec, reason = parse_with_llm(
         "top 10 candle lovers by revenue", fake(tool_call({
@@ -127,6 +137,7 @@ def test_prompt_carries_catalogue_glossary_segments_and_the_delimited_question()
     ({"conditions": [cond("field", "revenue", op=">", value=12345)]}, "number 12345"),
     ({"conditions": [cond("field", "revenue", op=">", value="lots")]}, "needs a number"),
     ({"conditions": [cond("interest", "garden furniture")]}, "not in the question"),
+    ({"conditions": [cond("interest", "more than 500")]}, "names no product"),
     ({"conditions": [cond("term", "lapsed")], "sort_by": "user_id"}, "cannot sort by"),
     ({"conditions": [cond("term", "lapsed")], "limit": 50}, "limit 50"),
     ({"conditions": []}, "no conditions"),
