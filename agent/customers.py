@@ -38,7 +38,10 @@ def get_user(workspace: Workspace, user_id: str) -> dict[str, Any]:
     features = {name: _jsonable(value) for name, value in zip(names, row, strict=True)}
     features.pop("user_id")
     segment = None
-    why = describe_customer(features)
+    with contextlib.closing(workspace.connect()) as con:
+        params = fetch_one(con.execute(
+            "SELECT params->>'$.currency' FROM runs ORDER BY finished_at DESC LIMIT 1"))
+    why = describe_customer(features, (params[0] if params else None) or "")
     seg_id = features.pop("segment_id", None)
     membership = features.pop("membership", None)
     nearest = features.pop("nearest_segment_id", None)

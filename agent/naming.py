@@ -164,10 +164,20 @@ def _interest(p: SegmentProfile) -> str:
     if top is not None and top["share"] >= 0.5 and top["lift"] >= 2:
         return str(top["category"])
     if p.top_terms:
-        return " ".join(t.capitalize() for t in p.top_terms[:2])
+        return " ".join(t.capitalize() for t in _phrase_order(p.top_terms[:2], p))
     if p.top_categories:
         return str(p.top_categories[0]["category"])
     return "Mixed interests"
+
+
+def _phrase_order(terms: list[str], p: SegmentProfile) -> list[str]:
+    """Two terms in the order shoppers see them together ("Jumbo Bag", not "Bag Jumbo")."""
+    if len(terms) == 2:
+        texts = " | ".join(str(x.get("text") or "").lower() for x in p.top_products)
+        forward, backward = f"{terms[0]} {terms[1]}", f"{terms[1]} {terms[0]}"
+        if texts.count(backward) > texts.count(forward):
+            return [terms[1], terms[0]]
+    return terms
 
 
 def builtin_text(p: SegmentProfile, shop_shares: dict[str, float], currency: str = "") -> SegmentText:

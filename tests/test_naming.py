@@ -26,6 +26,7 @@ def labelled(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnect
     run(root / "ws", [shop.events_path], RunConfig(users=shop.users_path))
     shutil.copy(root / "ws" / "segmint.duckdb", root / "labelled.duckdb")
     con = duckdb.connect(str(root / "labelled.duckdb"))
+    con.execute("ALTER TABLE users DROP COLUMN segment_id")
     con.execute("ALTER TABLE users ADD COLUMN segment_id VARCHAR")
     con.execute(f"""UPDATE users SET segment_id = l.label FROM read_csv('{shop.labels_path}',
                     all_varchar=true) l WHERE l.user_id = users.user_id""")

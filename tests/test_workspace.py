@@ -37,7 +37,7 @@ def test_runs_table_keeps_history(write_events: WriteEvents, workspace_dir: Path
     assert [r[0] for r in rows] == [first.run_id, second.run_id]
     assert json.loads(rows[1][1])["seed"] == 2
     assert json.loads(rows[1][2])["users"] == 5
-    assert set(json.loads(rows[1][3])) == {"ingest", "features"}
+    assert set(json.loads(rows[1][3])) == {"ingest", "features", "embed", "segment", "name"}
     assert "duckdb" in json.loads(rows[1][4])
     assert Workspace(workspace_dir).current_run_id() == second.run_id
 
@@ -49,7 +49,10 @@ def test_failed_run_leaves_previous_workspace(write_events: WriteEvents, workspa
     with pytest.raises(InputError):
         run(workspace_dir, [bad], RunConfig())
     assert _users(workspace_dir) == 5
-    assert sorted(p.name for p in workspace_dir.iterdir()) == [".lock", "segmint.duckdb"]
+    assert sorted(p.name for p in workspace_dir.iterdir()) == [".lock", "files", "segmint.duckdb"]
+    # only the current run's side files are kept
+    assert [p.name for p in (workspace_dir / "files").iterdir()] == [
+        Workspace(workspace_dir).current_run_id()]
 
 
 def test_killed_run_leaves_previous_workspace(write_events: WriteEvents, workspace_dir: Path,
