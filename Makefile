@@ -16,8 +16,9 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install --quiet .
 
+# The test extras include llama.cpp (built from source once, ~6 minutes) for the real-LLM tests.
 install-test: $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e ".[test,llamacpp]"
 
 demo: install
 	$(BIN)/segmint demo -w demo-workspace
