@@ -12,11 +12,14 @@ Nothing here talks to a backend at construction time; `probe` checks reachabilit
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
+
+from pydantic import BaseModel, ValidationError
 
 from segmint.agent.errors import SegmintError
 
@@ -222,10 +225,15 @@ def _llamacpp(parsed: LLMSpec, *, timeout: float, max_retries: int, max_tokens: 
     except ImportError as exc:
         raise _missing(parsed, exc) from exc
     try:
+        # n_batch: the wrapper's default of 8 reads a 1.5k-token prompt in ~200 slow steps.
+        # n_threads is left to llama.cpp (half the cores): more threads than free cores spin and
+        # slow generation down several times on a busy machine.
+        # streaming off: a streamed reply carries no token usage for the call log. The chat format
+        # stays the model's own template; llama-cpp-python turns a named tool_choice into a JSON
+        # schema grammar with any template.
         kwargs: dict[str, Any] = {
             "model_path": str(path), "temperature": temperature, "max_tokens": max_tokens or 512,
-            "n_ctx": 4096, "n_threads": max(1, min(4, os.cpu_count() or 1)), "verbose": False,
-            **common,
+            "n_ctx": 4096, "n_batch": 512, "streaming": False, "verbose": False, **common,
         }
         return ChatLlamaCpp(**kwargs)
     except (ValueError, RuntimeError, OSError) as exc:
@@ -259,6 +267,52 @@ def _hf(parsed: LLMSpec, *, timeout: float, max_retries: int, max_tokens: int | 
     except (ValueError, OSError, RuntimeError) as exc:
         raise LLMUnavailable(parsed.label, f"cannot load model ({_first_line(exc)})",
                              fix="check that the folder holds a transformers text-generation model") from exc
+
+
+def structured_output(model: BaseChatModel, schema: type[BaseModel]) -> Runnable[Any, dict[str, Any]]:
+    """`model.with_structured_output(schema)` through tool calling, keeping the raw reply.
+
+    Tool calling (`method="function_calling"`) is the one structured-output method that works
+    across the backends: llama.cpp's server rejects `json_schema` response formats but turns a
+    named tool choice into a grammar. Wrappers that take no `method` argument (ChatLlamaCpp) use
+    tool calling anyway and are called without it. Wrappers with no tool calling for pydantic
+    schemas (ChatHuggingFace over a local pipeline) get the plain reply, read as JSON text.
+
+    Returns:
+        A runnable whose output is a dict with `raw`, `parsed` and `parsing_error`.
+    """
+    try:
+        try:
+            runnable = model.with_structured_output(schema, method="function_calling", include_raw=True)
+        except (TypeError, ValueError):
+            runnable = model.with_structured_output(schema, include_raw=True)
+        return runnable  # type: ignore[return-value]
+    except NotImplementedError:
+        from langchain_core.runnables import RunnableLambda
+
+        return model | RunnableLambda(lambda message: json_reply(message, schema))
+
+
+def json_reply(message: Any, schema: type[BaseModel]) -> dict[str, Any]:
+    """Read a reply's text as one JSON object of `schema`, in `with_structured_output`'s shape.
+
+    Accepts the bare object, a tool-call wrapper (`{"name": ..., "arguments": {...}}`) or either
+    inside prose or a code fence. The text is only parsed and validated, never run.
+    """
+    content = getattr(message, "content", message)
+    text = content if isinstance(content, str) else json.dumps(content, default=str)
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end <= start:
+        return {"raw": message, "parsed": None, "parsing_error": None}
+    try:
+        data = json.loads(text[start:end + 1])
+        if isinstance(data, dict):
+            for key in ("arguments", "parameters", "args"):
+                if isinstance(data.get(key), dict) and set(data) <= {"name", "type", key}:
+                    data = data[key]
+        return {"raw": message, "parsed": schema.model_validate(data), "parsing_error": None}
+    except (ValueError, ValidationError) as exc:
+        return {"raw": message, "parsed": None, "parsing_error": exc}
 
 
 def probe(spec: str | LLMSpec, *, timeout: float = 3.0) -> None:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from segmint.agent.glossary import Glossary
-from segmint.agent.llm import LLMUnavailable, invoke_llm
+from segmint.agent.llm import LLMUnavailable, invoke_llm, json_reply, structured_output
 from segmint.agent.privacy import scrub
 from segmint.agent.query import Catalogue, CompareOp, Condition, QuerySpec
 
@@ -112,8 +112,7 @@ def parse_with_llm(
     except PromptError as exc:
         return None, f"prompt problem: {exc}"
     try:
-        structured = chat_model.with_structured_output(CustomerQuery, method="function_calling",
-                                                       include_raw=True)
+        structured = structured_output(chat_model, CustomerQuery)
     except (NotImplementedError, ValueError, TypeError) as exc:
         return None, f"{backend} cannot produce structured output ({type(exc).__name__})"
     try:
@@ -123,7 +122,7 @@ def parse_with_llm(
     except Exception as exc:
         # A broken backend must not break `ask`: the built-in parser still answers.
         return None, f"{backend} call failed ({type(exc).__name__}: {_short(exc)})"
-    query, problem = _parsed(out)
+    query, problem = _parsed(out, CustomerQuery)
     if query is None:
         return None, problem
     try:
@@ -132,14 +131,16 @@ def parse_with_llm(
         return None, f"the model's query was rejected: {exc}"
 
 
-def _parsed(out: Any) -> tuple[CustomerQuery | None, str]:
+def _parsed(out: Any, schema: type[CustomerQuery]) -> tuple[CustomerQuery | None, str]:
     if not isinstance(out, dict):
-        return (out, "") if isinstance(out, CustomerQuery) else (None, "unexpected output type")
+        return (out, "") if isinstance(out, schema) else (None, "unexpected output type")
+    if out.get("parsed") is None and out.get("parsing_error") is None:
+        # No tool call: some backends ignore tools and write the JSON as text instead.
+        out = json_reply(out.get("raw"), schema)
     if out.get("parsing_error") is not None:
-        err = out["parsing_error"]
-        return None, f"the model's output did not fit the query schema ({_short(err)})"
+        return None, f"the model's output did not fit the query schema ({_short(out['parsing_error'])})"
     parsed = out.get("parsed")
-    if parsed is None:
+    if not isinstance(parsed, schema):
         return None, "the model answered without filling the query"
     return parsed, ""
 

@@ -325,6 +325,11 @@ def _usage(response: LLMResult) -> dict[str, int]:
             if meta:
                 return {"input_tokens": int(meta.get("input_tokens", 0)),
                         "output_tokens": int(meta.get("output_tokens", 0))}
+    # Some wrappers (ChatLlamaCpp) report OpenAI-style usage only in llm_output.
+    usage = (response.llm_output or {}).get("token_usage") or {}
+    if "prompt_tokens" in usage:
+        return {"input_tokens": int(usage["prompt_tokens"]),
+                "output_tokens": int(usage.get("completion_tokens", 0))}
     return {}
 
 

@@ -83,8 +83,12 @@ def missing_requirement() -> str | None:
 
 
 @contextlib.contextmanager
-def start_llama_server(log_dir: Path, *, threads: int = 2, ctx: int = 4096) -> Iterator[LlamaServer]:
+def start_llama_server(log_dir: Path, *, threads: int = 1, batch_threads: int = 2,
+                       ctx: int = 4096) -> Iterator[LlamaServer]:
     """Start `python -m llama_cpp.server` on a free loopback port; stop it on exit.
+
+    One thread generates (per-token work is too small to share on 2 busy cores); two read the
+    prompt, where the work is large enough to split.
 
     Raises:
         RuntimeError: the server exited or did not answer in time (its log tail is in the message).
@@ -96,7 +100,7 @@ def start_llama_server(log_dir: Path, *, threads: int = 2, ctx: int = 4096) -> I
     log = log_dir / "llama_server.log"
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", MODEL_ALIAS,
            "--host", "127.0.0.1", "--port", str(port), "--chat_format", "chatml-function-calling",
-           "--n_ctx", str(ctx), "--n_threads", str(threads), "--n_threads_batch", str(threads),
+           "--n_ctx", str(ctx), "--n_threads", str(threads), "--n_threads_batch", str(batch_threads),
            "--verbose", "False", "--logits_all", "False"]
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -59,10 +59,14 @@ def test_builtin_has_no_model() -> None:
 def test_openai_and_ollama_build_with_the_default_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    from langchain_openai import ChatOpenAI
+
     model = make_chat_model("openai:smollm2", timeout=7, max_retries=1)
-    assert model is not None and type(model).__name__ == "ChatOpenAI"
-    assert (model.model_name, model.max_retries, model.openai_api_base) == (  # type: ignore[attr-defined]
+    assert isinstance(model, ChatOpenAI)
+    assert (model.model_name, model.max_retries, model.openai_api_base) == (
         "smollm2", 1, "http://127.0.0.1:9/v1")
+    key = model.openai_api_key
+    assert key is not None and not callable(key) and key.get_secret_value() == "not-needed"
     ollama = make_chat_model("ollama:llama3.2")
     assert ollama is not None and type(ollama).__name__ == "ChatOllama"
 

