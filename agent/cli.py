@@ -372,6 +372,17 @@ def demo(workspace: WorkspaceOpt = Path("demo-workspace")) -> None:
         result = run_pipeline(Workspace(workspace), [events], cfg, progress=display)
     _print_run(result)
     out = Console(soft_wrap=True, highlight=False)
+    import contextlib
+
+    from segmint.agent.describe import segments_document
+
+    with contextlib.closing(Workspace(workspace).connect()) as con:
+        doc = segments_document(con)
+    out.print("")
+    for seg in doc["segments"][:6]:
+        out.print(f"[bold]{seg['id']:>3}  {seg['name']}[/bold]  [dim]{seg['size']:,} customers[/dim]")
+        out.print(f"     {seg['description']}")
+    out.print(f"     … {len(doc['segments']) - 6} more: segmint segments -w {workspace}")
     out.print(f"\n[bold]? {DEMO_QUESTION}[/bold]")
     answer = ask_question(Workspace(workspace), DEMO_QUESTION)
     out.print(answer.answer)

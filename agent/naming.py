@@ -195,7 +195,8 @@ def builtin_text(p: SegmentProfile, shop_shares: dict[str, float], currency: str
         orders = f"{med['orders']:g} order{'' if med['orders'] == 1 else 's'}"
         parts.append(f"Median revenue {currency}{med['revenue']:,.2f} over {orders}; "
                      f"{p.term_shares.get('lapsed', 0) * 100:.0f}% are lapsed.")
-    likes = [c["category"] for c in p.top_categories[:2]] or p.top_terms[:3]
+    # Only categories a good part of the segment engages with; otherwise its distinctive words.
+    likes = [c["category"] for c in p.top_categories[:2] if c["share"] >= 0.25] or p.top_terms[:3]
     if likes:
         parts.append(f"They engage most with {', '.join(map(str, likes))}.")
     traits = [t for t in (lifecycle, value) if t] + [str(c["category"]) for c in p.top_categories[:2]]
