@@ -76,7 +76,7 @@ def workspace_facts(con: duckdb.DuckDBPyConnection) -> WorkspaceFacts:
 
 def ask(workspace: Workspace, question: str, *, glossary: Glossary | None = None,
         export: Path | None = None, export_format: str | None = None,
-        hash_ids: bool = False) -> Answer:
+        hash_ids: bool = False, llm: str | None = None) -> Answer:
     """Answer a question about a workspace's customers with the built-in parser.
 
     Args:
@@ -86,6 +86,8 @@ def ask(workspace: Workspace, question: str, *, glossary: Glossary | None = None
         export: also write every selected customer to this file.
         export_format: csv, parquet or jsonl (default from the suffix).
         hash_ids: write salted SHA-256 ids instead of raw ids.
+        llm: a `--llm` spec; the LLM fills the query, validated, else the built-in parser answers
+            and `Answer.parser` says why.
 
     Raises:
         NotUnderstood: nothing in the question could be turned into a query, or part of it could
@@ -95,9 +97,16 @@ def ask(workspace: Workspace, question: str, *, glossary: Glossary | None = None
     glossary = glossary or load_glossary()
     with contextlib.closing(workspace.connect()) as con:
         cat = catalogue(con)
-        spec, rewrites = parse_or_refuse(question, glossary, cat)
+        spec: QuerySpec | None = None
+        parser = "builtin"
+        rewrites: list[Rewrite] = []
+        if llm not in (None, "", "builtin"):
+            spec, parser = llm_spec(question, llm, glossary, cat, workspace.path)
+        if spec is None:
+            spec, rewrites = parse_or_refuse(question, glossary, cat)
         try:
             answer = run_spec(con, question, spec, cat, glossary, rewrites)
+            answer.parser = parser
             if export is not None:
                 compiled = compile_spec(spec, cat, glossary, con)
                 rows = select_customers(con, compiled)
@@ -109,6 +118,27 @@ def ask(workspace: Workspace, question: str, *, glossary: Glossary | None = None
         except SpecError as exc:
             raise InputError(str(exc), fix="ask about fields, terms and segments this shop has") from exc
     return answer
+
+
+def llm_spec(question: str, llm: str, glossary: Glossary, cat: Catalogue, log_dir: Path
+             ) -> tuple[QuerySpec | None, str]:
+    """Let an LLM fill the query; None and the reason when it cannot (the caller falls back)."""
+    from segmint.agent.llm import LLMError, make_chat_model, parse_llm_spec
+    from segmint.agent.llm_parser import parse_with_llm
+    from segmint.agent.privacy import CallLog
+
+    try:
+        parsed = parse_llm_spec(llm)
+        model = make_chat_model(parsed, callbacks=[CallLog(log_dir, parsed.label,
+                                                           remote=parsed.remote)])
+    except LLMError as exc:
+        return None, f"builtin (fallback: {exc})"
+    if model is None:
+        return None, "builtin"
+    spec, reason = parse_with_llm(question, model, glossary, cat, backend=parsed.label)
+    if spec is None:
+        return None, f"builtin (fallback: {reason})"
+    return spec, f"llm:{parsed.label}"
 
 
 def parse_or_refuse(question: str, glossary: Glossary, cat: Catalogue

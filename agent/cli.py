@@ -171,6 +171,7 @@ def ask(
     question: Annotated[str, typer.Argument(help="The question, in plain words.")],
     workspace: WorkspaceOpt = Path("segmint-workspace"),
     export: Annotated[Path | None, typer.Option(help="Also write the customers to FILE.")] = None,
+    llm: Annotated[str | None, typer.Option(help="builtin, openai:MODEL, ollama:MODEL, ...")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Answer a question about your customers; shows the exact definition used."""
@@ -178,7 +179,7 @@ def ask(
     from segmint.agent.errors import NotUnderstood
 
     try:
-        answer = ask_question(Workspace(workspace), question, export=export)
+        answer = ask_question(Workspace(workspace), question, export=export, llm=llm)
     except NotUnderstood as exc:
         if not json_out:
             raise
