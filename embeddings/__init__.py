@@ -25,6 +25,7 @@ from segmint.embeddings.encoders import (
     cache_dir,
     known_specs,
     make_encoder,
+    resolve_spec,
 )
 from segmint.embeddings.index import UserIndex, choose_kind, similar
 from segmint.embeddings.pooling import normalize_rows, pool_users
@@ -49,6 +50,7 @@ __all__ = [
     "make_encoder",
     "normalize_rows",
     "pool_users",
+    "resolve_spec",
     "similar",
     "text_key",
 ]

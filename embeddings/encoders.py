@@ -9,6 +9,7 @@ Specs (``--embedder``):
   onnxruntime's dynamic int8 quantizer (built once, cached in ``SEGMINT_CACHE_DIR``).
 - ``minilm-onnx``: the same export without quantization (float32, for comparison).
 - ``minilm-static``: a model2vec-style static model distilled from the packaged model.
+- ``auto``: ``minilm`` when a GPU is present, else ``minilm-onnx-int8``.
 
 Every encoder loads its model lazily, on the first ``encode``: a re-run whose texts are all in
 the vector cache never pays the model's start-up time.
@@ -252,12 +253,32 @@ class SentenceTransformerEncoder:
         return np.asarray(vecs, dtype=np.float32)
 
 
+def cuda_present() -> bool:
+    """Whether an NVIDIA GPU is visible, without importing torch (which costs seconds)."""
+    return Path("/dev/nvidiactl").exists()
+
+
+def resolve_spec(spec: str, gpu: bool | None = None) -> str:
+    """Map ``auto`` to a concrete spec: ``minilm`` on a GPU, ``minilm-onnx-int8`` on a CPU.
+
+    On a CPU the quantized export runs several times faster than sentence-transformers with a
+    mean cosine above 0.99 to it (bench/RESULTS.md); on a GPU the full model is faster still.
+
+    Args:
+        spec: an ``--embedder`` spec.
+        gpu: whether a GPU is present; default: detected.
+    """
+    if spec == "auto":
+        return "minilm" if (cuda_present() if gpu is None else gpu) else "minilm-onnx-int8"
+    return spec
+
+
 def make_encoder(spec: str = DEFAULT_SPEC, *, device: str | None = None) -> Encoder:
     """Build an encoder from an ``--embedder`` spec.
 
     Args:
-        spec: ``minilm``, ``st:NAME_OR_PATH``, ``minilm-onnx-int8``, ``minilm-onnx`` or
-            ``minilm-static``.
+        spec: ``minilm``, ``st:NAME_OR_PATH``, ``minilm-onnx-int8``, ``minilm-onnx``,
+            ``minilm-static`` or ``auto`` (see ``resolve_spec``).
         device: torch device for sentence-transformers encoders (default: CUDA if available).
 
     Returns:
@@ -266,7 +287,7 @@ def make_encoder(spec: str = DEFAULT_SPEC, *, device: str | None = None) -> Enco
     Raises:
         ValueError: an unknown spec, with the list of known ones.
     """
-    spec = spec.strip()
+    spec = resolve_spec(spec.strip())
     if spec == "minilm":
         return SentenceTransformerEncoder(packaged_model_dir(), device=device)
     if spec.startswith("st:") and len(spec) > 3:
@@ -284,4 +305,4 @@ def make_encoder(spec: str = DEFAULT_SPEC, *, device: str | None = None) -> Enco
 
 def known_specs() -> Iterable[str]:
     """The spec strings ``make_encoder`` accepts (``st:`` takes a name or path)."""
-    return ("minilm", "st:NAME_OR_PATH", "minilm-onnx-int8", "minilm-onnx", "minilm-static")
+    return ("minilm", "st:NAME_OR_PATH", "minilm-onnx-int8", "minilm-onnx", "minilm-static", "auto")

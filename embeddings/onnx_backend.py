@@ -9,6 +9,7 @@ Inference needs only onnxruntime and tokenizers: no torch import, so start-up is
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 import threading
@@ -109,14 +110,22 @@ def export_onnx(model_dir: Path, target: Path, quantize: bool) -> Path:
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
             result = Path(tmp) / "model.int8.onnx"
-            quantize_dynamic(
-                str(fp32),
-                str(result),
-                weight_type=QuantType.QInt8,
-                per_channel=True,
-                op_types_to_quantize=["MatMul"],
-                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-            )
+            root = logging.getLogger()
+            level = root.level
+            # The quantizer logs a generic "consider pre-processing" warning on the root logger;
+            # it would land in the user's terminal on every first run.
+            root.setLevel(logging.ERROR)
+            try:
+                quantize_dynamic(
+                    str(fp32),
+                    str(result),
+                    weight_type=QuantType.QInt8,
+                    per_channel=True,
+                    op_types_to_quantize=["MatMul"],
+                    extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+                )
+            finally:
+                root.setLevel(level)
         with open(result, "rb") as f:
             os.fsync(f.fileno())
         os.replace(result, target)

@@ -188,3 +188,22 @@ def test_killed_writer_leaves_a_consistent_cache(tmp_path: Path) -> None:
     cache.put(text_keys(["after"]), np.ones((1, 256), np.float32))
     cache.compact()
     assert len(VectorCache("crash:v1", 256, tmp_path)) == n + 1
+
+
+def test_customer_with_100k_events_end_to_end(minilm: Encoder, tmp_path: Path) -> None:
+    con = duckdb.connect()
+    con.execute(EVENTS_DDL.format(attr_columns=""))
+    con.execute(
+        """
+        INSERT INTO events (user_id, ts, event_type, text, source_file, source_row)
+        SELECT 'whale', TIMESTAMP '2024-01-01' + to_seconds(i), 'purchase',
+               'garden item ' || (i % 40), 'gen', i
+        FROM range(100000) t(i)
+        UNION ALL SELECT 'minnow', TIMESTAMP '2024-01-01', 'view', 'garden item 3', 'gen', -1
+        """
+    )
+    counting = Counting(minilm)
+    result = embed_customers(con, counting, cache_root=tmp_path)
+    assert counting.texts == 40
+    assert result.has_text.all()
+    assert np.linalg.norm(result.vectors, axis=1) == pytest.approx([1.0, 1.0], abs=1e-5)

@@ -118,6 +118,14 @@ def test_unknown_spec_lists_known_ones() -> None:
     assert "minilm" in known_specs()
 
 
+def test_auto_spec_picks_a_concrete_backend() -> None:
+    from segmint.embeddings.encoders import resolve_spec
+
+    assert resolve_spec("auto", gpu=True) == "minilm"
+    assert resolve_spec("auto", gpu=False) == "minilm-onnx-int8"
+    assert resolve_spec("minilm-static") == "minilm-static"
+
+
 def test_clean_text() -> None:
     assert clean_text(None) == "" and clean_text(float("nan")) == ""
     assert clean_text("  a \n\t b ") == "a b"
