@@ -114,14 +114,22 @@ class SpectralReducer:
         n_components: dimensions of the embedding.
         n_neighbors: neighbours per customer in the graph.
         seed: seeds the eigensolver's start vector.
+        max_components: eigenvectors computed by `fit` (at least `n_components`); the embedding
+            can then be re-cut to any width up to it with `set_components` without refitting.
+        diffusion_time: eigenvectors are weighted by eigenvalue ** diffusion_time before rows
+            are normalised (diffusion-map coordinates), so directions that separate little count
+            little; 0 gives the plain Ng-Jordan-Weiss embedding.
     """
 
     n_components: int = 24
     n_neighbors: int = 10
     seed: int = 0
+    max_components: int | None = None
+    diffusion_time: float = 2.0
     train_: F32 = field(init=False, repr=False)
     embedding_: F32 = field(init=False, repr=False)
     eigenvalues_: npt.NDArray[np.float64] = field(init=False, repr=False)
+    eigenvectors_: npt.NDArray[np.float64] = field(init=False, repr=False)
 
     def fit(self, X: FloatArray) -> Self:
         """Build the graph over unit rows `X` and compute its leading eigenvectors."""
@@ -134,7 +142,7 @@ class SpectralReducer:
         deg = np.asarray(A.sum(axis=1)).ravel()
         d_inv_sqrt = sp.diags(1.0 / np.sqrt(deg))
         M = (d_inv_sqrt @ A @ d_inv_sqrt).astype(np.float64)
-        m = min(self.n_components, n - 2)
+        m = min(max(self.n_components, self.max_components or 0), n - 2)
         if n <= 200:
             # ARPACK needs m < n - 1 and is slower than a dense solve at this size anyway.
             values, vectors = np.linalg.eigh(M.toarray())
@@ -150,9 +158,35 @@ class SpectralReducer:
         flip = np.sign(vectors[np.abs(vectors).argmax(axis=0), np.arange(vectors.shape[1])])
         vectors = vectors * np.where(flip == 0, 1.0, flip)
         self.eigenvalues_ = values
-        self.embedding_ = normalise_rows(vectors)
+        self.eigenvectors_ = vectors
         self.train_ = X
+        self.set_components(self.n_components)
         return self
+
+    def eigengap(self, low: int = 2) -> tuple[int, float]:
+        """The width after which the spectrum drops the most (at least `low`), and the drop.
+
+        Well-separated groups give eigenvalues near 1, one per group, then a drop: the position
+        of the largest drop estimates how many groups there are, its size how clearly.
+        """
+        values = self.eigenvalues_
+        if len(values) <= low:
+            return len(values), 0.0
+        gaps = values[low - 1:-1] - values[low:]
+        at = int(np.argmax(gaps))
+        return at + low, float(gaps[at])
+
+    def set_components(self, n_components: int) -> F32:
+        """Use the leading `n_components` eigenvectors (at most as many as were computed).
+
+        Returns:
+            The new embedding of the fitted rows.
+        """
+        self.n_components = max(1, min(n_components, self.eigenvectors_.shape[1]))
+        m = self.n_components
+        weights = np.clip(self.eigenvalues_[:m], 0.0, None) ** self.diffusion_time
+        self.embedding_ = normalise_rows(self.eigenvectors_[:, :m] * weights)
+        return self.embedding_
 
     def transform(self, X: FloatArray) -> F32:
         """Coordinates of new rows: similarity-weighted mean of their neighbours' coordinates."""
