@@ -127,8 +127,8 @@ def llm_spec(question: str, llm: str, glossary: Glossary, cat: Catalogue, log_di
     from segmint.agent.llm_parser import parse_with_llm
     from segmint.agent.privacy import CallLog
 
+    parsed = parse_llm_spec(llm)  # a malformed spec is a usage error (exit 2), not a fallback
     try:
-        parsed = parse_llm_spec(llm)
         model = make_chat_model(parsed, callbacks=[CallLog(log_dir, parsed.label,
                                                            remote=parsed.remote)])
     except LLMError as exc:

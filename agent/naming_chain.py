@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from segmint.agent.glossary import Glossary
-from segmint.agent.llm import LLMUnavailable, invoke_llm
+from segmint.agent.llm import LLMUnavailable, invoke_llm, structured_output
 from segmint.agent.naming import NamedSegment, SegmentText, verify
 from segmint.agent.privacy import scrub
 from segmint.agent.profile import SegmentProfile
@@ -76,8 +76,7 @@ class LLMNamer:
             builtin: the built-in namer's results (the fallback for each segment).
         """
         try:
-            structured = self.chat_model.with_structured_output(
-                SegmentText, method="function_calling", include_raw=True)
+            structured = structured_output(self.chat_model, SegmentText)
         except (NotImplementedError, ValueError, TypeError) as exc:
             reason = f"{self.backend} cannot produce structured output ({type(exc).__name__})"
             return [_fallback(b, reason) for b in builtin]

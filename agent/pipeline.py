@@ -110,14 +110,16 @@ def embed_stage(con: duckdb.DuckDBPyConnection, config: RunConfig, files: Path
 def make_namer(spec: str, log_dir: Path, glossary: Glossary, n_users: int
                ) -> tuple[LLMNamer | None, str | None]:
     """The LLM naming chain for a `--llm` spec (None for builtin), or the reason it cannot run."""
-    from segmint.agent.llm import LLMError, make_chat_model, parse_llm_spec
+    from segmint.agent.llm import LLMError, make_chat_model, parse_llm_spec, probe
     from segmint.agent.naming_chain import LLMNamer
     from segmint.agent.privacy import CallLog
 
-    parsed = parse_llm_spec(spec)
+    parsed = parse_llm_spec(spec)  # a malformed spec is a usage error (exit 2)
     if parsed.backend == "builtin":
         return None, None
     try:
+        # One probe per run: a dead server costs seconds, not a timeout per segment.
+        probe(parsed)
         model = make_chat_model(parsed, callbacks=[CallLog(log_dir, parsed.label,
                                                            remote=parsed.remote)])
     except LLMError as exc:

@@ -82,3 +82,18 @@ def run_cli(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]
     if check and proc.returncode != 0:
         raise AssertionError(f"segmint {' '.join(args)} failed:\n{proc.stderr}")
     return proc
+
+
+@pytest.fixture(scope="session")
+def online_retail(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """One `segmint run` over the real Online Retail file for the whole session.
+
+    Returns:
+        The workspace directory and the run's JSON summary. Skips when the dataset is absent.
+    """
+    if not ONLINE_RETAIL.exists():
+        pytest.skip("shared Online Retail dataset not present")
+    ws = tmp_path_factory.mktemp("online-retail") / "ws"
+    proc = run_cli("run", str(ONLINE_RETAIL), "-w", str(ws), *ONLINE_RETAIL_MAP, "--currency", "£",
+                   "--json", check=True)
+    return ws, json.loads(proc.stdout)

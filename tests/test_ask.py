@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ONLINE_RETAIL, ONLINE_RETAIL_MAP, WriteEvents, run_cli
+from conftest import ONLINE_RETAIL, WriteEvents
 from segmint.agent.ask import ask
 from segmint.agent.config import RunConfig
 from segmint.agent.errors import NotUnderstood
@@ -145,16 +145,10 @@ def test_unknown_words_are_refused_not_guessed(shop: Workspace) -> None:
         ask(shop, "lapsed customers by weather")
 
 
-needs_online_retail = pytest.mark.skipif(not ONLINE_RETAIL.exists(),
-                                         reason="shared Online Retail dataset not present")
-
-
-@needs_online_retail
-def test_online_retail_lapsed_high_spenders_exact(tmp_path: Path) -> None:
+def test_online_retail_lapsed_high_spenders_exact(online_retail: tuple[Path, object],
+                                                  tmp_path: Path) -> None:
     pd = pytest.importorskip("pandas")
-    ws = tmp_path / "ws"
-    run_cli("run", str(ONLINE_RETAIL), "-w", str(ws), *ONLINE_RETAIL_MAP, "--currency", "£",
-            check=True)
+    ws, _ = online_retail
     raw = pd.read_csv(ONLINE_RETAIL, dtype={"CustomerID": str, "InvoiceNo": str})
     raw = raw[raw["CustomerID"].notna()].copy()
     raw["uid"] = raw["CustomerID"].str.replace(r"\.0$", "", regex=True)

@@ -99,22 +99,14 @@ def test_users_file_joins_attributes(write_events: WriteEvents, workspace_dir: P
     assert got == [("a", "25-34", "North"), ("b", "55+", "South"), ("c", None, None)]
 
 
-needs_online_retail = pytest.mark.skipif(not ONLINE_RETAIL.exists(),
-                                         reason="shared Online Retail dataset not present")
-
-
-@needs_online_retail
-def test_online_retail_features_match_an_independent_computation(tmp_path: Path) -> None:
+def test_online_retail_features_match_an_independent_computation(
+    online_retail: tuple[Path, dict[str, Any]]
+) -> None:
     """Recompute DESIGN §3 with pandas straight from the raw file and compare every customer."""
     pd = pytest.importorskip("pandas")
-    from conftest import ONLINE_RETAIL_MAP, run_cli
+    from conftest import run_cli
 
-    ws = tmp_path / "ws"
-    proc = run_cli("run", str(ONLINE_RETAIL), "-w", str(ws), *ONLINE_RETAIL_MAP, "--json",
-                   check=True)
-    import json
-
-    summary = json.loads(proc.stdout)
+    ws, summary = online_retail
     assert (summary["events_in"], summary["events_rejected"], summary["users"]) == (
         541_909, 135_080, 4_372)
     assert summary["events_ok"] == 541_909 - 135_080
@@ -147,6 +139,8 @@ def test_online_retail_features_match_an_independent_computation(tmp_path: Path)
     assert got.loc["12346", "country"] == "United Kingdom"
 
     # And the CLI's user view shows the same numbers for a customer.
+    import json
+
     doc = json.loads(run_cli("user", "17850.0", "-w", str(ws), "--json", check=True).stdout)
     row = expected.loc["17850"]
     assert doc["features"]["orders"] == row["orders"]
