@@ -95,8 +95,8 @@ def ask(workspace: Workspace, question: str, *, glossary: Glossary | None = None
         InputError: the question names a field or segment the workspace does not have.
     """
     glossary = glossary or load_glossary()
-    with contextlib.closing(workspace.connect()) as con:
-        cat = catalogue(con)
+    with contextlib.closing(workspace.reader()) as con:
+        cat = cached_catalogue(workspace, con)
         spec: QuerySpec | None = None
         parser = "builtin"
         rewrites: list[Rewrite] = []
@@ -118,6 +118,18 @@ def ask(workspace: Workspace, question: str, *, glossary: Glossary | None = None
         except SpecError as exc:
             raise InputError(str(exc), fix="ask about fields, terms and segments this shop has") from exc
     return answer
+
+
+_CATALOGUES: dict[tuple[str, tuple[int, int, int]], Catalogue] = {}
+
+
+def cached_catalogue(workspace: Workspace, con: duckdb.DuckDBPyConnection) -> Catalogue:
+    """The workspace's catalogue, read once per version of its database."""
+    key = (str(workspace.db_path), workspace.version())
+    if key not in _CATALOGUES:
+        _CATALOGUES.clear()
+        _CATALOGUES[key] = catalogue(con)
+    return _CATALOGUES[key]
 
 
 def llm_spec(question: str, llm: str, glossary: Glossary, cat: Catalogue, log_dir: Path

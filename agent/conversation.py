@@ -6,10 +6,10 @@ import contextlib
 import re
 from dataclasses import dataclass, field
 
-from segmint.agent.ask import Answer, parse_or_refuse, run_spec
+from segmint.agent.ask import Answer, cached_catalogue, parse_or_refuse, run_spec
 from segmint.agent.errors import InputError, NotUnderstood
 from segmint.agent.glossary import Glossary, load_glossary
-from segmint.agent.query import QuerySpec, SpecError, catalogue
+from segmint.agent.query import QuerySpec, SpecError
 from segmint.agent.workspace import Workspace
 
 FOLLOW_UP = re.compile(
@@ -53,8 +53,8 @@ class Conversation:
             NotUnderstood: the question (or its refinement) could not be read.
             InputError: it names a field or segment this workspace does not have.
         """
-        with contextlib.closing(self.workspace.connect()) as con:
-            cat = catalogue(con)
+        with contextlib.closing(self.workspace.reader()) as con:
+            cat = cached_catalogue(self.workspace, con)
             follow = FOLLOW_UP.match(question) if self.spec is not None else None
             if follow is not None and self.spec is not None:
                 rest = question[follow.end():]

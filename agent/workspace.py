@@ -13,6 +13,7 @@ import fcntl
 import json
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from segmint.agent.errors import UsageError
 from segmint.agent.schema import RUNS_DDL
 
 DB_NAME = "segmint.duckdb"
+_READERS: dict[Path, tuple[tuple[int, int, int], duckdb.DuckDBPyConnection]] = {}
+_READERS_LOCK = threading.Lock()
 
 
 def connect(path: Path | str, *, read_only: bool = False, temp_dir: Path | None = None,
@@ -88,6 +91,35 @@ class Workspace:
                 f"{self.path}` first"
             )
         return connect(self.db_path, read_only=True)
+
+    def version(self) -> tuple[int, int, int]:
+        """Identifies the current database file: changes whenever a run replaces it."""
+        st = self.db_path.stat()
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def reader(self) -> duckdb.DuckDBPyConnection:
+        """A read-only cursor on the current database; one open database is shared per process.
+
+        Opening a database costs tens of milliseconds, which would dominate answering a question,
+        so the opened database is kept and reopened only when a run has replaced the file.
+        Close the cursor when done; the shared database stays open.
+
+        Raises:
+            UsageError: when no run has completed in this workspace yet.
+        """
+        if not self.exists():
+            self.connect()  # raises the usage error
+        key = self.version()
+        with _READERS_LOCK:
+            cached = _READERS.get(self.db_path)
+            if cached is None or cached[0] != key:
+                if cached is not None:
+                    cached[1].close()
+                cached = (key, connect(self.db_path, read_only=True))
+                _READERS[self.db_path] = cached
+            cursor = cached[1].cursor()
+        cursor.execute("SET TimeZone = 'UTC'")
+        return cursor
 
     def current_run_id(self) -> str | None:
         """The id of the run that produced the current database."""
