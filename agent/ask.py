@@ -220,8 +220,15 @@ def _sample_row(row: dict[str, Any], currency: str) -> dict[str, Any]:
     return out
 
 
+SEMANTIC_MIN_COSINE = 0.55  # calibrated on Online Retail and the sample shop: precise, not greedy
+
+
 def _register_interests(con: duckdb.DuckDBPyConnection, spec: QuerySpec) -> None:
-    """Match interest phrases lexically against customers' texts; expose as `interest_matches`."""
+    """Match interest phrases against customers' texts; expose the matches as `interest_matches`.
+
+    A text matches a phrase lexically (it contains every word of the phrase, plural or not) or by
+    meaning (cosine of the workspace's own text encoder at least SEMANTIC_MIN_COSINE).
+    """
     phrases = sorted({c.interest for g in spec.any_of for c in g
                       if c.kind == "interest" and c.interest})
     phrase_col: list[str] = []
@@ -231,12 +238,37 @@ def _register_interests(con: duckdb.DuckDBPyConnection, spec: QuerySpec) -> None
         if not words:
             continue
         clauses = " AND ".join("lower(text) LIKE ?" for _ in words)
-        rows = con.execute(f"SELECT DISTINCT user_id FROM events WHERE {clauses}",
-                           [f"%{_like_escape(w)}%" for w in words]).fetchall()
+        similar = _texts_by_meaning(con, phrase)
+        rows = con.execute(
+            f"SELECT DISTINCT user_id FROM events WHERE ({clauses}) OR text IN (SELECT unnest(?))",
+            [*(f"%{_like_escape(w)}%" for w in words), similar]).fetchall()
         phrase_col += [phrase] * len(rows)
         user_col += [r[0] for r in rows]
     con.register("interest_matches", pa.table({"phrase": pa.array(phrase_col, pa.string()),
                                                "user_id": pa.array(user_col, pa.string())}))
+
+
+def _texts_by_meaning(con: duckdb.DuckDBPyConnection, phrase: str) -> list[str]:
+    """Distinct texts of the workspace whose meaning is close to the phrase (cached vectors)."""
+    import numpy as np
+
+    from segmint.agent.pipeline import offline_models
+
+    row = fetch_one(con.execute("SELECT params->>'$.embedder' FROM runs "
+                                "ORDER BY finished_at DESC LIMIT 1"))
+    texts = [r[0] for r in con.execute(
+        "SELECT DISTINCT text FROM events WHERE text IS NOT NULL AND length(trim(text)) > 0"
+    ).fetchall()]
+    if not row or not row[0] or not texts:
+        return []
+    offline_models()
+    from segmint.embeddings import VectorCache, embed_texts, make_encoder
+
+    encoder = make_encoder(str(row[0]))
+    vectors, _ = embed_texts(texts, encoder, VectorCache.for_encoder(encoder))
+    query = encoder.encode([phrase])[0]
+    scores = vectors @ query
+    return [texts[i] for i in np.flatnonzero(scores >= SEMANTIC_MIN_COSINE)]
 
 
 def _stem(word: str) -> str:
@@ -287,7 +319,8 @@ def _describe(c: Condition, compiled: CompiledQuery, glossary: Glossary,
             text = _compare(c.field or "", c.op or "=", c.value, facts)
         return f"not ({text})" if c.negate else text
     if c.kind == "interest":
-        return f"{'never ' if c.negate else ''}searched for, viewed or bought “{c.interest}”"
+        return (f"{'never ' if c.negate else ''}searched for, viewed or bought “{c.interest}” "
+                f"(or something close in meaning)")
     return f"{'not ' if c.negate else ''}in segment {c.segment}"
 
 

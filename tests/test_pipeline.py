@@ -66,3 +66,17 @@ def test_similar_cli_json(shop: Workspace) -> None:
                              check=True).stdout)
     assert doc["user_id"] == "c7" and len(doc["similar"]) == 3
     assert {s["user_id"] for s in doc["similar"]} <= {f"c{u}" for u in range(6, 12)}
+
+
+def test_interests_match_by_meaning_but_stay_precise(shop: Workspace) -> None:
+    from segmint.agent.ask import ask
+
+    lexical_only = {f"c{u}" for u in range(6) if 2 + u % 3 >= 4}  # bought a "coffee ..." title
+    answer = ask(shop, "customers interested in espresso coffee")
+    with shop.connect() as con:
+        matched = {r[0] for r in con.execute(
+            "SELECT DISTINCT user_id FROM events WHERE text IN ('Espresso beans 1kg', "
+            "'Pour over coffee kettle', 'coffee grinder')").fetchall()}
+    assert answer.count == len(matched) and matched > lexical_only
+    garden = ask(shop, "who buys tomato seeds")
+    assert {r["user_id"] for r in garden.sample} <= {f"c{u}" for u in range(6, 12)}
