@@ -16,6 +16,7 @@ import duckdb
 from segmint.agent.assign import holdout_report
 from segmint.agent.config import RunConfig
 from segmint.agent.describe import describe_segments
+from segmint.agent.errors import InputError
 from segmint.agent.features import build_users, join_user_table, resolve_as_of
 from segmint.agent.glossary import Glossary, load_glossary
 from segmint.agent.ingest import ingest
@@ -94,9 +95,14 @@ def embed_stage(con: duckdb.DuckDBPyConnection, config: RunConfig, files: Path
         text, index kind.
     """
     offline_models()
-    from segmint.embeddings import UserIndex, embed_customers
+    from segmint.embeddings import UserIndex, embed_customers, make_encoder
 
-    vectors = embed_customers(con, config.embedder)
+    try:
+        encoder = make_encoder(config.embedder)
+    except ValueError as exc:
+        raise InputError(str(exc).splitlines()[0], field="--embedder", kind="option",
+                         fix="pick one of those") from exc
+    vectors = embed_customers(con, encoder)
     index = UserIndex.build(vectors.user_ids, vectors.vectors, fingerprint=vectors.fingerprint)
     index.save(files / INDEX_DIR)
     con.execute("CREATE TABLE user_text AS SELECT * FROM (SELECT unnest(?) AS user_id, "
