@@ -97,7 +97,8 @@ class SpaceModel:
         """An unfitted model whose shift/scale come from the fit sample."""
         if kind == "interest":
             dim = sample.shape[1]
-            return cls(kind, "cosine", np.asarray(sample, np.float64).mean(axis=0), np.ones(dim))
+            return cls(kind, "cosine", normalise_rows(sample).astype(np.float64).mean(axis=0),
+                       np.ones(dim))
         feats = behaviour_features(sample)
         # A floor on the spread: a feature that is constant in the sample must not blow up.
         return cls(kind, "euclidean", feats.mean(axis=0), np.maximum(feats.std(axis=0), 1e-3))
