@@ -132,6 +132,52 @@ def cached_catalogue(workspace: Workspace, con: duckdb.DuckDBPyConnection) -> Ca
     return _CATALOGUES[key]
 
 
+def export_segment(workspace: Workspace, segment: str, output: Path, *,
+                   export_format: str | None = None, hash_ids: bool = False) -> Answer:
+    """Export one segment, named by id or by name (case-insensitive; close spellings accepted).
+
+    Raises:
+        InputError: no segment has that id or a name close to it.
+    """
+    import difflib
+
+    with contextlib.closing(workspace.reader()) as con:
+        cat = cached_catalogue(workspace, con)
+    ref = segment.strip()
+    by_name = {name.lower(): sid for sid, name in cat.segments.items()}
+    sid = ref if ref in cat.segments else by_name.get(ref.lower())
+    if sid is None:
+        close = difflib.get_close_matches(ref.lower(), list(by_name), n=1, cutoff=0.75)
+        sid = by_name[close[0]] if close else None
+    if sid is None:
+        known = ", ".join(f"{i} ({n})" for i, n in list(cat.segments.items())[:8])
+        raise InputError(f"no segment '{ref}'", field="--segment", kind="option",
+                         fix=f"use an id or name from `segmint segments`, e.g. {known}")
+    spec = QuerySpec(any_of=[[Condition(kind="segment", segment=sid)]])
+    return ask_spec(workspace, f"segment {sid}", spec, export=output,
+                    export_format=export_format, hash_ids=hash_ids)
+
+
+def ask_spec(workspace: Workspace, question: str, spec: QuerySpec, *, export: Path | None = None,
+             export_format: str | None = None, hash_ids: bool = False) -> Answer:
+    """Run a ready QuerySpec (no parsing) and optionally export the customers it selects."""
+    glossary = load_glossary()
+    with contextlib.closing(workspace.reader()) as con:
+        cat = cached_catalogue(workspace, con)
+        try:
+            answer = run_spec(con, question, spec, cat, glossary)
+            if export is not None:
+                compiled = compile_spec(spec, cat, glossary, con)
+                fmt = export_format_for(export, export_format)
+                salt = workspace_salt(workspace.path) if hash_ids else None
+                write_customers(select_customers(con, compiled), export, fmt,
+                                currency=workspace_facts(con).currency, salt=salt)
+                answer.export = str(export)
+        except SpecError as exc:
+            raise InputError(str(exc), fix="see `segmint segments`") from exc
+    return answer
+
+
 def llm_spec(question: str, llm: str, glossary: Glossary, cat: Catalogue, log_dir: Path
              ) -> tuple[QuerySpec | None, str]:
     """Let an LLM fill the query; None and the reason when it cannot (the caller falls back)."""
@@ -203,7 +249,12 @@ def select_customers(con: duckdb.DuckDBPyConnection, compiled: CompiledQuery,
                      limit: int | None = None) -> list[dict[str, Any]]:
     """The selected customers' rows (all users-table columns), in the spec's order."""
     cap = compiled.limit if limit is None else limit
-    sql = f"SELECT u.* FROM users u WHERE {compiled.where} ORDER BY {compiled.order}"
+    tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+    segment_name = ""
+    if "segments" in tables and "name" in {r[0] for r in con.execute("DESCRIBE segments").fetchall()}:
+        segment_name = (", (SELECT s.name FROM segments s WHERE s.segment_id = u.segment_id) "
+                        "AS segment_name")
+    sql = f"SELECT u.*{segment_name} FROM users u WHERE {compiled.where} ORDER BY {compiled.order}"
     if cap is not None:
         sql += f" LIMIT {int(cap)}"
     cur = con.execute(sql, compiled.params)

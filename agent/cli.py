@@ -240,9 +240,14 @@ def export(
 
     if (question is None) == (segment is None):
         raise UsageError("give exactly one of --segment ID|NAME or --question Q")
-    q = question if question is not None else f"segment {segment}"
-    answer = ask_question(Workspace(workspace), q, export=output, export_format=fmt,
-                          hash_ids=hash_ids)
+    if segment is not None:
+        from segmint.agent.ask import export_segment
+
+        answer = export_segment(Workspace(workspace), segment, output, export_format=fmt,
+                                hash_ids=hash_ids)
+    else:
+        answer = ask_question(Workspace(workspace), str(question), export=output,
+                              export_format=fmt, hash_ids=hash_ids)
     err.print(f"wrote {answer.count:,} customers to {output}")
 
 

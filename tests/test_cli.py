@@ -112,3 +112,22 @@ def test_demo_runs_the_sample_shop(tmp_path: Path) -> None:
     proc = run_cli("demo", "-w", str(tmp_path / "demo"), check=True)
     assert "2,000 customers" in proc.stdout
     assert "lapsed high spenders" in proc.stdout and "customers match" in proc.stdout
+
+
+def test_export_a_segment_by_id_or_name(tmp_path: Path) -> None:
+    shop = tmp_path / "shop.parquet"
+    run_cli("synth", "--users", "300", "--seed", "2", "-o", str(shop), check=True)
+    ws = str(tmp_path / "ws")
+    run_cli("run", str(shop), "-w", ws, check=True)
+    segs = json.loads(run_cli("segments", "-w", ws, "--json", check=True).stdout)["segments"]
+    first = next(s for s in segs if s["id"] != "0")
+    by_id, by_name = tmp_path / "a.csv", tmp_path / "b.jsonl"
+    run_cli("export", "--segment", first["id"], "-o", str(by_id), "-w", ws, check=True)
+    run_cli("export", "--segment", first["name"].upper(), "-o", str(by_name), "-w", ws,
+            "--hash-ids", check=True)
+    rows = [json.loads(line) for line in by_name.read_text().splitlines()]
+    assert len(rows) == len(by_id.read_text().splitlines()) - 1 == first["size"]
+    assert {r["segment_name"] for r in rows} == {first["name"]}
+    assert all(len(r["user_id"]) == 64 and r["why"] for r in rows)
+    bad = run_cli("export", "--segment", "no such segment", "-o", str(by_id), "-w", ws)
+    assert bad.returncode == 2 and "no segment" in bad.stderr
