@@ -34,6 +34,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import yaml
 
+from segmint.agent.schema import CANONICAL_COLUMNS, EVENT_TYPES
+
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -45,20 +47,10 @@ DAY = 86_400
 # still falls inside it.
 LAST_DAY = WINDOW_DAYS - 2
 
-EVENT_TYPES: tuple[str, ...] = ("search", "view", "cart", "purchase", "return")
-SEARCH, VIEW, CART, PURCHASE, RETURN = range(5)
+SEARCH, VIEW, CART, PURCHASE, RETURN = range(5)  # indices into EVENT_TYPES
 
-COLUMNS: tuple[str, ...] = (
-    "user_id",
-    "timestamp",
-    "event_type",
-    "text",
-    "product_id",
-    "order_id",
-    "category",
-    "quantity",
-    "price",
-)
+# The canonical event columns (DESIGN §2), less `amount`: ingest derives it from price x quantity.
+COLUMNS: tuple[str, ...] = tuple(c for c in CANONICAL_COLUMNS if c != "amount")
 EVENT_SCHEMA = pa.schema(
     [
         ("user_id", pa.string()),
