@@ -18,6 +18,7 @@ Tables written by `write_segments` (one run's database):
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from segmint.agent.assign import holdout_report
 from segmint.agent.dbutil import fetch_one
 from segmint.agent.segment_model import BEHAVIOUR_COLUMNS, MODEL_FILE, SegmentModel
 from segmint.agent.segments import UNASSIGNED, SegmentParams, SegmentResult, build_segments
@@ -201,7 +203,8 @@ def segment_step(con: duckdb.DuckDBPyConnection, user_ids: list[str],
     """The whole segment step of a run, for the orchestrator.
 
     Reads the behaviour columns from `users`, the previous run's segments (for stable ids),
-    builds the segments, saves the model in `files_dir` and writes the tables.
+    builds the segments, measures the newcomer model on held-out customers, saves the model in
+    `files_dir` and writes the tables.
 
     Args:
         con: the run's (staging) connection with `users`.
@@ -218,6 +221,10 @@ def segment_step(con: duckdb.DuckDBPyConnection, user_ids: list[str],
     result = build_segments(vectors, has_text, behaviour, k=params.k,
                             min_segment_size=params.min_segment_size, seed=params.seed,
                             previous=previous, params=params)
+    start = time.perf_counter()
+    result.holdout = holdout_report(result.model, vectors, has_text, behaviour, result.labels,
+                                    seed=params.seed)
+    result.seconds["holdout"] = round(time.perf_counter() - start, 3)
     path = save_model(result, files_dir)
     write_segments(con, user_ids, result, model_file=path)
     return result

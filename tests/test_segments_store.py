@@ -76,7 +76,10 @@ def test_segment_step_writes_tables_columns_and_model(tmp_path: Path, shop) -> N
     run = con.execute("SELECT next_id, n_segments, summary, model_file FROM segment_runs"
                       ).fetchall()[0]
     assert run[0] == r.model.next_id and run[1] == r.n_segments
-    assert json.loads(run[2])["noise_share"] == pytest.approx(r.noise_share, abs=1e-6)
+    summary = json.loads(run[2])
+    assert summary["noise_share"] == pytest.approx(r.noise_share, abs=1e-6)
+    assert summary["newcomer_model"]["accuracy"] >= 0.9
+    assert set(summary["quality"]) == {"interest", "behaviour"}
     assert Path(run[3]) == tmp_path / "files1" / MODEL_FILE
     model = load_model(tmp_path / "files1")
     labels, _, _ = model.predict(X, has_text, behaviour_matrix(con, ids))
