@@ -56,7 +56,8 @@ def describe_segments(con: duckdb.DuckDBPyConnection, glossary: Glossary, *, cur
         named = namer.name(real, named)
     by_id = {p.id: p for p in profiles}
     if UNASSIGNED_ID in by_id:
-        named.append(NamedSegment(UNASSIGNED_ID, UNASSIGNED_TEXT, "builtin"))
+        named.append(NamedSegment(UNASSIGNED_ID, UNASSIGNED_TEXT, "builtin",
+                                  "the customers no segment fits always get this fixed text"))
     _store(con, named, by_id)
     return named
 

@@ -37,7 +37,18 @@ def prompt_facts(profile: SegmentProfile) -> dict[str, Any]:
     facts["term_percent"] = {k: round(v * 100, 1) for k, v in profile.term_shares.items()}
     for item in facts.get("top_products", []):
         item["text"] = scrub(str(item.get("text") or ""))
-    return facts
+    return _rounded(facts)
+
+
+def _rounded(value: Any) -> Any:
+    """Floats to 3 decimals: enough for any fact, and long digit runs never pass for phone numbers."""
+    if isinstance(value, float):
+        return round(value, 3)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
 
 
 def example_texts(profile: SegmentProfile) -> list[str]:

@@ -84,6 +84,7 @@ def test_run_with_a_real_llm_names_every_segment_verifiably(
     log = (tmp_path / "ws" / "llm_calls.jsonl").read_text().splitlines()
     assert log and all(json.loads(line)["purpose"] == "name_segment" for line in log)
     assert all("prompt" not in json.loads(line) for line in log)
+    assert all(json.loads(line)["pii_in_prompt"] == 0 for line in log)
 
 
 def test_ask_with_a_real_llm_answers_or_falls_back(llama_env: LlamaServer, shop: Workspace) -> None:
