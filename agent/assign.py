@@ -72,7 +72,8 @@ def write_assignment(path: Path, user_ids: list[str], result: Assignment,
 
 def holdout_report(model: SegmentModel, vectors: npt.NDArray[np.floating], has_text: BoolArray,
                    behaviour: npt.NDArray[np.floating], labels: IntArray, *,
-                   test_share: float = 0.2, seed: int = 0) -> dict[str, Any]:
+                   test_share: float = 0.2, seed: int = 0, max_customers: int = 100_000
+                   ) -> dict[str, Any]:
     """Held-out accuracy and per-segment recall of the nearest-centroid newcomer model.
 
     Args:
@@ -81,6 +82,7 @@ def holdout_report(model: SegmentModel, vectors: npt.NDArray[np.floating], has_t
         labels: their segment ids from the fit (0 = Unassigned).
         test_share: share of customers held out (chosen by a seeded hash of each row).
         seed: seeds the split.
+        max_customers: per space, at most this many customers take part (a seeded subset).
 
     Returns:
         n_train, n_test, accuracy, per_segment_recall {id: recall}, macro_recall, and the same
@@ -96,11 +98,18 @@ def holdout_report(model: SegmentModel, vectors: npt.NDArray[np.floating], has_t
         rows = np.flatnonzero(has_text if space.kind == "interest" else ~has_text)
         if len(rows) == 0:
             continue
-        raw = vectors[rows] if space.kind == "interest" else behaviour[rows]
-        X = space.embed(raw)
+        source = vectors if space.kind == "interest" else behaviour
+        keys = row_keys(np.asarray(source if len(rows) == len(source) else source[rows]),
+                        seed + 7919)
+        if len(rows) > max_customers:
+            # A bounded, seeded subset is plenty for an accuracy estimate and keeps a million
+            # customers from being embedded at once.
+            keep = np.sort(np.argsort(keys, kind="stable")[:max_customers])
+            rows, keys = rows[keep], keys[keep]
+        X = space.embed(source[rows])
         y = np.asarray(labels)[rows]
-        keys = row_keys(np.asarray(raw), seed + 7919)
-        test = keys < np.uint64(int(test_share * 2.0**64))
+        # The keys' low bits are uniform: a fixed threshold on them holds out test_share.
+        test = (keys & np.uint64(0xFFFFFFFF)) < np.uint64(int(test_share * 2**32))
         p = _refit_predict(space, X[~test], y[~test], X[test])
         truth.append(y[test])
         pred.append(p)

@@ -233,9 +233,12 @@ def row_keys(X: npt.NDArray[Any], seed: int) -> npt.NDArray[np.uint64]:
     rng = np.random.default_rng([seed, 0x5E6])
     mult = rng.integers(1, 2**63, size=words.shape[1], dtype=np.uint64) | np.uint64(1)
     with np.errstate(over="ignore"):
-        h = np.full(len(X), np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15), dtype=np.uint64)
-        for j in range(words.shape[1]):
-            h += words[:, j].astype(np.uint64) * mult[j]
+        h = np.empty(len(X), dtype=np.uint64)
+        # Row blocks that fit in cache; uint64 arithmetic wraps, so the sum is exact mod 2**64.
+        for lo in range(0, len(X), 8192):
+            block = words[lo:lo + 8192].astype(np.uint64)
+            h[lo:lo + 8192] = (block * mult).sum(axis=1, dtype=np.uint64)
+        h += np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
         # splitmix64 finaliser: spreads the sum's bits over the whole key.
         h ^= h >> np.uint64(30)
         h *= np.uint64(0xBF58476D1CE4E5B9)

@@ -111,3 +111,11 @@ def test_write_assignment_csv(tmp_path: Path) -> None:
     assert rows[0]["segment_name"] == "Tea lovers"
     assert set(rows[0]) == {"user_id", "segment_id", "segment_name", "membership",
                             "nearest_segment_id"}
+
+
+def test_holdout_uses_a_bounded_subset() -> None:
+    X, _ = blobs([300, 300])
+    r = build_segments(X, np.ones(len(X), bool), np.zeros((len(X), 4)))
+    rep = holdout_report(r.model, X, np.ones(len(X), bool), np.zeros((len(X), 4)), r.labels,
+                         max_customers=200)
+    assert rep["n_train"] + rep["n_test"] == 200
