@@ -13,14 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from segmint.agent.assign import holdout_report
 from segmint.agent.config import RunConfig
 from segmint.agent.describe import describe_segments
 from segmint.agent.errors import InputError
 from segmint.agent.features import build_users, join_user_table, resolve_as_of
 from segmint.agent.glossary import Glossary, load_glossary
 from segmint.agent.ingest import ingest
-from segmint.agent.segment_store import behaviour_matrix, segment_step
+from segmint.agent.segment_store import segment_step
 from segmint.agent.segments import SegmentParams
 from segmint.agent.workspace import Workspace
 
@@ -186,9 +185,7 @@ def run(
                                      files_dir=files_dir,
                                      previous_db=ws.db_path if ws.exists() else None,
                                      params=params)
-            record.counts["assign_model"] = holdout_report(
-                segmented.model, vectors.vectors, vectors.has_text,
-                behaviour_matrix(con, vectors.user_ids), segmented.labels, seed=config.seed)
+            record.counts["assign_model"] = segmented.holdout
         with clock.stage("name"):
             glossary = load_glossary()
             namer, namer_problem = make_namer(config.llm, ws.path, glossary, n_users)
