@@ -398,6 +398,10 @@ def demo(workspace: WorkspaceOpt = Path("demo-workspace")) -> None:
               f"revenue\" -w {workspace}[/dim]")
 
 
+# Commands kept in their own modules register themselves on `app` when imported.
+from segmint.agent import cli_act, cli_serve  # noqa: E402,F401  (import registers the commands)
+
+
 def _fail(message: str) -> None:
     # Plain write: one line, never wrapped to the terminal's width.
     sys.stderr.write(" ".join(message.split()) + "\n")
