@@ -99,6 +99,18 @@ def run(
         int | None, typer.Option("--min-segment-size", min=2, help="Smallest segment.")
     ] = None,
     llm: Annotated[str | None, typer.Option(help="builtin, openai:MODEL, ollama:MODEL, ...")] = None,
+    engine: Annotated[
+        str, typer.Option(help="Where embedding, pooling and assignment run: local or ray.")
+    ] = "local",
+    ray_address: Annotated[
+        str | None, typer.Option("--ray-address", help="Ray cluster to join (default: start one here).")
+    ] = None,
+    append: Annotated[
+        bool, typer.Option("--append", help="Add these events to the workspace's (incremental run).")
+    ] = False,
+    refit: Annotated[
+        bool, typer.Option("--refit", help="With --append: fit the segments again.")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Ingest events, compute customer features and build segments."""
@@ -116,7 +128,8 @@ def run(
         llm=llm,
     )
     with StageDisplay(quiet=json_out) as display:
-        result = run_pipeline(Workspace(workspace), list(events), cfg, progress=display)
+        result = run_pipeline(Workspace(workspace), list(events), cfg, progress=display,
+                              engine=engine, ray_address=ray_address, append=append, refit=refit)
     if json_out:
         _emit_json(result.to_json())
     else:

@@ -15,9 +15,11 @@ import duckdb
 
 from segmint.agent.config import RunConfig
 from segmint.agent.describe import describe_segments
+from segmint.agent.engine import Engine, LocalEngine, open_engine
 from segmint.agent.errors import InputError
 from segmint.agent.features import build_users, join_user_table, resolve_as_of
 from segmint.agent.glossary import Glossary, load_glossary
+from segmint.agent.incremental import append_config, assign_to_existing, carry_events
 from segmint.agent.ingest import ingest
 from segmint.agent.segment_store import segment_step
 from segmint.agent.segments import SegmentParams
@@ -48,6 +50,9 @@ class RunResult:
     files: list[dict[str, Any]] = field(default_factory=list)
     users_file: dict[str, int] | None = None
     embedding: dict[str, Any] | None = None
+    mode: str = "full"
+    engine: dict[str, Any] | None = None
+    appended_to: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON document `segmint run --json` prints."""
@@ -85,23 +90,29 @@ def offline_models() -> None:
         os.environ.setdefault(name, value)
 
 
-def embed_stage(con: duckdb.DuckDBPyConnection, config: RunConfig, files: Path
-                ) -> tuple[CustomerVectors, dict[str, Any]]:
+def embed_stage(con: duckdb.DuckDBPyConnection, config: RunConfig, files: Path,
+                engine: Engine | None = None) -> tuple[CustomerVectors, dict[str, Any]]:
     """Customer vectors from their texts (unique texts only, cached) and the lookalike index.
+
+    Args:
+        con: the run's connection with `events`.
+        config: the run's settings (`embedder`).
+        files: the run's side-file directory (the index goes there).
+        engine: where encoding and pooling run (default: this process).
 
     Returns:
         The vectors, and what the step did: texts, how many came from the cache, customers with
         text, index kind.
     """
     offline_models()
-    from segmint.embeddings import UserIndex, embed_customers, make_encoder
+    from segmint.embeddings import UserIndex, make_encoder
 
     try:
-        encoder = make_encoder(config.embedder)
+        make_encoder(config.embedder)
     except ValueError as exc:
         raise InputError(str(exc).splitlines()[0], field="--embedder", kind="option",
                          fix="pick one of those") from exc
-    vectors = embed_customers(con, encoder)
+    vectors = (engine or LocalEngine()).embed(con, config.embedder)
     index = UserIndex.build(vectors.user_ids, vectors.vectors, fingerprint=vectors.fingerprint)
     index.save(files / INDEX_DIR)
     con.execute("CREATE TABLE user_text AS SELECT * FROM (SELECT unnest(?) AS user_id, "
@@ -140,6 +151,10 @@ def run(
     config: RunConfig | None = None,
     *,
     progress: ProgressHook | None = None,
+    engine: str = "local",
+    ray_address: str | None = None,
+    append: bool = False,
+    refit: bool = False,
 ) -> RunResult:
     """Run the whole pipeline over event files into a workspace, atomically.
 
@@ -148,6 +163,11 @@ def run(
         files: event files (CSV, CSV.gz, Parquet, JSON Lines).
         config: settings; defaults apply when None.
         progress: called with each stage's name as it starts.
+        engine: `local` or `ray` (embedding, pooling and assignment on a Ray cluster).
+        ray_address: the Ray cluster to join; none starts Ray on this machine.
+        append: add the files' events to the workspace's instead of replacing them
+            (`segmint.agent.incremental`); customers go into the existing segments.
+        refit: with `append`, fit the segments again over all customers.
 
     Returns:
         Counts, the reference time and per-stage seconds.
@@ -157,12 +177,17 @@ def run(
     """
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     config = config or RunConfig()
+    if append:
+        config = append_config(ws, config, refit=refit)
     clock = StageClock(progress)
     params = config.model_dump(mode="json", by_alias=True)
     params["files"] = [str(f) for f in files]
-    with ws.new_run("run", params) as (con, record):
+    with open_engine(engine, ray_address) as eng, ws.new_run("run", params) as (con, record):
         with clock.stage("ingest"):
             report = ingest(con, [Path(f) for f in files], config)
+            if append:
+                record.counts["appended_to"] = {"run_id": ws.current_run_id(),
+                                                "events": carry_events(con, ws.db_path)}
         with clock.stage("features"):
             as_of = resolve_as_of(con, config.as_of)
             has_order_id = any("order_id" in f.columns for f in report.files)
@@ -177,15 +202,22 @@ def run(
                 users_file = join_user_table(con, config.users, id_sources)
         files_dir = ws.files_dir(record.run_id)
         with clock.stage("embed"):
-            vectors, embedded = embed_stage(con, config, files_dir)
+            vectors, embedded = embed_stage(con, config, files_dir, eng)
         with clock.stage("segment"):
-            params = SegmentParams(k=config.segments, min_segment_size=config.min_segment_size,
-                                   seed=config.seed)
-            segmented = segment_step(con, vectors.user_ids, vectors.vectors, vectors.has_text,
-                                     files_dir=files_dir,
-                                     previous_db=ws.db_path if ws.exists() else None,
-                                     params=params)
+            if append and not refit:
+                segmented = assign_to_existing(con, ws, eng, vectors.user_ids, vectors.vectors,
+                                               vectors.has_text, files_dir)
+            else:
+                params = SegmentParams(k=config.segments, min_segment_size=config.min_segment_size,
+                                       seed=config.seed)
+                segmented = segment_step(con, vectors.user_ids, vectors.vectors, vectors.has_text,
+                                         files_dir=files_dir,
+                                         previous_db=ws.db_path if ws.exists() else None,
+                                         params=params)
             record.counts["assign_model"] = segmented.holdout
+            record.counts["mode"] = ("appended, no refit" if append and not refit else
+                                     "appended, refitted" if append else "full")
+            record.counts["engine"] = eng.describe()
         with clock.stage("name"):
             glossary = load_glossary()
             namer, namer_problem = make_namer(config.llm, ws.path, glossary, n_users)
@@ -215,4 +247,7 @@ def run(
         files=[asdict(f) for f in report.files],
         users_file=users_file,
         embedding=embedded,
+        mode=record.counts["mode"],
+        engine=record.counts["engine"],
+        appended_to=record.counts.get("appended_to"),
     )

@@ -1,0 +1,109 @@
+"""Where the expensive, parallel stages of a run execute: this process, or a Ray cluster.
+
+`segmint run --engine local|ray [--ray-address ADDR]`. An engine does three things, all of them
+row-parallel and deterministic, so the engines give the same results:
+
+- ``embed``: customer documents (DuckDB, always local), the distinct texts the vector cache lacks
+  encoded, and the customer vectors pooled from them;
+- ``predict``: customers placed into existing segments with a stored model (FAISS nearest
+  centroid), as incremental runs do.
+
+The local engine is the library's plain code path. The Ray engine lives in
+`segmint.agent.ray_engine` and is imported only when asked for (``ray`` is an optional extra).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from segmint.agent.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from segmint.agent.segment_model import SegmentModel
+    from segmint.embeddings import CustomerVectors
+
+ENGINES = ("local", "ray")
+Prediction = tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], npt.NDArray[np.int64]]
+
+
+class Engine(Protocol):
+    """The stages an engine runs; see the module docstring."""
+
+    name: str
+
+    def embed(self, con: duckdb.DuckDBPyConnection, spec: str) -> CustomerVectors:
+        """Customer vectors for every customer in ``events``, with the ``--embedder`` spec."""
+        ...
+
+    def predict(self, model: SegmentModel, vectors: npt.NDArray[np.floating],
+                has_text: npt.NDArray[np.bool_], behaviour: npt.NDArray[np.floating]) -> Prediction:
+        """Segment id, membership and nearest segment per customer with a stored model."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """What ran where (recorded with the run)."""
+        ...
+
+
+class LocalEngine:
+    """Everything in this process (the default)."""
+
+    name = "local"
+
+    def embed(self, con: duckdb.DuckDBPyConnection, spec: str) -> CustomerVectors:
+        """See `Engine.embed`."""
+        from segmint.embeddings import embed_customers
+
+        return embed_customers(con, spec)
+
+    def predict(self, model: SegmentModel, vectors: npt.NDArray[np.floating],
+                has_text: npt.NDArray[np.bool_], behaviour: npt.NDArray[np.floating]) -> Prediction:
+        """See `Engine.predict`."""
+        return model.predict(vectors, has_text, behaviour)
+
+    def describe(self) -> dict[str, Any]:
+        """See `Engine.describe`."""
+        return {"engine": "local"}
+
+
+@contextmanager
+def open_engine(name: str = "local", address: str | None = None) -> Iterator[Engine]:
+    """The engine for ``--engine`` / ``--ray-address``, shut down (if we started it) on exit.
+
+    Args:
+        name: ``local`` or ``ray``.
+        address: a Ray cluster to join (``auto``, ``HOST:PORT`` or ``ray://HOST:10001``); without
+            it a Ray runtime is started on this machine for the run.
+
+    Raises:
+        UsageError: an unknown engine, an address without ``--engine ray``, or Ray not installed.
+        InputError: the Ray cluster cannot be reached.
+    """
+    if name not in ENGINES:
+        raise UsageError(f"unknown engine {name!r}; use one of: {', '.join(ENGINES)}")
+    if name == "local":
+        if address:
+            raise UsageError("--ray-address needs --engine ray")
+        yield LocalEngine()
+        return
+    try:
+        from segmint.agent.ray_engine import RayEngine
+    except ImportError as exc:
+        raise UsageError("--engine ray needs Ray: pip install 'segmint[ray]'") from exc
+    try:
+        engine = RayEngine.start(address)
+    except ConnectionError as exc:
+        raise InputError(f"cannot reach the Ray cluster: {str(exc).splitlines()[0]}",
+                         field="--ray-address", kind="option",
+                         fix="check the address (`ray status` on the head node)") from exc
+    try:
+        yield engine
+    finally:
+        engine.close()
