@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from conftest import WriteEvents, run_cli
 from segmint.agent.config import RunConfig
 from segmint.agent.errors import UsageError
 from segmint.agent.pipeline import run
@@ -19,8 +20,6 @@ from segmint.agent.segment_store import load_model
 from segmint.agent.workspace import Workspace
 from segmint.data.synth import generate
 from segmint.embeddings import embed_customers
-
-from conftest import WriteEvents, run_cli
 
 
 def _rows(users: range, texts: list[str], day: int, rng: np.random.Generator) -> list[dict[str, Any]]:
@@ -42,8 +41,8 @@ def _split_shop(tmp_path: Path, users: int, share_old: float) -> tuple[Path, Pat
 
 
 @pytest.mark.parametrize("n_new_texts", [0, 5])
-def test_append_embeds_only_the_new_texts(tmp_path: Path, write_events: WriteEvents, monkeypatch: pytest.MonkeyPatch,
-                                          n_new_texts: int) -> None:
+def test_append_embeds_only_the_new_texts(tmp_path: Path, write_events: WriteEvents,
+                                          monkeypatch: pytest.MonkeyPatch, n_new_texts: int) -> None:
     monkeypatch.setenv("SEGMINT_CACHE_DIR", str(tmp_path / "cache"))
     rng = np.random.default_rng(n_new_texts)
     salt = tmp_path.name[-8:]
