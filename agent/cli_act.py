@@ -2,4 +2,49 @@
 
 from __future__ import annotations
 
-from segmint.agent.cli import app  # noqa: F401  (commands below register on it)
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from segmint.agent.cli import JsonOpt, WorkspaceOpt, _emit_json, app
+from segmint.agent.errors import UsageError
+from segmint.agent.workspace import Workspace
+
+
+def _out() -> Console:
+    return Console(soft_wrap=True, highlight=False)
+
+
+@app.command()
+def recommend(
+    segment: Annotated[str | None, typer.Option(help="Segment id or name.")] = None,
+    user: Annotated[str | None, typer.Option(help="A customer id.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=500, help="How many products.")] = 10,
+    workspace: WorkspaceOpt = Path("segmint-workspace"),
+    json_out: JsonOpt = False,
+) -> None:
+    """Products to promote: what sells unusually well in a segment, or what a customer's segment
+    buys that they have not."""
+    from segmint.agent.recommend import recommend_segment, recommend_user
+
+    if (segment is None) == (user is None):
+        raise UsageError("give exactly one of --segment ID|NAME or --user ID")
+    ws = Workspace(workspace)
+    doc = (recommend_segment(ws, segment, limit=limit) if segment is not None
+           else recommend_user(ws, str(user), limit=limit))
+    if json_out:
+        _emit_json(doc)
+        return
+    out = _out()
+    seg = doc["segment"]
+    who = f"customer {doc['user_id']} (segment “{seg['name']}”)" if doc["user_id"] else \
+        f"segment “{seg['name']}” ({seg['size']:,} customers)"
+    out.print(f"[bold]Products to promote to {who}[/bold]")
+    if not doc["items"]:
+        out.print("  no product is bought by enough of the segment (≥ 5%) more than by the shop")
+    for item in doc["items"]:
+        out.print(f"  {item['buyers_share'] * 100:5.1f}% bought  ×{item['lift']:<6.1f} "
+                  f"{item['product_id']:<10} {item['text'] or ''}")
+

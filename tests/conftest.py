@@ -97,3 +97,19 @@ def online_retail(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[
     proc = run_cli("run", str(ONLINE_RETAIL), "-w", str(ws), *ONLINE_RETAIL_MAP, "--currency", "£",
                    "--json", check=True)
     return ws, json.loads(proc.stdout)
+
+
+@pytest.fixture(scope="session")
+def shop_with_users(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """One `segmint run` over a 1,000-customer sample shop with its users file, for the session.
+
+    Returns:
+        The workspace directory and the events file (its `.users.csv` / `.labels.csv` lie beside it).
+    """
+    root = tmp_path_factory.mktemp("sample-shop")
+    events = root / "shop.parquet"
+    run_cli("synth", "--users", "1000", "--seed", "3", "-o", str(events), check=True)
+    ws = root / "ws"
+    run_cli("run", str(events), "--users", f"{events}.users.csv", "-w", str(ws), "--currency", "£",
+            "--json", check=True)
+    return ws, events
