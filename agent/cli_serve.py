@@ -2,4 +2,59 @@
 
 from __future__ import annotations
 
-from segmint.agent.cli import app  # noqa: F401  (commands below register on it)
+import ipaddress
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from segmint.agent.cli import WorkspaceOpt, app, err
+from segmint.agent.errors import UsageError
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding to `host` keeps the server reachable from this machine only."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def check_binding(host: str, token: str | None) -> None:
+    """Refuse to expose the customer data beyond this machine without a token.
+
+    Raises:
+        UsageError: a non-loopback host and no token (exit 2).
+    """
+    if not token and not is_loopback(host):
+        raise UsageError(f"refusing to serve on {host} without a token: anyone on the network could "
+                         "read your customers — pass --token T (or set SEGMINT_TOKEN), or bind to "
+                         "127.0.0.1")
+
+
+@app.command()
+def serve(
+    workspace: WorkspaceOpt = Path("segmint-workspace"),
+    host: Annotated[str, typer.Option(help="Address to bind (loopback unless a token is set).")
+                    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
+    token: Annotated[str | None, typer.Option(
+        envvar="SEGMINT_TOKEN", help="Every /api/ call must send 'Authorization: Bearer TOKEN'.")] = None,
+) -> None:
+    """Serve the web app and the REST API for a workspace."""
+    import uvicorn
+
+    from segmint.agent.api import create_app, warm_up
+
+    token = token or None
+    check_binding(host, token)
+    api = create_app(workspace, token)
+    err.print("segmint: loading the models…")
+    warm_up(workspace)
+    shown = f"[{host}]" if ":" in host else host
+    err.print(f"segmint: serving {workspace} on http://{shown}:{port}/ "
+              f"({'token required' if token else 'no token'}; Ctrl-C to stop)")
+    uvicorn.run(api, host=host, port=port, log_level="warning")
