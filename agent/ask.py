@@ -113,7 +113,7 @@ def ask(workspace: Workspace, question: str, *, glossary: Glossary | None = None
                 fmt = export_format_for(export, export_format)
                 salt = workspace_salt(workspace.path) if hash_ids else None
                 write_customers(rows, export, fmt, currency=workspace_facts(con).currency,
-                                salt=salt)
+                                salt=salt, audit_con=con)
                 answer.export = str(export)
         except SpecError as exc:
             raise InputError(str(exc), fix="ask about fields, terms and segments this shop has") from exc
@@ -171,7 +171,7 @@ def ask_spec(workspace: Workspace, question: str, spec: QuerySpec, *, export: Pa
                 fmt = export_format_for(export, export_format)
                 salt = workspace_salt(workspace.path) if hash_ids else None
                 write_customers(select_customers(con, compiled), export, fmt,
-                                currency=workspace_facts(con).currency, salt=salt)
+                                currency=workspace_facts(con).currency, salt=salt, audit_con=con)
                 answer.export = str(export)
         except SpecError as exc:
             raise InputError(str(exc), fix="see `segmint segments`") from exc

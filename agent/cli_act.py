@@ -48,3 +48,38 @@ def recommend(
         out.print(f"  {item['buyers_share'] * 100:5.1f}% bought  ×{item['lift']:<6.1f} "
                   f"{item['product_id']:<10} {item['text'] or ''}")
 
+
+
+@app.command()
+def audit(
+    attribute: Annotated[str, typer.Option(help="A customer attribute: age_band, gender, region...")],
+    question: Annotated[str | None, typer.Option(
+        help="Audit the customers a question selects (what its export would hold).")] = None,
+    workspace: WorkspaceOpt = Path("segmint-workspace"),
+    json_out: JsonOpt = False,
+) -> None:
+    """How each value of an attribute is represented in each segment against the whole shop
+    (flags ratios outside 0.8–1.25, the four-fifths rule)."""
+    from segmint.agent.audit import audit as run_audit
+
+    doc = run_audit(Workspace(workspace), attribute, question=question)
+    if json_out:
+        _emit_json(doc)
+        return
+    out = _out()
+    values = list(doc["population"])
+    out.print(f"[bold]{doc['attribute']}[/bold]: share in the group ÷ share of all customers "
+              f"(flagged outside 0.8–1.25)")
+    out.print("  " + " " * 34 + "".join(f"{v[:10]:>11}" for v in values))
+    out.print("  " + f"{'all customers (share)':<34}"
+              + "".join(f"{doc['population'][v] * 100:>10.1f}%" for v in values))
+    groups = doc["segments"] if question is None else [
+        {"id": "", "name": f"“{question}” ({doc['customers']:,})", **doc}]
+    for seg in groups:
+        label = f"{seg['id']:>3} {seg['name']}"[:33]
+        cells = "".join(
+            (f"[red]{seg['ratios'][v]:>11.2f}[/red]" if v in seg["flags"] else f"{seg['ratios'][v]:>11.2f}")
+            if v in seg["ratios"] else f"{'–':>11}" for v in values)
+        out.print(f"  {label:<34}{cells}")
+    flagged = sum(1 for s in groups if s["flags"])
+    out.print(f"[dim]{flagged} of {len(groups)} groups have a value outside 0.8–1.25[/dim]")

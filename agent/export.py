@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import secrets
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -16,6 +18,7 @@ import pyarrow.parquet as pq
 from segmint.agent.customers import describe_customer
 from segmint.agent.errors import InputError
 
+log = logging.getLogger(__name__)
 FORMATS = ("csv", "parquet", "jsonl")
 COLUMNS = ("user_id", "segment_id", "segment_name", "recency_days", "orders", "revenue", "why")
 
@@ -53,7 +56,8 @@ def workspace_salt(workspace_path: Path) -> str:
 
 
 def write_customers(rows: list[dict[str, Any]], path: Path, fmt: str, *, currency: str = "",
-                    salt: str | None = None) -> int:
+                    salt: str | None = None, audit_con: duckdb.DuckDBPyConnection | None = None
+                    ) -> int:
     """Write one row per customer atomically (temp file, then rename).
 
     Args:
@@ -62,10 +66,17 @@ def write_customers(rows: list[dict[str, Any]], path: Path, fmt: str, *, currenc
         fmt: csv, parquet or jsonl.
         currency: symbol for the reason text.
         salt: when given, user ids are replaced by salted SHA-256 hashes.
+        audit_con: the workspace's connection; when given, a warning is logged for each customer
+            attribute on which the list is skewed (see segmint.agent.audit).
 
     Returns:
         The number of rows written.
     """
+    if audit_con is not None:
+        from segmint.agent.audit import export_skew
+
+        for warning in export_skew(audit_con, [str(r.get("user_id")) for r in rows]):
+            log.warning(warning)
     records = []
     for row in rows:
         rec = {c: row.get(c) for c in COLUMNS}
