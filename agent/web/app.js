@@ -132,7 +132,8 @@ async function openSegment(id) {
   const f = seg.facts || {};
   const products = (f.top_products || []).slice(0, 8);
   const cats = (f.top_categories || []).slice(0, 6);
-  const attrs = Object.entries(f.attributes || {});
+  // Attributes worth a line: a value shared by at least 5% of the segment (not a per-customer date).
+  const attrs = Object.entries(f.attributes || {}).filter(([, values]) => values.length && values[0].share >= 0.05);
   box.replaceChildren(
     el("div", { class: "detail-head" },
       el("div", {}, el("h1", {}, seg.name || `Segment ${seg.id}`), el("p", { class: "muted" }, seg.description || "")),
@@ -295,7 +296,7 @@ function drawMap(map) {
     hovertemplate: `%{customdata}<br>${segName(id).replace(/%/g, "%%")}<extra></extra>`,
   }));
   Plotly.newPlot("map", traces, { ...LAYOUT, margin: { l: 10, r: 10, t: 10, b: 10 },
-    xaxis: { visible: false }, yaxis: { visible: false, scaleanchor: "x" }, legend: { font: { size: 11 } } }, CONFIG);
+    xaxis: { visible: false }, yaxis: { visible: false }, legend: { font: { size: 11 } } }, CONFIG);
   $("#map").on("plotly_click", (ev) => { const u = ev.points?.[0]?.customdata; if (u) openCustomer(u); });
   const missing = map.without_vectors ? ` ${nf.format(map.without_vectors)} customers without any searched, viewed or bought text are not shown.` : "";
   $("#map-note").textContent = `Each dot is a customer (${nf.format(map.shown)} of ${nf.format(map.total)}), placed by how close what they searched for, viewed and bought is to each segment's centre; close dots behave alike.${missing}`;
@@ -319,7 +320,7 @@ function drawBoxes(field, rows) {
   const traces = rows.map((r) => ({ type: "box", name: short(segName(r.id), 26), q1: [r.q25], median: [r.median], q3: [r.q75],
     lowerfence: [r.q05], upperfence: [r.q95], mean: [r.mean], x: [short(segName(r.id), 26)], marker: { color: segColor(r.id) },
     fillcolor: segColor(r.id) + "55", line: { color: segColor(r.id), width: 1.5 }, showlegend: false }));
-  Plotly.newPlot(target, traces, { ...LAYOUT, margin: { l: 60, r: 10, t: 10, b: 120 }, xaxis: { tickangle: -35, tickfont: { size: 11 } },
+  Plotly.newPlot(target, traces, { ...LAYOUT, margin: { l: 100, r: 10, t: 10, b: 120 }, xaxis: { tickangle: -35, tickfont: { size: 11 } },
     yaxis: { gridcolor: "#eef0f4", tickprefix: field === "revenue" ? state.summary?.currency || "" : "" } }, CONFIG);
 }
 
