@@ -2,8 +2,9 @@
 
 Interest vectors: centred, embedded spectrally; the spectrum's largest drop gives the starting
 width. A decisive drop (nearly disconnected groups) is clustered by spectral k-means; otherwise
-HDBSCAN finds the groups, the width is re-cut to the number found until the two agree, and giant
-clusters on a continuum are refused. With `k`, FAISS k-means. Behaviour (RFM): k-means.
+HDBSCAN finds how many groups there are (the width is re-cut to the number found until the two
+agree, and giant clusters on a continuum are refused) and Ward linkage in the centred space draws
+that many groups. With `k`, FAISS k-means. Behaviour (RFM): k-means.
 The groups then become a nearest-centroid `SpaceModel` through `refine`.
 """
 
@@ -22,11 +23,12 @@ from segmint.agent.cluster import (
     kmeans_plus_plus,
     refine,
 )
-from segmint.agent.reduce import Reducer, SpectralReducer, make_reducer
+from segmint.agent.reduce import Reducer, SpectralReducer, knn_affinity, make_reducer
 from segmint.agent.segment_model import SpaceModel
 
 IntArray = npt.NDArray[np.int64]
 F32 = npt.NDArray[np.float32]
+BoolArray = npt.NDArray[np.bool_]
 
 UNASSIGNED = 0
 INTEREST, BEHAVIOUR = "interest", "behaviour"
@@ -56,6 +58,9 @@ ASSIGN_CHUNK = 65_536
 # Membership is the share of a segment's core members that are less typical than the customer;
 # these quantiles of core similarity are what the model keeps to compute it.
 N_QUANTILES = 21
+# Neighbours per customer in the connectivity graph that bounds Ward's merges (keeps it near
+# linear in the sample size instead of quadratic).
+WARD_NEIGHBORS = 15
 
 
 @dataclass
@@ -74,6 +79,7 @@ class SegmentParams:
             number of clusters found).
         n_neighbors: neighbours per customer in the spectral graph.
         min_samples: HDBSCAN's density neighbourhood.
+        ward: draw the groups HDBSCAN found with Ward linkage (see `ward_partition`).
     """
 
     k: int | None = None
@@ -84,6 +90,7 @@ class SegmentParams:
     n_components: int = 24
     n_neighbors: int = 10
     min_samples: int = 5
+    ward: bool = True
 
     def __post_init__(self) -> None:
         if self.k is not None and self.k < 1:
@@ -151,17 +158,19 @@ def fit_space(kind: str, raw: npt.NDArray[np.floating], p: SegmentParams, min_si
         # K is per space, but a space never gets more segments than minimum-size groups fit in.
         k = max(1, min(p.k or BEHAVIOUR_K, n // min_size if n >= min_size else 1, m))
         found = _kmeans(X, k, kind, p, info)
+        clustered = found >= 0
     else:
-        found = _density(X, mcs, p, info)
+        found, clustered = _density(X, mcs, p, info)
     info["clusters"] = int(found.max()) + 1 if found.size else 0
-    info["sample_noise_share"] = round(float((found < 0).mean()), 6) if m else 0.0
+    info["sample_noise_share"] = round(float((~clustered).mean()), 6) if m else 0.0
     if info["clusters"] == 0:
         # No density structure at all: one segment holds everyone rather than none.
         found = np.zeros(m, dtype=np.int64)
+        clustered = np.ones(m, dtype=bool)
         info["reason"] = "no clusters found; one segment"
     ref = refine(X, found, metric=space.metric)
     # Behaviour segments cover everyone: an extreme spender is a VIP, not an outlier.
-    space.set_centroids(ref.centroids, ref.labels, ref.best, ref.core, found >= 0, N_QUANTILES,
+    space.set_centroids(ref.centroids, ref.labels, ref.best, ref.core, clustered, N_QUANTILES,
                         fence=kind == INTEREST)
     info["segments"] = space.n_segments
     info["sample_unassigned_share"] = round(
@@ -180,8 +189,24 @@ def _kmeans(X: F32, k: int, kind: str, p: SegmentParams, info: dict[str, Any]) -
     return KMeansClusterer(k=k, seed=p.seed, spherical=kind == INTEREST).fit_predict(X)
 
 
-def _density(X: F32, mcs: int, p: SegmentParams, info: dict[str, Any]) -> IntArray:
-    """HDBSCAN on the reduced sample; the number of groups is found, not given."""
+def _density(X: F32, mcs: int, p: SegmentParams, info: dict[str, Any]) -> tuple[IntArray, BoolArray]:
+    """HDBSCAN on the reduced sample; the number of groups is found, not given.
+
+    Returns:
+        (group per row, seeding the centroids; whether the row counts towards its segment's
+        reach).
+    """
+    found = _density_groups(X, mcs, p, info)
+    if not p.ward or found.max() < 1 or info.get("clusterer") != "hdbscan":
+        return found, found >= 0
+    # Ward's groups are the segments, so their own members (not HDBSCAN's, drawn in another
+    # space) set each segment's reach; the robust fence still leaves out the strays.
+    groups = ward_partition(X, int(found.max()) + 1, info)
+    return groups, groups >= 0
+
+
+def _density_groups(X: F32, mcs: int, p: SegmentParams, info: dict[str, Any]) -> IntArray:
+    """HDBSCAN's groups (noise -1), on the spectral embedding unless another reducer is set."""
     m = len(X)
     clusterer = HDBSCANClusterer(min_cluster_size=mcs, min_samples=p.min_samples,
                                  jitter=JITTER, seed=INTERNAL_SEED)
@@ -213,6 +238,24 @@ def _density(X: F32, mcs: int, p: SegmentParams, info: dict[str, Any]) -> IntArr
         return np.unique(found, return_inverse=True)[1].astype(np.int64) - int(small.any())
     info["clusterer"] = "hdbscan"
     return _match_width(reducer, clusterer, _hdbscan(clusterer, Z, info), info)
+
+
+def ward_partition(X: F32, k: int, info: dict[str, Any]) -> IntArray:
+    """Re-draw HDBSCAN's K groups with Ward linkage in the customers' own (centred) space.
+
+    HDBSCAN on the spectral embedding is good at telling how many groups there are but draws
+    their borders from a few hundred density estimates, so small changes in the graph move
+    whole groups (amazon_user_histories: ARI 0.54-0.75 over neighbour counts). Ward with that K
+    on a kNN connectivity graph, refined by Lloyd iterations later, is deterministic and draws
+    borders from every customer: ARI 0.75-0.78 for any K from 20 to 28 there.
+    """
+    from sklearn.cluster import AgglomerativeClustering
+
+    connectivity = knn_affinity(X, min(WARD_NEIGHBORS, len(X) - 1))
+    ward = AgglomerativeClustering(n_clusters=k, linkage="ward", connectivity=connectivity)
+    labels = ward.fit_predict(X).astype(np.int64)
+    info["partition"] = "ward"
+    return labels
 
 
 def _hdbscan(clusterer: HDBSCANClusterer, Z: F32, info: dict[str, Any]) -> IntArray:

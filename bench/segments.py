@@ -133,8 +133,8 @@ def real_cases() -> list[tuple[str, Any, np.ndarray | None, np.ndarray]]:
         con.execute(f"""CREATE TABLE events AS SELECT user_id || '|' || category AS user_id,
             CAST(timestamp AS TIMESTAMP) AS ts, 'purchase' AS event_type, product_title AS text
             FROM read_csv('{AMAZON}')""")
-        for label, cfg in (("no recency decay", {"half_life_days": None}),
-                           ("default documents (180-day half-life)", {})):
+        for label, cfg in (("default documents (no recency decay)", {}),
+                           ("180-day recency half-life", {"half_life_days": 180.0})):
             cv = _embed(con, **cfg)
             truth = np.array([u.split("|", 1)[1] for u in cv.user_ids])
             cases.append((f"amazon_user_histories, {label}", cv, truth,

@@ -93,12 +93,11 @@ def test_amazon_user_histories_recover_categories() -> None:
     con.execute(f"""CREATE TABLE events AS SELECT user_id || '|' || category AS user_id,
         CAST(timestamp AS TIMESTAMP) AS ts, 'purchase' AS event_type, product_title AS text
         FROM read_csv('{AMAZON}')""")
-    # Reviews span two decades: recency decay would leave each customer with one title.
-    cv = _vectors(con, half_life_days=None)
+    cv = _vectors(con)  # default documents, as `segmint run` builds them
     truth = np.array([u.split("|", 1)[1] for u in cv.user_ids])
     r = build_segments(cv.vectors, cv.has_text, np.zeros((len(truth), 4)))
     assert r.noise_share <= 0.10
-    assert adjusted_rand_score(truth, r.labels) >= 0.70
+    assert adjusted_rand_score(truth, r.labels) >= 0.75
 
 
 @pytest.mark.slow
