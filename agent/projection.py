@@ -22,8 +22,8 @@ from segmint.agent.workspace import Workspace
 
 MAX_POINTS = 4000
 CENTRE_SAMPLE = 50_000
-TEMPERATURE = 0.05  # softmax temperature on cosine similarities to the segment centres
-SPREAD = 0.18  # offsets are scaled to this share of the median distance between centres
+TEMPERATURE = 0.01  # softmax temperature on cosine similarities to the segment centres
+SPREAD = 0.08  # offsets are scaled to this share of the median distance between centres
 
 
 @dataclass
