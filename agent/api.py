@@ -93,7 +93,8 @@ def create_app(workspace: Path | str, token: str | None = None) -> FastAPI:
     ws = Workspace(workspace)
     if not ws.exists():
         ws.connect()  # raises the one-line usage error
-    app = FastAPI(title="segmint", version="0.1.0",
+    # No /docs or /redoc: FastAPI's pages load their scripts from a CDN, and this server works offline.
+    app = FastAPI(title="segmint", version="0.1.0", docs_url=None, redoc_url=None,
                   description="Customer segments of one shop: ask, explore, export (DESIGN §4).")
     guard = [Depends(token_guard(token))]
     api = APIRouter(prefix="/api", dependencies=guard, responses=ERRORS)
