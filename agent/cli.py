@@ -335,6 +335,8 @@ def assign_cmd(
 def evaluate(
     labels: Annotated[Path, typer.Option(help="CSV with user_id,label: known groups.")],
     workspace: WorkspaceOpt = Path("segmint-workspace"),
+    ignore_label: Annotated[list[str] | None, typer.Option(
+        "--ignore-label", help="A label that is not a group (e.g. mixed); repeatable.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Agreement of the segments with known groups (ARI, NMI, ...)."""
@@ -343,7 +345,7 @@ def evaluate(
     from segmint.agent.evaluate import evaluate_labels_file
 
     with contextlib.closing(Workspace(workspace).connect()) as con:
-        doc = evaluate_labels_file(con, labels)
+        doc = evaluate_labels_file(con, labels, ignore_label or ())
     if json_out:
         _emit_json(doc)
         return

@@ -9,6 +9,7 @@ Moulavi et al. 2014) on a bounded sample, for `segmint segments --json`.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,11 +67,18 @@ def agreement(truth: npt.ArrayLike, predicted: npt.ArrayLike, *, unassigned: Any
     }
 
 
-def evaluate_labels_file(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, Any]:
+def evaluate_labels_file(con: duckdb.DuckDBPyConnection, path: Path,
+                         ignore: Sequence[str] = ()) -> dict[str, Any]:
     """`segmint evaluate --labels FILE`: compare a (user_id, label) file with `users.segment_id`.
 
     Ids are normalised like ingest does (`17850.0` -> `17850`). Customers in the file but not in
     the workspace, and the reverse, are counted and left out of the scores.
+
+    Args:
+        con: workspace connection.
+        path: CSV with user_id and label columns.
+        ignore: labels that are not groups (e.g. the sample shop's `mixed` wanderers); their
+            customers are counted in `ignored` and left out of the scores.
 
     Raises:
         InputError: unreadable file, no user_id/label columns, or no customer in common.
@@ -104,12 +112,18 @@ def evaluate_labels_file(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str
     if not rows:
         raise InputError("no customer of the labels file is in the workspace", file=path,
                          field=uid, fix="check that the ids match the events' user_id")
-    truth = [r[1] for r in rows]
-    pred = [UNASSIGNED if r[2] is None else int(r[2]) for r in rows]
+    skip = set(ignore)
+    kept = [r for r in rows if r[1] not in skip]
+    if not kept:
+        raise InputError(f"every labelled customer has an ignored label ({', '.join(sorted(skip))})",
+                         file=path, field=lab, fix="ignore fewer labels")
+    truth = [r[1] for r in kept]
+    pred = [UNASSIGNED if r[2] is None else int(r[2]) for r in kept]
     out = agreement(np.array(truth), np.array(pred))
+    out["ignored"] = len(rows) - len(kept)
     out["labels_file_customers"] = int(in_file[0]) if in_file else 0
     out["workspace_customers"] = int(in_ws[0]) if in_ws else 0
-    out["unmatched_labels"] = out["labels_file_customers"] - out["n"]
+    out["unmatched_labels"] = out["labels_file_customers"] - len(rows)
     return out
 
 

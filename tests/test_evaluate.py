@@ -141,3 +141,16 @@ def test_missing_labels_file_is_an_input_error(con: duckdb.DuckDBPyConnection, t
                                                ) -> None:
     with pytest.raises(InputError, match="cannot read"):
         evaluate_labels_file(con, tmp_path / "nope.csv")
+
+
+def test_ignored_labels_are_left_out_of_the_scores(con: duckdb.DuckDBPyConnection, tmp_path: Path
+                                                   ) -> None:
+    f = tmp_path / "labels.csv"
+    # 'lonely' sits in the tea segment but is a wanderer: scored, it breaks the perfect match.
+    f.write_text("user_id,label\n17850,gift\n17851,gift\n00042,tea\n00043,tea\nlonely,mixed\n")
+    assert evaluate_labels_file(con, f)["ari"] < 1.0
+    out = evaluate_labels_file(con, f, ignore=["mixed"])
+    assert out["ari"] == pytest.approx(1.0)
+    assert (out["n"], out["ignored"], out["unmatched_labels"]) == (4, 1, 0)
+    with pytest.raises(InputError, match="ignored label"):
+        evaluate_labels_file(con, f, ignore=["gift", "tea", "mixed"])
