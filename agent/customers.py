@@ -80,6 +80,8 @@ def describe_customer(features: dict[str, Any], currency: str = "") -> str:
         parts.append(f"last order {recency} day{'s' if recency != 1 else ''} ago")
     elif features.get("n_events"):
         parts.append(f"no purchase yet, {features['n_events']} events")
+    if features.get("risk_reason"):  # only risky customers have one (agent/risk.py)
+        parts.append(f"risky: {features['risk_reason']}")
     return ", ".join(parts)
 
 

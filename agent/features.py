@@ -16,6 +16,8 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     "recency_days", "tenure_days", "orders", "revenue", "aov", "units", "returns",
     "returned_amount", "n_events", "n_search", "n_view", "n_cart", "n_purchase", "n_return",
     "n_products", "active_days",
+    # Risk (agent/risk.py) and lifetime value (agent/ltv.py), added after the features step.
+    "return_rate", "burst_orders", "outlier_score", "risk_score",
 )
 
 

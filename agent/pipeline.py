@@ -218,6 +218,10 @@ def run(
             record.counts["mode"] = ("appended, no refit" if append and not refit else
                                      "appended, refitted" if append else "full")
             record.counts["engine"] = eng.describe()
+        with clock.stage("risk"):  # anomaly scores per customer (agent/risk.py)
+            from segmint.agent.risk import score_risk
+
+            record.counts["risk"] = score_risk(con, config.currency)
         with clock.stage("name"):
             glossary = load_glossary()
             namer, namer_problem = make_namer(config.llm, ws.path, glossary, n_users)

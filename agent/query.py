@@ -19,7 +19,8 @@ from segmint.agent.glossary import Glossary, percentile_thresholds
 CompareOp = Literal[">", ">=", "<", "<=", "=", "!=", "between", "in"]
 Intent = Literal["list", "count", "describe", "compare", "top"]
 _NON_ATTRIBUTES = {"user_id", "first_seen", "last_seen", "first_purchase", "last_purchase",
-                   "segment_id", "membership", "nearest_segment_id", *NUMERIC_FEATURES}
+                   "segment_id", "membership", "nearest_segment_id", "risk_reason",
+                   *NUMERIC_FEATURES}
 
 
 class Condition(BaseModel):
