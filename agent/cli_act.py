@@ -83,3 +83,27 @@ def audit(
         out.print(f"  {label:<34}{cells}")
     flagged = sum(1 for s in groups if s["flags"])
     out.print(f"[dim]{flagged} of {len(groups)} groups have a value outside 0.8–1.25[/dim]")
+
+
+@app.command()
+def brief(
+    segment: Annotated[str, typer.Option(help="Segment id or name.")],
+    llm: Annotated[str | None, typer.Option(help="builtin, openai:MODEL, ollama:MODEL, ...")] = None,
+    workspace: WorkspaceOpt = Path("segmint-workspace"),
+    json_out: JsonOpt = False,
+) -> None:
+    """A campaign brief for a segment: goal, audience, offer, channel and message, from verified
+    facts."""
+    from segmint.agent.brief import campaign_brief
+
+    doc = campaign_brief(Workspace(workspace), segment, llm=llm)
+    if json_out:
+        _emit_json(doc)
+        return
+    out = _out()
+    out.print(f"[bold]Campaign brief: {doc['segment']['name']}[/bold]  "
+              f"[dim]({doc['segment']['size']:,} customers, written by {doc['writer']})[/dim]")
+    for part in ("goal", "audience", "offer", "channel", "message"):
+        out.print(f"  [bold]{part:<9}[/bold]{doc[part]}")
+    if doc["writer_reason"]:
+        out.print(f"[dim]LLM not used: {doc['writer_reason']}[/dim]")
