@@ -9,6 +9,8 @@ Specs (``--embedder``):
   onnxruntime's dynamic int8 quantizer (built once, cached in ``SEGMINT_CACHE_DIR``).
 - ``minilm-onnx``: the same export without quantization (float32, for comparison).
 - ``minilm-static``: a model2vec-style static model distilled from the packaged model.
+- ``minilm-numpy``: the packaged model evaluated in NumPy (same vectors to float32 rounding; no
+  torch import, which dominates a cold run on a small CPU).
 - ``auto``: ``minilm`` when a GPU is present, else ``minilm-onnx-int8``.
 
 Every encoder loads its model lazily, on the first ``encode``: a re-run whose texts are all in
@@ -296,6 +298,10 @@ def make_encoder(spec: str = DEFAULT_SPEC, *, device: str | None = None) -> Enco
         from segmint.embeddings.onnx_backend import OnnxEncoder
 
         return OnnxEncoder(packaged_model_dir(), quantize=spec.endswith("int8"))
+    if spec == "minilm-numpy":
+        from segmint.embeddings.numpy_backend import NumpyBertEncoder
+
+        return NumpyBertEncoder(packaged_model_dir())
     if spec == "minilm-static":
         from segmint.embeddings.static_backend import StaticEncoder
 
@@ -305,4 +311,5 @@ def make_encoder(spec: str = DEFAULT_SPEC, *, device: str | None = None) -> Enco
 
 def known_specs() -> Iterable[str]:
     """The spec strings ``make_encoder`` accepts (``st:`` takes a name or path)."""
-    return ("minilm", "st:NAME_OR_PATH", "minilm-onnx-int8", "minilm-onnx", "minilm-static", "auto")
+    return ("minilm", "st:NAME_OR_PATH", "minilm-numpy", "minilm-onnx-int8", "minilm-onnx",
+            "minilm-static", "auto")
