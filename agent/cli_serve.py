@@ -35,6 +35,15 @@ def check_binding(host: str, token: str | None) -> None:
                          "127.0.0.1")
 
 
+def single_threaded_models() -> None:
+    """One torch thread per request: a server answers many requests at once, and torch's own
+    threads fighting for the same busy cores made a question with an interest ~4x slower
+    (1.35 s against 0.3 s at 100k customers)."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 @app.command()
 def serve(
     workspace: WorkspaceOpt = Path("segmint-workspace"),
@@ -52,6 +61,7 @@ def serve(
     token = token or None
     check_binding(host, token)
     api = create_app(workspace, token)
+    single_threaded_models()
     err.print("segmint: loading the models…")
     warm_up(workspace)
     shown = f"[{host}]" if ":" in host else host

@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import os
 import socket
+import statistics
 import subprocess
 import time
 from datetime import date
@@ -80,7 +81,7 @@ def peak_rss_mib(pid: int) -> float:
 
 
 async def client(base: str, index: int, until: float, expected: dict[str, int],
-                 latencies: list[float], errors: list[str]) -> None:
+                 latencies: list[tuple[str, float]], errors: list[str]) -> None:
     async with httpx.AsyncClient(base_url=base, headers=_auth(), timeout=60) as http:
         turn = index
         while time.perf_counter() < until:
@@ -92,7 +93,7 @@ async def client(base: str, index: int, until: float, expected: dict[str, int],
             except httpx.HTTPError as exc:
                 errors.append(f"{type(exc).__name__}: {exc}")
                 continue
-            latencies.append(time.perf_counter() - start)
+            latencies.append((question, time.perf_counter() - start))
             if res.status_code != 200:
                 errors.append(f"{res.status_code}: {res.text[:200]}")
             elif res.json()["count"] != expected[question]:
@@ -102,20 +103,22 @@ async def client(base: str, index: int, until: float, expected: dict[str, int],
 async def load(base: str, clients: int, seconds: float) -> dict[str, Any]:
     expected = {q: httpx.post(f"{base}/api/ask", json={"question": q}, headers=_auth(),
                               timeout=60).json()["count"] for q in QUESTIONS}
-    latencies: list[float] = []
+    latencies: list[tuple[str, float]] = []
     errors: list[str] = []
     start = time.perf_counter()
     until = start + seconds
     await asyncio.gather(*(client(base, i, until, expected, latencies, errors) for i in range(clients)))
     wall = time.perf_counter() - start
-    ordered = sorted(latencies)
+    ordered = sorted(s for _, s in latencies)
 
     def pct(p: float) -> float:
         return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000 if ordered else float("nan")
 
+    per_question = {q: statistics.median([s for qq, s in latencies if qq == q]) * 1000
+                    for q in QUESTIONS if any(qq == q for qq, _ in latencies)}
     return {"requests": len(latencies), "errors": errors, "wall_s": wall,
             "rps": len(latencies) / wall, "p50": pct(0.5), "p90": pct(0.9), "p99": pct(0.99),
-            "max": ordered[-1] * 1000 if ordered else float("nan")}
+            "max": ordered[-1] * 1000 if ordered else float("nan"), "per_question": per_question}
 
 
 def main() -> None:
@@ -147,6 +150,10 @@ def main() -> None:
         f"| {opts.clients} | {result['requests']:,} | {len(errors)} | {result['rps']:.1f} | "
         f"{result['p50']:.0f} | {result['p90']:.0f} | {result['p99']:.0f} | {result['max']:.0f} | "
         f"{rss:.0f} MiB |",
+        "",
+        "| question | median ms under load |",
+        "|---|---:|",
+        *(f"| {q} | {ms:.0f} |" for q, ms in result["per_question"].items()),
         "",
         f"Latency is what a client waits with {opts.clients} requests in flight on this machine's "
         "shared cores (a single request alone: see the Ask section).",

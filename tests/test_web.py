@@ -137,8 +137,8 @@ def test_ask_shows_the_cli_count_and_a_follow_up_narrows_it(browser_page: tuple[
     fresh(page)
     page.fill("[data-testid=question]", QUESTION)
     page.press("[data-testid=question]", "Enter")
-    first = page.locator("[data-testid=answer]").last
-    first.locator("[data-testid=answer-count]").wait_for()
+    page.locator("[data-testid=answer]").last.locator("[data-testid=answer-count]").wait_for()
+    first = page.locator("[data-testid=answer]").nth(page.locator("[data-testid=answer]").count() - 1)
     assert int(first.locator("[data-testid=answer-count]").inner_text().replace(",", "")) == cli["count"]
     assert cli["definition"] in first.locator("[data-testid=definition]").inner_text()
     rows = first.locator("[data-testid=customers] tbody tr")
@@ -152,6 +152,8 @@ def test_ask_shows_the_cli_count_and_a_follow_up_narrows_it(browser_page: tuple[
     narrowed = int(follow.locator("[data-testid=answer-count]").inner_text().replace(",", ""))
     assert 0 < narrowed < cli["count"]
     assert "revenue > £500" in follow.locator("[data-testid=definition]").inner_text()
+    assert "narrows the previous answer" in follow.inner_text()
+    assert "narrows the previous answer" not in first.inner_text()
     assert page.is_visible("[data-testid=context]")
     shot(page, "ask")
     assert not blocked

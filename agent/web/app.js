@@ -9,6 +9,8 @@ const PALETTE = ["#4f46e5", "#0ea5e9", "#16a34a", "#f59e0b", "#dc2626", "#9333ea
 const SUGGESTIONS = ["who are my lapsed high spenders?", "top 10 customers by revenue",
   "how many one-time buyers do I have?", "of those, who spent over 500?", "who are my new customers?"];
 
+// The same follow-up phrases the server recognises (segmint.agent.conversation.FOLLOW_UP).
+const FOLLOW_UP = /^\s*(?:(?:and\s+)?(?:of|among|from|out of)\s+(?:those|these|them|which)|of which|now(?:\s+only)?|and\s+only|but\s+only|only|just|what about|how about|and)\b/i;
 const $ = (sel, root = document) => root.querySelector(sel);
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -200,17 +202,19 @@ async function ask(question) {
   question = question.trim();
   if (!question) return;
   const thread = $("#thread");
-  const card = el("article", { class: "answer", "data-testid": "answer" }, el("div", { class: "q" }, question), el("span", { class: "spinner" }));
+  const card = el("article", { class: "answer", "data-testid": "answer" }, el("div", { class: "q" }, `“${question}”`), el("span", { class: "spinner" }));
   thread.append(card);
   $("#ask-button").disabled = true;
   try {
     const res = await api("/api/ask", { method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ question, context: state.context }) });
     const a = await res.json();
+    const followUp = state.context !== null && FOLLOW_UP.test(question);
     state.context = a.query;
     state.lastAnswer = a;
     const isCount = a.query?.intent === "count";
-    card.replaceChildren(el("div", { class: "q" }, question),
+    card.replaceChildren(el("div", { class: "q" }, `“${question}”`,
+      followUp ? el("span", { class: "badge strong follow" }, "narrows the previous answer") : null),
       el("div", { class: "headline" }, el("span", { class: "count", "data-testid": "answer-count" }, nf.format(a.count)),
         el("span", { class: "count-label" }, a.count === 1 ? "customer" : "customers")),
       el("div", { class: "definition", "data-testid": "definition" }, el("b", {}, "Definition: "), a.definition),
@@ -223,7 +227,7 @@ async function ask(question) {
     $("#context-text").textContent = `Follow-ups refine: “${short(question, 60)}” (${nf.format(a.count)} customers)`;
   } catch (err) {
     card.classList.add("failed");
-    card.replaceChildren(el("div", { class: "q" }, question), el("div", { "data-testid": "answer-error" },
+    card.replaceChildren(el("div", { class: "q" }, `“${question}”`), el("div", { "data-testid": "answer-error" },
       err.status === 400 ? "I could not turn that into a definition. " : "", err.message));
   } finally { $("#ask-button").disabled = false; }
 }
