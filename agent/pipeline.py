@@ -84,9 +84,15 @@ INDEX_DIR = "user_index"
 
 
 def offline_models() -> None:
-    """Models load from local files only, quietly (nothing is downloaded at run time)."""
+    """Models load from local files only, quietly (nothing is downloaded at run time).
+
+    OpenMP threads sleep instead of spinning while they wait: on a shared 2-core machine a
+    spinning torch ran 4-5x slower (bench/RESULTS.md, End to end). Read when OpenMP loads, so
+    this must run before torch is imported.
+    """
     for name, value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"),
-                        ("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TRANSFORMERS_VERBOSITY", "error")):
+                        ("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TRANSFORMERS_VERBOSITY", "error"),
+                        ("OMP_WAIT_POLICY", "PASSIVE")):
         os.environ.setdefault(name, value)
 
 
@@ -120,6 +126,7 @@ def embed_stage(con: duckdb.DuckDBPyConnection, config: RunConfig, files: Path,
     stats = vectors.stats
     return vectors, {"embedder": config.embedder, "fingerprint": vectors.fingerprint,
                      "texts": stats.texts, "cached": stats.cached, "embedded": stats.embedded,
+                     "encode_seconds": round(stats.seconds, 3),
                      "users_with_text": int(vectors.has_text.sum()), "index": index.kind}
 
 
@@ -222,6 +229,11 @@ def run(
             from segmint.agent.risk import score_risk
 
             record.counts["risk"] = score_risk(con, config.currency)
+        if config.ltv:
+            with clock.stage("ltv"):  # lifetime value and churn per customer (agent/ltv.py)
+                from segmint.agent.ltv import score_ltv
+
+                record.counts["ltv"] = score_ltv(con, as_of)
         with clock.stage("name"):
             glossary = load_glossary()
             namer, namer_problem = make_namer(config.llm, ws.path, glossary, n_users)
