@@ -44,6 +44,25 @@ def single_threaded_models() -> None:
     torch.set_num_threads(1)
 
 
+def check_port(host: str, port: int) -> None:
+    """Fail early, in one line, when the address cannot be listened on (before loading models).
+
+    Raises:
+        UsageError: the port is taken or the host is not an address of this machine.
+    """
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc} — pick another "
+                         "--port or --host") from exc
+
+
 @app.command()
 def serve(
     workspace: WorkspaceOpt = Path("segmint-workspace"),
@@ -60,6 +79,7 @@ def serve(
 
     token = token or None
     check_binding(host, token)
+    check_port(host, port)
     api = create_app(workspace, token)
     single_threaded_models()
     err.print("segmint: loading the models…")

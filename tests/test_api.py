@@ -17,7 +17,7 @@ from sample_shop import sample_shop
 from conftest import run_cli
 from segmint.agent.api import create_app, warm_up
 from segmint.agent.ask import ask
-from segmint.agent.cli_serve import check_binding, is_loopback
+from segmint.agent.cli_serve import check_binding, check_port, is_loopback
 from segmint.agent.customers import get_user, similar_customers
 from segmint.agent.describe import segments_document
 from segmint.agent.errors import UsageError
@@ -255,6 +255,33 @@ def test_serve_refuses_a_public_address_without_a_token(shop: Path) -> None:
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "without a token" in lines[0] and "--token" in lines[0]
+
+
+def test_serve_refuses_a_port_in_use(shop: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = run_cli("serve", "-w", str(shop), "--port", str(port))
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"cannot listen on 127.0.0.1:{port}" in lines[0]
+
+
+@pytest.mark.parametrize(("host", "port"), [("127.0.0.1", 0), ("localhost", 0), ("::1", 0)])
+def test_check_port_accepts_a_free_address(host: str, port: int) -> None:
+    import socket
+
+    if host == "::1" and not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    try:
+        check_port(host, port)
+    except UsageError as exc:
+        if host == "::1" and "Cannot assign" in str(exc):
+            pytest.skip("IPv6 loopback not configured")
+        raise
 
 
 def test_openapi_schema_names_every_route(open_client: TestClient) -> None:
