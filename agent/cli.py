@@ -111,6 +111,8 @@ def run(
     refit: Annotated[
         bool, typer.Option("--refit", help="With --append: fit the segments again.")
     ] = False,
+    ltv: Annotated[bool, typer.Option(
+        "--ltv", help="Also fit lifetime value and churn (BG/NBD, Gamma-Gamma; segmint[ltv]).")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Ingest events, compute customer features and build segments."""
@@ -126,6 +128,7 @@ def run(
         segments=segments_k,
         min_segment_size=min_segment_size,
         llm=llm,
+        ltv=ltv or None,
     )
     with StageDisplay(quiet=json_out) as display:
         result = run_pipeline(Workspace(workspace), list(events), cfg, progress=display,

@@ -30,6 +30,7 @@ class RunConfig(BaseModel):
     llm: str = "builtin"
     seed: int = 0
     currency: str = Field(default="", max_length=4)
+    ltv: bool = False  # lifetime value and churn (agent/ltv.py; needs segmint[ltv])
 
     @field_validator("column_map")
     @classmethod

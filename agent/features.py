@@ -18,6 +18,7 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     "n_products", "active_days",
     # Risk (agent/risk.py) and lifetime value (agent/ltv.py), added after the features step.
     "return_rate", "burst_orders", "outlier_score", "risk_score",
+    "expected_purchases", "p_alive", "expected_spend", "expected_value",
 )
 
 
