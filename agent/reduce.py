@@ -251,7 +251,7 @@ class IdentityReducer:
 
 def make_reducer(name: str, *, seed: int = 0, n_components: int | None = None,
                  n_neighbors: int | None = None) -> Reducer:
-    """A reducer by name: `spectral` (default), `pca` or `none`.
+    """A reducer by name: `spectral` (default), `pca`, `none` or `autoencoder`.
 
     Raises:
         ValueError: on an unknown name.
@@ -263,4 +263,8 @@ def make_reducer(name: str, *, seed: int = 0, n_components: int | None = None,
         return PCAReducer(n_components=n_components or 10, seed=seed)
     if name == "none":
         return IdentityReducer()
-    raise ValueError(f"unknown reducer {name!r}; use spectral, pca or none")
+    if name == "autoencoder":  # an option only: bench/RESULTS.md "Autoencoder reducer"
+        from segmint.agent.reduce_autoencoder import AutoencoderReducer
+
+        return AutoencoderReducer(n_components=min(n_components or 16, 16), seed=seed)
+    raise ValueError(f"unknown reducer {name!r}; use spectral, pca, none or autoencoder")
