@@ -165,3 +165,22 @@ def test_segment_items_match_a_direct_count(purchases: list[tuple[int, int]],
         assert got[product]["text"] == f"Product {product[1:]}"
     ids = [i["product_id"] for i in segment_items(con, str(sid), limit=None)]
     assert len(ids) == len(set(ids))
+
+
+def test_api_routes_return_the_cli_documents(shop_with_users: tuple[Path, Path]) -> None:
+    from fastapi.testclient import TestClient
+
+    from segmint.agent.api import create_app
+    from segmint.agent.audit import audit
+    from segmint.agent.brief import campaign_brief
+
+    ws, _ = shop_with_users
+    sid = next(s for s in sorted(set(_segments(ws).values()), key=int) if s != "0")
+    client = TestClient(create_app(ws))
+    assert client.get("/api/recommend", params={"segment": sid}).json() == recommend_segment(
+        Workspace(ws), sid)
+    assert client.get("/api/brief", params={"segment": sid}).json() == campaign_brief(Workspace(ws), sid)
+    assert client.get("/api/audit", params={"attribute": "gender"}).json() == audit(Workspace(ws),
+                                                                                    "gender")
+    assert client.get("/api/recommend").status_code == 400
+    assert client.get("/api/audit", params={"attribute": "nope"}).status_code == 400
