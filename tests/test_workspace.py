@@ -37,7 +37,7 @@ def test_runs_table_keeps_history(write_events: WriteEvents, workspace_dir: Path
     assert [r[0] for r in rows] == [first.run_id, second.run_id]
     assert json.loads(rows[1][1])["seed"] == 2
     assert json.loads(rows[1][2])["users"] == 5
-    assert set(json.loads(rows[1][3])) == {"ingest", "features", "embed", "segment", "name"}
+    assert set(json.loads(rows[1][3])) == {"ingest", "features", "embed", "segment", "risk", "name"}
     assert "duckdb" in json.loads(rows[1][4])
     assert Workspace(workspace_dir).current_run_id() == second.run_id
 
