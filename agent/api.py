@@ -125,11 +125,18 @@ def warm_up(workspace: Path | str) -> None:
 def _add_routes(api: APIRouter, ws: Workspace) -> None:
     @api.get("/summary", response_model=Summary)
     def summary() -> dict[str, Any]:
-        """The shop at a glance: customers, revenue, currency, reference date, segments."""
+        """The shop at a glance: customers, revenue, currency, reference date, segments, attributes."""
+        from segmint.agent.ask import cached_catalogue
         from segmint.agent.charts import shop_summary
 
         with contextlib.closing(ws.reader()) as con:
-            return shop_summary(con)
+            doc = shop_summary(con)
+            values = cached_catalogue(ws, con).attribute_values
+        # Attributes with a handful of values (age band, country, ...): what an audit can compare.
+        # Attributes the shop supplied first; features such as top_category after them.
+        doc["attributes"] = sorted((name for name, vals in values.items() if 2 <= len(vals) <= 50),
+                                   key=lambda name: name == "top_category")
+        return doc
 
     @api.get("/segments", response_model=SegmentsDocument)
     def segments() -> dict[str, Any]:

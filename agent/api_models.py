@@ -104,6 +104,7 @@ class Summary(Open):
     as_of: str | None
     segments: int
     run_id: str | None
+    attributes: list[str] = Field(default_factory=list)
 
 
 class CustomerMapDocument(Open):

@@ -72,6 +72,7 @@ function show(view) {
   document.querySelectorAll(".tab").forEach((t) => t.classList.toggle("active", t.dataset.view === view));
   document.querySelectorAll(".view").forEach((v) => v.classList.toggle("active", v.id === `view-${view}`));
   if (view === "pictures") drawPictures();
+  if (view === "audit" && !state.auditDrawn) { state.auditDrawn = true; runAudit(); }
   window.scrollTo({ top: 0 });
 }
 
@@ -88,6 +89,11 @@ async function loadShop() {
     state.byId = Object.fromEntries(doc.segments.map((seg) => [seg.id, seg]));
     renderSegments();
     $("#token-bar").classList.add("hidden");
+    const attributes = s.attributes || [];
+    if (attributes.length && await api("/api/audit?attribute=" + encodeURIComponent(attributes[0])).then(() => true, () => false)) {
+      $("#audit-attribute").replaceChildren(...attributes.map((a) => el("option", { value: a }, a.replace(/_/g, " "))));
+      $("#audit-tab").classList.remove("hidden");
+    }
   } catch (err) {
     if (err.status !== 401) toast(err.message);
     $("#summary").textContent = err.status === 401 ? "Locked: enter the access token" : "Could not load the shop";
@@ -164,7 +170,29 @@ async function openSegment(id) {
         el("div", { class: "badges" }, (f.representatives || []).map((u) => el("button", { class: "chip id", onclick: () => openCustomer(u) }, u))))),
     el("div", { id: "segment-extras" }));
   window.scrollTo({ top: 0 });
-  if (window.segmintSegmentExtras) window.segmintSegmentExtras(seg, $("#segment-extras"));
+  loadCampaign(seg, $("#segment-extras"));
+}
+
+function productsTable(items, testid) {
+  return el("table", { "data-testid": testid },
+    el("thead", {}, el("tr", {}, el("th", {}, "Product"), el("th", { class: "num" }, "Bought by"), el("th", { class: "num" }, "× the shop"))),
+    el("tbody", {}, items.map((p) => el("tr", {}, el("td", {}, p.text || p.product_id),
+      el("td", { class: "num" }, pct(p.buyers_share)), el("td", { class: "num" }, p.lift ? `×${Number(p.lift).toFixed(1)}` : "–")))));
+}
+
+// Recommended products and a campaign brief (the recommend/brief routes; left out where absent).
+async function loadCampaign(seg, box) {
+  const id = encodeURIComponent(seg.id);
+  const [rec, brief] = await Promise.all([getJson(`/api/recommend?segment=${id}&limit=6`).catch(() => null),
+    getJson(`/api/brief?segment=${id}`).catch(() => null)]);
+  if (!rec && !brief) return;
+  const field = (label, value, cls) => value ? [el("dt", {}, label), el("dd", { class: cls || null }, value)] : [];
+  box.replaceChildren(el("div", { class: "campaign", "data-testid": "campaign" },
+    rec ? el("div", {}, el("h3", {}, "Products to promote"), rec.items.length ? productsTable(rec.items, "recommend")
+      : el("p", { class: "note" }, "No product stands out for this segment.")) : el("div"),
+    brief ? el("div", {}, el("h3", {}, "Campaign brief"), el("dl", { class: "brief", "data-testid": "brief" },
+      ...field("Goal", brief.goal), ...field("Audience", brief.audience), ...field("Offer", brief.offer),
+      ...field("Channel", brief.channel), ...field("Message", brief.message, "message"))) : el("div")));
 }
 
 // ---------- export ----------
@@ -259,8 +287,15 @@ async function openCustomer(id) {
         fact(num(f.n_products), "products"), fact(num(f.active_days), "active days"), fact(f.top_category || "–", "top category")),
       attrs.length ? el("h3", {}, "About") : null,
       attrs.length ? el("div", { class: "badges" }, attrs.map(([k, v]) => el("span", { class: "badge" }, `${k.replace(/_/g, " ")}: ${v}`))) : null),
-    el("div", { class: "panel" }, el("h2", {}, "Lookalikes"),
-      el("p", { class: "muted small" }, "Customers whose searches, views and purchases are closest: good targets for the same offer."), similarBox)));
+    el("div", {}, el("div", { class: "panel" }, el("h2", {}, "Lookalikes"),
+      el("p", { class: "muted small" }, "Customers whose searches, views and purchases are closest: good targets for the same offer."), similarBox),
+      el("div", { id: "customer-recommend" }))));
+  getJson(`/api/recommend?user=${encodeURIComponent(user.user_id)}&limit=5`).then((rec) => {
+    if (!rec.items.length) return;
+    $("#customer-recommend").replaceChildren(el("div", { class: "panel", style: "margin-top:16px" }, el("h2", {}, "Products to suggest"),
+      el("p", { class: "muted small" }, `Popular in ${rec.segment?.name ? `“${rec.segment.name}”` : "their segment"} and not bought by this customer yet.`),
+      productsTable(rec.items, "customer-recommend")));
+  }).catch(() => null);
   try {
     const sim = await getJson(`/api/similar/${encodeURIComponent(user.user_id)}?k=10`);
     const rows = await Promise.all(sim.similar.map(async (s) => ({ ...s, user: await getJson(`/api/users/${encodeURIComponent(s.user_id)}`).catch(() => null) })));
@@ -328,6 +363,39 @@ function drawBoxes(field, rows) {
     yaxis: { gridcolor: "#eef0f4", tickprefix: field === "revenue" ? state.summary?.currency || "" : "" } }, CONFIG);
 }
 
+// ---------- audit ----------
+async function runAudit() {
+  const attribute = $("#audit-attribute").value;
+  if (!attribute) return;
+  const question = $("#audit-question").value.trim();
+  const params = new URLSearchParams({ attribute, ...(question ? { question } : {}) });
+  $("#audit-note").replaceChildren(el("span", { class: "spinner" }));
+  let doc;
+  try { doc = await getJson(`/api/audit?${params}`); } catch (err) { $("#audit-note").textContent = err.message; return; }
+  const segs = doc.segments.filter((s) => s.id !== "0");
+  const values = Object.keys(doc.population || segs[0]?.ratios || {}).sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
+  const names = segs.map((s) => short(s.name || segName(s.id), 32));
+  const z = segs.map((s) => values.map((v) => s.ratios[v] ?? null));
+  const logz = z.map((row) => row.map((r) => (r === null ? null : Math.log2(Math.max(r, 0.125)))));
+  Plotly.newPlot("audit-heatmap", [{ type: "heatmap", x: values, y: names, z: logz, customdata: z, zmid: 0, zmin: -2, zmax: 2,
+    colorscale: [[0, "#b42318"], [0.45, "#fef3f2"], [0.5, "#ffffff"], [0.55, "#eef0ff"], [1, "#4f46e5"]],
+    hovertemplate: "%{y}<br>%{x}: ×%{customdata:.2f} the shop's share<extra></extra>",
+    colorbar: { title: { text: "× shop" }, tickvals: [-2, -1, 0, 1, 2], ticktext: ["¼", "½", "1", "2", "4"] } }],
+  { ...LAYOUT, margin: { l: 230, r: 10, t: 10, b: 60 }, yaxis: { autorange: "reversed" } }, CONFIG);
+  const flagged = segs.filter((s) => s.flags.length);
+  $("#audit-note").textContent = `${doc.attribute}${question ? ` among “${question}”` : ""}: ${flagged.length} of ${segs.length} segments have a flagged group.`;
+  $("#audit-flags").replaceChildren(el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Segment"), el("th", {}, "Flagged groups"))),
+    el("tbody", {}, flagged.map((s) => el("tr", {}, el("td", {}, s.name || segName(s.id)),
+      el("td", {}, strongest(s).map((v) => el("span", { class: s.ratios[v] > 1 ? "flag-up" : "flag-down" }, `${v} ×${Number(s.ratios[v]).toFixed(2)}`)).flatMap((x, i) => (i ? [" · ", x] : [x])),
+        s.flags.length > 4 ? el("span", { class: "note" }, ` and ${s.flags.length - 4} more`) : null))))));
+}
+
+// The four flagged values furthest from the shop's share (by ratio, either way).
+function strongest(seg) {
+  const distance = (v) => Math.abs(Math.log2(Math.max(seg.ratios[v] ?? 1, 0.01)));
+  return seg.flags.slice().sort((a, b) => distance(b) - distance(a)).slice(0, 4);
+}
+
 // ---------- start ----------
 function init() {
   const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
@@ -336,6 +404,7 @@ function init() {
   document.querySelectorAll(".tab").forEach((t) => t.addEventListener("click", () => show(t.dataset.view)));
   $("#ask-form").addEventListener("submit", (ev) => { ev.preventDefault(); ask($("#question").value); $("#question").value = ""; });
   $("#user-form").addEventListener("submit", (ev) => { ev.preventDefault(); if ($("#user-id").value.trim()) openCustomer($("#user-id").value.trim()); });
+  $("#audit-form").addEventListener("submit", (ev) => { ev.preventDefault(); runAudit(); });
   $("#context-clear").addEventListener("click", () => { state.context = null; $("#context").classList.add("hidden"); $("#question").focus(); });
   $("#token-bar").addEventListener("submit", (ev) => {
     ev.preventDefault();
