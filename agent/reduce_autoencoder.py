@@ -5,9 +5,10 @@ It is an option, not the default: on the datasets of bench/RESULTS.md ("Autoenco
 does not beat the spectral embedding. Training is deterministic for a seed (seeded initialisation
 and batch order, deterministic algorithms, a fixed number of CPU threads).
 
-Behaviour features reach the reducer through `attach_behaviour(vectors, behaviour)`: the segment
-step hands the reducer sample rows only, so rows are matched back to their customer by a hash of
-the row's bytes (identical vectors share behaviour, which is then their average).
+Behaviour features reach the reducer through `attach_behaviour(vectors, behaviour)` (pass the
+customers the segment step clusters: those with text). The segment step hands the reducer its
+sample rows centred on the sample's mean direction and renormalised, so each row is matched back
+to its customer as the nearest attached vector after the same centring (FAISS inner product).
 """
 
 from __future__ import annotations
@@ -34,12 +35,6 @@ def scale_behaviour(behaviour: FloatArray) -> F32:
     return np.nan_to_num(Z, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
 
-def _row_hash(X: FloatArray) -> npt.NDArray[np.uint64]:
-    from segmint.agent.segment_fit import row_keys
-
-    return row_keys(np.ascontiguousarray(X, dtype=np.float32), 0)
-
-
 @dataclass
 class AutoencoderReducer:
     """Autoencoder codes as the reduced space.
@@ -59,30 +54,34 @@ class AutoencoderReducer:
     lr: float = 2e-3
     behaviour_weight: float = 0.5
     seed: int = 0
-    side_: dict[int, F32] = field(default_factory=dict, init=False, repr=False)
+    side_: F32 | None = field(default=None, init=False, repr=False)
+    anchors_: F32 | None = field(default=None, init=False, repr=False)
     model_: Any = field(default=None, init=False, repr=False)
     mean_: F32 = field(default_factory=lambda: np.zeros(0, np.float32), init=False, repr=False)
     std_: F32 = field(default_factory=lambda: np.ones(0, np.float32), init=False, repr=False)
 
     def attach_behaviour(self, vectors: FloatArray, behaviour: FloatArray) -> Self:
-        """Remember each customer's scaled behaviour, keyed by their vector's bytes."""
-        scaled = scale_behaviour(behaviour)
-        keys = _row_hash(vectors)
-        sums: dict[int, F32] = {}
-        counts: dict[int, int] = {}
-        for key, row in zip(keys.tolist(), scaled, strict=True):
-            sums[key] = sums.get(key, 0) + row
-            counts[key] = counts.get(key, 0) + 1
-        self.side_ = {k: (v / counts[k]).astype(np.float32) for k, v in sums.items()}
+        """Remember each customer's scaled behaviour next to their (centred) text vector."""
+        from segmint.agent.reduce import center_normalise, normalise_rows
+
+        unit = normalise_rows(np.asarray(vectors, dtype=np.float32))
+        self.anchors_ = center_normalise(unit, unit.astype(np.float64).mean(axis=0))
+        self.side_ = scale_behaviour(behaviour)
         return self
 
     def _inputs(self, X: FloatArray) -> F32:
-        X32 = np.asarray(X, dtype=np.float32)
-        if not self.side_:
+        X32 = np.ascontiguousarray(X, dtype=np.float32)
+        if self.side_ is None or self.anchors_ is None:
             return X32
-        width = len(next(iter(self.side_.values())))
-        zero = np.zeros(width, np.float32)
-        side = np.stack([self.side_.get(k, zero) for k in _row_hash(X32).tolist()])
+        import faiss
+
+        from segmint.agent.reduce import normalise_rows
+
+        index = faiss.IndexFlatIP(self.anchors_.shape[1])
+        index.add(np.ascontiguousarray(self.anchors_))
+        _, nearest = index.search(np.ascontiguousarray(normalise_rows(X32)), 1)
+        side = self.side_[nearest[:, 0]]
+        width = side.shape[1]
         return np.hstack([X32, self.behaviour_weight * side / np.sqrt(width)]).astype(np.float32)
 
     def fit(self, X: FloatArray) -> Self:

@@ -79,7 +79,7 @@ def run_variant(cv: Any, beh: np.ndarray, truth: np.ndarray, variant: str, seed:
     if variant != "spectral":
         reducer = AutoencoderReducer(seed=seed)
         if variant == "autoencoder + behaviour":
-            reducer.attach_behaviour(cv.vectors, beh)
+            reducer.attach_behaviour(cv.vectors[cv.has_text], beh[cv.has_text])
     start = time.perf_counter()
     r = build_segments(cv.vectors, cv.has_text, beh, seed=seed,
                        params=SegmentParams(reducer=reducer, seed=seed))

@@ -38,12 +38,16 @@ def test_same_seed_same_codes(seed: int) -> None:
 
 
 def test_behaviour_is_joined_to_the_right_rows() -> None:
+    from segmint.agent.segment_model import SpaceModel
+
     X, _ = _groups(n=200)
     behaviour = np.arange(200 * 4, dtype=float).reshape(200, 4)
     red = AutoencoderReducer(epochs=2).attach_behaviour(X, behaviour)
-    perm = np.random.default_rng(1).permutation(200)
-    joined = red._inputs(X[perm])
-    np.testing.assert_allclose(joined[:, :X.shape[1]], X[perm])
+    perm = np.random.default_rng(1).permutation(200)[:150]
+    # The segment step hands the reducer a sample, centred on the sample's own mean direction.
+    embedded = SpaceModel.for_kind("interest", X[perm]).embed(X[perm])
+    joined = red._inputs(embedded)
+    np.testing.assert_allclose(joined[:, :X.shape[1]], embedded)
     expected = red.behaviour_weight * scale_behaviour(behaviour)[perm] / 2.0
     np.testing.assert_allclose(joined[:, X.shape[1]:], expected, rtol=1e-5, atol=1e-6)
 
