@@ -13,8 +13,8 @@ rank, so customers with no returns at all rank 0 on returns):
 `risk_score` = 0.35 return_rate + 0.25 returned_amount + 0.25 burst_orders + 0.15 outlier_score
 (ranks), in 0-1. A customer is *risky* when the score is at or above the 95th percentile over
 customers with an order and at least 0.5 (so that a mass of tied ordinary scores is never risky:
-it takes a top rank on two components; the glossary term "risky" says the same); only they get a `risk_reason`: the
-components in which they rank in the top 10%, in plain words.
+it takes a top rank on two components; the glossary term "risky" says the same); only they get a
+`risk_reason`: the components in which they rank in the top 10%, in plain words.
 """
 
 from __future__ import annotations
