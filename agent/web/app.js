@@ -373,7 +373,13 @@ async function runAudit() {
   let doc;
   try { doc = await getJson(`/api/audit?${params}`); } catch (err) { $("#audit-note").textContent = err.message; return; }
   const segs = doc.segments.filter((s) => s.id !== "0");
-  const values = Object.keys(doc.population || segs[0]?.ratios || {}).sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
+  // Groups of under 1% of the shop are left out: a handful of customers makes any ratio extreme.
+  const population = doc.population || {};
+  const all = Object.keys(population).length ? Object.keys(population) : Object.keys(segs[0]?.ratios || {});
+  const values = all.filter((v) => population[v] === undefined || population[v] >= 0.01)
+    .sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
+  const hidden = all.length - values.length;
+  const shownFlags = (seg) => seg.flags.filter((v) => values.includes(v));
   const names = segs.map((s) => short(s.name || segName(s.id), 32));
   const z = segs.map((s) => values.map((v) => s.ratios[v] ?? null));
   const logz = z.map((row) => row.map((r) => (r === null ? null : Math.log2(Math.max(r, 0.125)))));
@@ -382,18 +388,19 @@ async function runAudit() {
     hovertemplate: "%{y}<br>%{x}: ×%{customdata:.2f} the shop's share<extra></extra>",
     colorbar: { title: { text: "× shop" }, tickvals: [-2, -1, 0, 1, 2], ticktext: ["¼", "½", "1", "2", "4"] } }],
   { ...LAYOUT, margin: { l: 230, r: 10, t: 10, b: 60 }, yaxis: { autorange: "reversed" } }, CONFIG);
-  const flagged = segs.filter((s) => s.flags.length);
-  $("#audit-note").textContent = `${doc.attribute}${question ? ` among “${question}”` : ""}: ${flagged.length} of ${segs.length} segments have a flagged group.`;
+  const flagged = segs.filter((s) => shownFlags(s).length);
+  $("#audit-note").textContent = `${doc.attribute}${question ? ` among “${question}”` : ""}: ${flagged.length} of ${segs.length} segments have a flagged group.`
+    + (hidden ? ` ${hidden} group${hidden === 1 ? "" : "s"} under 1% of customers not shown.` : "");
   $("#audit-flags").replaceChildren(el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Segment"), el("th", {}, "Flagged groups"))),
     el("tbody", {}, flagged.map((s) => el("tr", {}, el("td", {}, s.name || segName(s.id)),
-      el("td", {}, strongest(s).map((v) => el("span", { class: s.ratios[v] > 1 ? "flag-up" : "flag-down" }, `${v} ×${Number(s.ratios[v]).toFixed(2)}`)).flatMap((x, i) => (i ? [" · ", x] : [x])),
-        s.flags.length > 4 ? el("span", { class: "note" }, ` and ${s.flags.length - 4} more`) : null))))));
+      el("td", {}, strongest(s, shownFlags(s)).map((v) => el("span", { class: s.ratios[v] > 1 ? "flag-up" : "flag-down" }, `${v} ×${Number(s.ratios[v]).toFixed(2)}`)).flatMap((x, i) => (i ? [" · ", x] : [x])),
+        shownFlags(s).length > 4 ? el("span", { class: "note" }, ` and ${shownFlags(s).length - 4} more`) : null))))));
 }
 
 // The four flagged values furthest from the shop's share (by ratio, either way).
-function strongest(seg) {
+function strongest(seg, flags) {
   const distance = (v) => Math.abs(Math.log2(Math.max(seg.ratios[v] ?? 1, 0.01)));
-  return seg.flags.slice().sort((a, b) => distance(b) - distance(a)).slice(0, 4);
+  return flags.slice().sort((a, b) => distance(b) - distance(a)).slice(0, 4);
 }
 
 // ---------- start ----------
