@@ -305,7 +305,8 @@ def api_schema(shop: Path) -> Any:
 
 OPERATIONS = [("GET", "/api/summary"), ("GET", "/api/segments"), ("GET", "/api/segments/{segment_id}"),
               ("POST", "/api/ask"), ("GET", "/api/export"), ("GET", "/api/users/{user_id}"),
-              ("GET", "/api/similar/{user_id}"), ("GET", "/api/map"), ("GET", "/api/charts")]
+              ("GET", "/api/similar/{user_id}"), ("GET", "/api/map"), ("GET", "/api/charts"),
+              ("GET", "/api/recommend"), ("GET", "/api/brief"), ("GET", "/api/audit")]
 
 
 @pytest.mark.parametrize(("method", "path"), OPERATIONS)
@@ -320,6 +321,8 @@ def test_schemathesis_no_server_errors_and_responses_match_the_schema(
         status_code_conformance,
     )
 
+    if path not in api_schema.raw_schema["paths"]:
+        pytest.skip(f"this build has no {path}")
     operation = api_schema[path][method]
 
     @given(case=operation.as_strategy())
