@@ -18,6 +18,7 @@ from typing import Protocol
 import faiss
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 
 FloatArray = npt.NDArray[np.floating]
 F32 = npt.NDArray[np.float32]
@@ -169,9 +170,13 @@ def similarity(X: F32, C: F32, metric: str) -> F32:
 
 
 def _centroids(X: F32, labels: IntArray, k: int, metric: str, previous: F32 | None) -> F32:
-    counts = np.bincount(labels[labels >= 0], minlength=k).astype(np.float32)
-    sums = np.zeros((k, X.shape[1]), dtype=np.float64)
-    np.add.at(sums, labels[labels >= 0], X[labels >= 0])
+    kept = labels >= 0
+    counts = np.bincount(labels[kept], minlength=k).astype(np.float32)
+    # A one-hot sparse product sums each cluster's rows in one BLAS-like pass (np.add.at is
+    # unbuffered and about 50x slower on 100k rows).
+    onehot = sp.csr_matrix((np.ones(int(kept.sum()), dtype=np.float32),
+                            (labels[kept], np.flatnonzero(kept))), shape=(k, len(X)))
+    sums = np.asarray(onehot @ X, dtype=np.float64)
     C = (sums / np.maximum(counts, 1.0)[:, None]).astype(np.float32)
     if previous is not None:
         C[counts == 0] = previous[counts == 0]
