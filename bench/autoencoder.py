@@ -48,7 +48,6 @@ def shop_case(users: int, tmp: Path) -> tuple[str, Any, np.ndarray, np.ndarray]:
     from segmint.agent.config import load_config
     from segmint.agent.features import build_users, resolve_as_of
     from segmint.agent.ingest import ingest
-    from segmint.agent.schema import EVENTS_DDL, REJECTS_DDL
     from segmint.agent.segment_store import behaviour_matrix
     from segmint.data.synth import generate
     from segmint.embeddings import embed_customers
@@ -56,8 +55,6 @@ def shop_case(users: int, tmp: Path) -> tuple[str, Any, np.ndarray, np.ndarray]:
     shop = generate(users, tmp / "shop.parquet", seed=0)
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    con.execute(EVENTS_DDL)
-    con.execute(REJECTS_DDL)
     ingest(con, [shop.events_path], load_config(None))
     build_users(con, resolve_as_of(con, None), has_order_id=True, attributes=[])
     cv = embed_customers(con, "minilm")

@@ -58,24 +58,17 @@ def retail_connection() -> duckdb.DuckDBPyConnection:
     """Online Retail ingested into an in-memory database (the product's own ingest)."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    from segmint.agent.schema import EVENTS_DDL, REJECTS_DDL
-
-    con.execute(EVENTS_DDL)
-    con.execute(REJECTS_DDL)
     ingest(con, [ONLINE_RETAIL], load_config(None, column_map=OR_MAP))
     return con
 
 
 def shop_connection(users: int, tmp: Path) -> tuple[duckdb.DuckDBPyConnection, datetime]:
     """The sample shop's events in an in-memory database, and its last timestamp."""
-    from segmint.agent.schema import EVENTS_DDL, REJECTS_DDL
     from segmint.data.synth import generate
 
     shop = generate(users, tmp / "shop.parquet", seed=7)
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    con.execute(EVENTS_DDL)
-    con.execute(REJECTS_DDL)
     ingest(con, [shop.events_path], load_config(None))
     (last,) = con.execute("SELECT max(ts) FROM events").fetchall()[0]
     return con, last
