@@ -1,12 +1,12 @@
 """The REST API under load on loopback: N concurrent clients asking questions for T seconds.
 
-    flock /tmp/segmint-heavy.lock python -m bench.serve_load [--users 100000] [--clients 20] [--seconds 30]
+    flock /tmp/segmint-heavy.lock python -m bench.serve_load [--users 100000] [--clients 1,20] [--seconds 30]
 
 Starts `segmint serve` (with a token) on a sample-shop workspace of N customers (the one
-`bench.ask` builds, built here if missing), then runs `--clients` httpx async clients, each posting
-the questions of `bench.ask` to `/api/ask` one after another for `--seconds`. Any status other than
-200, or a count that differs from the same question's first answer, is an error. Writes the
-"Serve (REST API under load)" section of bench/RESULTS.md.
+`bench.ask` builds, built here if missing), then for each count in `--clients` runs that many httpx
+async clients, each posting the questions of `bench.ask` to `/api/ask` one after another for
+`--seconds`. Any status other than 200, or a count that differs from the same question's first
+answer, is an error. Writes the "Serve (REST API under load)" section of bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -124,39 +124,45 @@ async def load(base: str, clients: int, seconds: float) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--users", type=int, default=100_000)
-    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--clients", default="1,20", help="Comma-separated client counts, one run each.")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--no-write", action="store_true", help="Print, do not update RESULTS.md.")
     opts = parser.parse_args()
+    counts = [int(c) for c in str(opts.clients).split(",")]
     ws = workspace(opts.users)
     proc, base = start_server(ws)
+    results = []
     try:
-        result = asyncio.run(load(base, opts.clients, opts.seconds))
+        for clients in counts:
+            results.append((clients, asyncio.run(load(base, clients, opts.seconds))))
         rss = peak_rss_mib(proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    errors = result["errors"]
+    errors = [e for _, r in results for e in r["errors"]]
+    busiest = results[-1][1]
     body = "\n".join([
         f"`python -m bench.serve_load --users {opts.users} --clients {opts.clients} "
         f"--seconds {opts.seconds:g}` on {date.today()}: {machine()}.",
-        f"`segmint serve` (one uvicorn process, token on) on loopback; {opts.clients} httpx async "
-        f"clients each post the {len(QUESTIONS)} questions of `bench.ask` to `/api/ask` in turn "
-        f"for {opts.seconds:g} s (built-in parser, {opts.users:,}-customer sample shop). An error is a "
-        "non-200 status or a count different from the question's answer before the load.",
+        f"`segmint serve` (one uvicorn process, token on) on loopback; N httpx async clients each post "
+        f"the {len(QUESTIONS)} questions of `bench.ask` to `/api/ask` in turn for {opts.seconds:g} s "
+        f"(built-in parser, {opts.users:,}-customer sample shop). An error is a non-200 status or a "
+        "count different from the question's answer before the load. Server peak RSS over all runs: "
+        f"{rss:.0f} MiB.",
         "",
-        "| clients | requests | errors | requests/s | p50 ms | p90 ms | p99 ms | max ms | server peak RSS |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-        f"| {opts.clients} | {result['requests']:,} | {len(errors)} | {result['rps']:.1f} | "
-        f"{result['p50']:.0f} | {result['p90']:.0f} | {result['p99']:.0f} | {result['max']:.0f} | "
-        f"{rss:.0f} MiB |",
+        "| clients | requests | errors | requests/s | p50 ms | p90 ms | p99 ms | max ms |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *(f"| {n} | {r['requests']:,} | {len(r['errors'])} | {r['rps']:.1f} | {r['p50']:.0f} | "
+          f"{r['p90']:.0f} | {r['p99']:.0f} | {r['max']:.0f} |" for n, r in results),
         "",
-        "| question | median ms under load |",
+        f"Median latency per question with {results[-1][0]} clients:",
+        "",
+        "| question | median ms |",
         "|---|---:|",
-        *(f"| {q} | {ms:.0f} |" for q, ms in result["per_question"].items()),
+        *(f"| {q} | {ms:.0f} |" for q, ms in busiest["per_question"].items()),
         "",
-        f"Latency is what a client waits with {opts.clients} requests in flight on this machine's "
-        "shared cores (a single request alone: see the Ask section).",
+        "The cores are shared with whatever else runs on the machine: with N clients a request "
+        "waits for the N-1 others, so compare the 1-client row with the Ask section.",
     ])
     if errors:
         body += "\n\nFirst errors:\n" + "\n".join(f"- {e}" for e in errors[:5])
