@@ -55,9 +55,9 @@ def describe_segments(con: duckdb.DuckDBPyConnection, glossary: Glossary, *, cur
     if namer is not None:
         named = namer.name(real, named)
     by_id = {p.id: p for p in profiles}
-    if UNASSIGNED_ID in by_id:
-        named.append(NamedSegment(UNASSIGNED_ID, UNASSIGNED_TEXT, "builtin",
-                                  "the customers no segment fits always get this fixed text"))
+    # Always named, even when empty: the segments table keeps the row so ids stay meaningful.
+    named.append(NamedSegment(UNASSIGNED_ID, UNASSIGNED_TEXT, "builtin",
+                              "the customers no segment fits always get this fixed text"))
     _store(con, named, by_id)
     return named
 

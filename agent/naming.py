@@ -133,6 +133,11 @@ def name_words(name: str) -> list[str]:
 
 # Builtin namer ---------------------------------------------------------------------------------
 
+# A name's lifecycle word must be true of most members: "One-time" on a segment where 40% bought
+# once put a 34-order customer in a "One-time" segment (Online Retail).
+LIFECYCLE_MAJORITY = 0.5
+
+
 def _lifecycle(p: SegmentProfile, shop: dict[str, float]) -> str | None:
     """The lifecycle word that most sets this segment apart, if any does clearly."""
     candidates = [("lapsed", "Lapsed"), ("at_risk", "At-risk"), ("new_customers", "New"),
@@ -141,7 +146,7 @@ def _lifecycle(p: SegmentProfile, shop: dict[str, float]) -> str | None:
     for key, word in candidates:
         share = p.term_shares.get(key, 0.0)
         base = shop.get(key, 0.0)
-        if base > 0 and share >= 0.3 and share / base > best_lift:
+        if base > 0 and share >= LIFECYCLE_MAJORITY and share / base > best_lift:
             best, best_lift = word, share / base
     return best
 

@@ -88,6 +88,20 @@ def test_builtin_names_are_unique_short_and_verified(profiles: list[SegmentProfi
         assert numbers_in(text.description)
 
 
+def test_lifecycle_words_in_names_hold_for_most_members(profiles: list[SegmentProfile]) -> None:
+    shop = {k: sum(p.term_shares[k] * p.size for p in profiles) / sum(p.size for p in profiles)
+            for k in profiles[0].term_shares}
+    words = {"Lapsed": "lapsed", "At-risk": "at_risk", "New": "new_customers", "Active": "active",
+             "One-time": "one_time_buyers"}
+    named = 0
+    for p in profiles:
+        first = builtin_text(p, shop).name.split(" · ")[0].split()[0]
+        if first in words:
+            named += 1
+            assert p.term_shares[words[first]] >= 0.5, (first, p.term_shares)
+    assert named  # the sample shop has lifecycle-heavy segments, so the rule is exercised
+
+
 @pytest.mark.parametrize(
     ("change", "complaint"),
     [
