@@ -252,13 +252,14 @@ def main() -> None:
     if opts.child:
         print(json.dumps(child(opts.child, [int(s) for s in opts.seeds.split(",")])))
         return
-    body = [f"`python -m bench.segments` on {date.today()}: {machine()}."]
+    stamp = f"`python -m bench.segments` on {date.today()}: {machine()}."
     # Scaling first: a child forked from a parent that already holds the text model would report
     # the parent's memory as its own peak (Linux carries the pre-exec high-water mark over).
     scale_rows = [] if opts.no_scale else scaling([int(s) for s in opts.sizes.split(",")])
     if not opts.no_real:
         rows, reducer_rows = quality(real_cases())
-        body += [
+        body = [
+            stamp,
             "",
             "Quality, default settings (no k given). ARI/NMI against known groups (Unassigned counts as",
             "one more group); silhouette and DBCV on a 2,000-customer sample; seed ARI = agreement of",
@@ -277,8 +278,11 @@ def main() -> None:
             "|---|---|---:|---:|---:|---:|",
             *reducer_rows,
         ]
+        update_section("Segments: quality", "\n".join(body))
+        print("\n".join(body))
     if scale_rows:
-        body += [
+        body = [
+            stamp,
             "",
             "Cost on synthetic 384-d customers (20 overlapping personas + 5% wanderers; ARI against",
             "each customer's main persona), each size in a fresh process: fit on a bounded sample,",
@@ -290,8 +294,8 @@ def main() -> None:
             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
             *scale_rows,
         ]
-    update_section("Segments", "\n".join(body))
-    print("\n".join(body))
+        update_section("Segments: cost at scale", "\n".join(body))
+        print("\n".join(body))
 
 
 if __name__ == "__main__":
