@@ -99,6 +99,8 @@ def run(
         int | None, typer.Option("--min-segment-size", min=2, help="Smallest segment.")
     ] = None,
     llm: Annotated[str | None, typer.Option(help="builtin, openai:MODEL, ollama:MODEL, ...")] = None,
+    reducer: Annotated[str | None, typer.Option(
+        help="Space HDBSCAN clusters in: spectral (default), pca, none or autoencoder.")] = None,
     engine: Annotated[
         str, typer.Option(help="Where embedding, pooling and assignment run: local or ray.")
     ] = "local",
@@ -128,6 +130,7 @@ def run(
         segments=segments_k,
         min_segment_size=min_segment_size,
         llm=llm,
+        reducer=reducer,
         ltv=ltv or None,
     )
     with StageDisplay(quiet=json_out) as display:

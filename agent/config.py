@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -30,6 +30,7 @@ class RunConfig(BaseModel):
     llm: str = "builtin"
     seed: int = 0
     currency: str = Field(default="", max_length=4)
+    reducer: Literal["spectral", "pca", "none", "autoencoder"] = "spectral"
     ltv: bool = False  # lifetime value and churn (agent/ltv.py; needs segmint[ltv])
 
     @field_validator("column_map")

@@ -216,7 +216,7 @@ def run(
                                                vectors.has_text, files_dir)
             else:
                 params = SegmentParams(k=config.segments, min_segment_size=config.min_segment_size,
-                                       seed=config.seed)
+                                       seed=config.seed, reducer=config.reducer)
                 segmented = segment_step(con, vectors.user_ids, vectors.vectors, vectors.has_text,
                                          files_dir=files_dir,
                                          previous_db=ws.db_path if ws.exists() else None,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -217,6 +218,13 @@ def segment_step(con: duckdb.DuckDBPyConnection, user_ids: list[str],
     """
     params = params or SegmentParams()
     behaviour = behaviour_matrix(con, user_ids)
+    if params.reducer == "autoencoder":
+        from segmint.agent.reduce_autoencoder import AutoencoderReducer
+
+        # The autoencoder reads text vectors joined with each customer's scaled behaviour.
+        reducer = AutoencoderReducer(seed=params.seed).attach_behaviour(vectors[has_text],
+                                                                        behaviour[has_text])
+        params = replace(params, reducer=reducer)
     previous = read_previous(con, previous_db, user_ids)
     result = build_segments(vectors, has_text, behaviour, k=params.k,
                             min_segment_size=params.min_segment_size, seed=params.seed,

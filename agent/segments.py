@@ -228,7 +228,9 @@ def build_segments(
         quality[kind] = label_free_quality(space.embed(raw[probe]), labels[rows][probe],
                                            sample_size=QUALITY_SAMPLE, seed=p.seed)
         seconds[f"quality_{kind}"] = round(time.perf_counter() - start, 3)
-    model = SegmentModel(spaces=spaces, next_id=next_id, params=dict(p.__dict__))
+    # A reducer object (e.g. an autoencoder) is recorded by its class name: the model file is JSON.
+    reducer = p.reducer if isinstance(p.reducer, str) else type(p.reducer).__name__
+    model = SegmentModel(spaces=spaces, next_id=next_id, params={**p.__dict__, "reducer": reducer})
     segments = _segment_infos(labels, model)
     kinds = {s.id: s.kind for s in segments if s.id != UNASSIGNED}
     return SegmentResult(

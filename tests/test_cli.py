@@ -131,3 +131,20 @@ def test_export_a_segment_by_id_or_name(tmp_path: Path) -> None:
     assert all(len(r["user_id"]) == 64 and r["why"] for r in rows)
     bad = run_cli("export", "--segment", "no such segment", "-o", str(by_id), "-w", ws)
     assert bad.returncode == 2 and "no segment" in bad.stderr
+
+
+def test_run_with_the_autoencoder_reducer(tmp_path: Path) -> None:
+    shop = tmp_path / "shop.parquet"
+    run_cli("synth", "--users", "400", "--seed", "4", "-o", str(shop), check=True)
+    ws = tmp_path / "ws"
+    doc = json.loads(run_cli("run", str(shop), "-w", str(ws), "--reducer", "autoencoder", "--json",
+                             check=True).stdout)
+    assert doc["segments"] >= 2
+    evaluated = json.loads(run_cli("evaluate", "--labels", f"{shop}.labels.csv", "--ignore-label",
+                                   "mixed", "-w", str(ws), "--json", check=True).stdout)
+    assert evaluated["ignored"] > 0 and evaluated["ari"] > 0.3
+    from segmint.agent.segment_model import MODEL_FILE, SegmentModel
+
+    assert SegmentModel.load(next(ws.rglob(MODEL_FILE))).params["reducer"] == "AutoencoderReducer"
+    bad = run_cli("run", str(shop), "-w", str(ws), "--reducer", "umap")
+    assert bad.returncode == 2 and "reducer" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
