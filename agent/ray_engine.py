@@ -17,7 +17,6 @@ installed. Actors and tasks import only segmint's library code.
 from __future__ import annotations
 
 import logging
-import math
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -38,8 +37,9 @@ from ray.util import ActorPool
 # Rows per pooling / assignment task: a multiple of the local assignment chunk, so FAISS sees the
 # very same query blocks as in a local run.
 ROWS_PER_TASK = 4 * 65_536
-# Texts per encoding task: small enough to balance the pool, big enough to amortise a call.
-MIN_BATCH, MAX_BATCH = 256, 4096
+# Texts per encoding task: the block size of `encode_in_chunks`, so that actors see the same
+# batches as a local run (a catalogue of a few thousand texts is one task; big ones spread).
+ENCODE_CHUNK = 4096
 WORKER_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
               "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error"}
 
@@ -95,6 +95,7 @@ class RayPoolEncoder:
         cpus = float(ray.cluster_resources().get("CPU", 1))
         self.max_actors = actors or max(1, int(cpus // cpus_per_actor))
         self._actors: list[Any] = []
+        self.actors_started = 0
 
     @property
     def fingerprint(self) -> str:
@@ -114,22 +115,33 @@ class RayPoolEncoder:
                 runtime_env={"env_vars": {**WORKER_ENV,
                                           "OMP_NUM_THREADS": str(max(1, int(self.cpus_per_actor)))}},
             ).remote(self.spec))
+            self.actors_started += 1
         return ActorPool(self._actors[:wanted])
 
     def encode(self, texts: Any) -> np.ndarray:
-        """Encode texts on the actor pool, in order."""
-        texts = list(texts)
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        per = math.ceil(len(texts) / (4 * self.max_actors))
-        size = min(MAX_BATCH, max(MIN_BATCH, per))
-        batches = [texts[i:i + size] for i in range(0, len(texts), size)]
-        pool = self._pool(len(batches))
-        parts = list(pool.map(lambda actor, batch: actor.encode.remote(batch), batches))
-        return np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
+        """Encode texts on the actor pool, in order.
+
+        The texts are cut exactly where a local ``encode`` cuts them (cleaned, empty ones left
+        out, blocks of ``ENCODE_CHUNK``), so every actor encodes the very batches a local run
+        would, and the vectors are bit for bit the local ones.
+        """
+        from segmint.embeddings.encoders import clean_text
+
+        cleaned = [clean_text(t) for t in texts]
+        out = np.zeros((len(cleaned), self.dim), dtype=np.float32)
+        idx = [i for i, t in enumerate(cleaned) if t]
+        if not idx:
+            return out
+        blocks = [idx[i:i + ENCODE_CHUNK] for i in range(0, len(idx), ENCODE_CHUNK)]
+        pool = self._pool(len(blocks))
+        parts = pool.map(lambda actor, block: actor.encode.remote([cleaned[i] for i in block]),
+                         blocks)
+        for block, part in zip(blocks, parts, strict=True):
+            out[block] = part
+        return out
 
     def close(self) -> None:
-        """Stop the actors."""
+        """Stop the actors (a later ``encode`` starts new ones)."""
         for actor in self._actors:
             ray.kill(actor)
         self._actors = []
@@ -186,8 +198,13 @@ class RayEngine:
 
         encoder = self.encoder(spec)
         documents = build_documents(con)
-        text_vectors, stats = embed_texts(documents.texts, encoder,
-                                          VectorCache.for_encoder(encoder))
+        try:
+            text_vectors, stats = embed_texts(documents.texts, encoder,
+                                              VectorCache.for_encoder(encoder))
+        finally:
+            # The actors hold CPUs; the pooling and assignment tasks need them (on a 2-CPU
+            # runtime they would otherwise wait for ever).
+            encoder.close()
         vectors = self.pool(documents.weights, text_vectors)
         return CustomerVectors(
             user_ids=documents.user_ids, vectors=vectors,
@@ -233,7 +250,7 @@ class RayEngine:
         resources = ray.cluster_resources()
         return {"engine": "ray", "address": self.address or "local",
                 "cluster_cpus": resources.get("CPU", 0), "nodes": len(ray.nodes()),
-                "encoder_actors": sum(len(e._actors) for e in self._encoders.values())}
+                "encoder_actors": sum(e.actors_started for e in self._encoders.values())}
 
     def close(self) -> None:
         """Stop the actors; shut Ray down if this engine started it."""

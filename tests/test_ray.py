@@ -92,18 +92,25 @@ def test_assignment_in_blocks_is_exact(ray_runtime: None, rows_per_task: int) ->
         np.testing.assert_array_equal(got, want)
 
 
-def test_run_with_ray_engine_gives_the_local_segments(ray_runtime: None, tmp_path: Path) -> None:
+def test_run_with_ray_engine_gives_the_local_segments(ray_runtime: None, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     shop = generate(400, tmp_path / "shop.parquet", seed=3).events_path
     results = {}
     for engine in ("local", "ray"):
         ws = Workspace(tmp_path / engine)
-        results[engine] = run(ws, [shop], engine=engine)
+        # Cold caches: the Ray run encodes on actors holding both CPUs, then pools in tasks
+        # (which must not wait for CPUs the idle actors still hold).
+        monkeypatch.setenv("SEGMINT_CACHE_DIR", str(tmp_path / f"cache-{engine}"))
+        results[engine] = run(ws, [shop], RunConfig(embedder="minilm-numpy"), engine=engine)
         with contextlib.closing(ws.connect()) as con:
             results[engine + "_users"] = con.execute(
                 "SELECT user_id, segment_id, membership FROM users ORDER BY user_id").fetchall()
             results[engine + "_segments"] = con.execute(
                 "SELECT segment_id, size, name FROM segments ORDER BY segment_id").fetchall()
     assert results["ray"].engine is not None and results["ray"].engine["engine"] == "ray"
+    assert results["ray"].engine["encoder_actors"] >= 1
+    assert results["ray"].embedding is not None and results["ray"].embedding["embedded"] > 0
+    # Actors encode the very batches a local run does: the same vectors, bit for bit.
     assert results["ray_users"] == results["local_users"]
     assert results["ray_segments"] == results["local_segments"]
 
