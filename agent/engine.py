@@ -26,11 +26,14 @@ from segmint.agent.errors import InputError, UsageError
 if TYPE_CHECKING:
     import duckdb
 
-    from segmint.agent.segment_model import SegmentModel
+    from segmint.agent.segment_model import SegmentModel, SpaceModel
     from segmint.embeddings import CustomerVectors
 
 ENGINES = ("local", "ray")
 Prediction = tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], npt.NDArray[np.int64]]
+# What `SpaceModel.assign_clusters` returns: centroid index, membership, nearest, within reach.
+SpaceAssignment = tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], npt.NDArray[np.int64],
+                        npt.NDArray[np.bool_]]
 
 
 class Engine(Protocol):
@@ -45,6 +48,10 @@ class Engine(Protocol):
     def predict(self, model: SegmentModel, vectors: npt.NDArray[np.floating],
                 has_text: npt.NDArray[np.bool_], behaviour: npt.NDArray[np.floating]) -> Prediction:
         """Segment id, membership and nearest segment per customer with a stored model."""
+        ...
+
+    def assign(self, space: SpaceModel, raw: npt.NDArray[np.floating]) -> SpaceAssignment:
+        """Every row's nearest centroid of a freshly fitted space (the segment step's FAISS pass)."""
         ...
 
     def describe(self) -> dict[str, Any]:
@@ -67,6 +74,10 @@ class LocalEngine:
                 has_text: npt.NDArray[np.bool_], behaviour: npt.NDArray[np.floating]) -> Prediction:
         """See `Engine.predict`."""
         return model.predict(vectors, has_text, behaviour)
+
+    def assign(self, space: SpaceModel, raw: npt.NDArray[np.floating]) -> SpaceAssignment:
+        """See `Engine.assign`."""
+        return space.assign_clusters(raw)
 
     def describe(self) -> dict[str, Any]:
         """See `Engine.describe`."""

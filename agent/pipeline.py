@@ -220,7 +220,7 @@ def run(
                 segmented = segment_step(con, vectors.user_ids, vectors.vectors, vectors.has_text,
                                          files_dir=files_dir,
                                          previous_db=ws.db_path if ws.exists() else None,
-                                         params=params)
+                                         params=params, assign=eng.assign)
             record.counts["assign_model"] = segmented.holdout
             record.counts["mode"] = ("appended, no refit" if append and not refit else
                                      "appended, refitted" if append else "full")

@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from segmint.agent.engine import Prediction
+from segmint.agent.engine import Prediction, SpaceAssignment
 
 if TYPE_CHECKING:
     import duckdb
 
-    from segmint.agent.segment_model import SegmentModel
+    from segmint.agent.segment_model import SegmentModel, SpaceModel
     from segmint.embeddings import CustomerVectors
 
 import ray
@@ -65,6 +65,11 @@ def _pool_block(weights: Any, text_vectors: np.ndarray) -> np.ndarray:
     from segmint.embeddings import pool_users
 
     return pool_users(weights, text_vectors)
+
+
+@ray.remote
+def _assign_block(space: SpaceModel, raw: np.ndarray) -> SpaceAssignment:
+    return space.assign_clusters(raw)
 
 
 @ray.remote
@@ -244,6 +249,18 @@ class RayEngine:
             hi = lo + len(block[0])
             labels[lo:hi], member[lo:hi], near[lo:hi] = block
         return labels, member, near
+
+    def assign(self, space: SpaceModel, raw: npt.NDArray[np.floating]) -> SpaceAssignment:
+        """See `segmint.agent.engine.Engine.assign`: row blocks as Ray tasks, in order."""
+        space_ref = ray.put(space)
+        step = self.rows_per_task
+        starts = range(0, len(raw), step)
+        refs = [_assign_block.remote(space_ref, np.asarray(raw[lo:lo + step])) for lo in starts]
+        blocks = [ray.get(ref) for ref in refs]
+        if not blocks:
+            return space.assign_clusters(raw)
+        cluster, member, near, ok = (np.concatenate(parts) for parts in zip(*blocks, strict=True))
+        return cluster, member, near, ok
 
     def describe(self) -> dict[str, Any]:
         """See `segmint.agent.engine.Engine.describe`."""

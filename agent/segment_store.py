@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ import pyarrow as pa
 
 from segmint.agent.assign import holdout_report
 from segmint.agent.dbutil import fetch_one
-from segmint.agent.segment_model import BEHAVIOUR_COLUMNS, MODEL_FILE, SegmentModel
+from segmint.agent.segment_model import BEHAVIOUR_COLUMNS, MODEL_FILE, SegmentModel, SpaceModel
 from segmint.agent.segments import UNASSIGNED, SegmentParams, SegmentResult, build_segments
 from segmint.agent.stable_ids import PreviousSegments
 
@@ -200,7 +201,9 @@ def segments_overview(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 def segment_step(con: duckdb.DuckDBPyConnection, user_ids: list[str],
                  vectors: npt.NDArray[np.floating], has_text: npt.NDArray[np.bool_], *,
                  files_dir: Path, previous_db: Path | None = None,
-                 params: SegmentParams | None = None) -> SegmentResult:
+                 params: SegmentParams | None = None,
+                 assign: Callable[[SpaceModel, npt.NDArray[np.floating]], Any] | None = None
+                 ) -> SegmentResult:
     """The whole segment step of a run, for the orchestrator.
 
     Reads the behaviour columns from `users`, the previous run's segments (for stable ids),
@@ -215,6 +218,7 @@ def segment_step(con: duckdb.DuckDBPyConnection, user_ids: list[str],
         files_dir: the run's side-file directory (`Workspace.files_dir(run_id)`).
         previous_db: the previous run's database (`Workspace.db_path`), if any.
         params: `--segments`, `--min-segment-size`, `--seed` and the rest.
+        assign: the engine's nearest-centroid pass (see `build_segments`).
     """
     params = params or SegmentParams()
     behaviour = behaviour_matrix(con, user_ids)
@@ -228,7 +232,7 @@ def segment_step(con: duckdb.DuckDBPyConnection, user_ids: list[str],
     previous = read_previous(con, previous_db, user_ids)
     result = build_segments(vectors, has_text, behaviour, k=params.k,
                             min_segment_size=params.min_segment_size, seed=params.seed,
-                            previous=previous, params=params)
+                            previous=previous, params=params, assign=assign)
     start = time.perf_counter()
     result.holdout = holdout_report(result.model, vectors, has_text, behaviour, result.labels,
                                     seed=params.seed)

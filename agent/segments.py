@@ -23,6 +23,7 @@ Cost: the fit is bounded by the sample size; assignment is linear in the number 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,6 +164,7 @@ def build_segments(
     seed: int = 0,
     previous: PreviousSegments | None = None,
     params: SegmentParams | None = None,
+    assign: Callable[[SpaceModel, npt.NDArray[np.floating]], Any] | None = None,
 ) -> SegmentResult:
     """Segment every customer.
 
@@ -175,6 +177,8 @@ def build_segments(
         seed: seed (overrides `params.seed`).
         previous: the previous run's segments, aligned to these customers, for stable ids.
         params: further settings.
+        assign: runs a fitted space's nearest-centroid pass over all its rows (an engine's
+            `assign`, e.g. Ray tasks); default `SpaceModel.assign_clusters` in this process.
 
     Returns:
         Labels, membership, segments, transitions, the model and fit facts.
@@ -210,7 +214,7 @@ def build_segments(
         start = time.perf_counter()
         if space is None:
             continue
-        cluster, member, near, ok = space.assign_clusters(raw)
+        cluster, member, near, ok = (assign or SpaceModel.assign_clusters)(space, raw)
         full = np.full(n, NOISE, dtype=np.int64)
         full[rows] = np.where(ok, cluster, NOISE)
         sizes = np.bincount(cluster[ok], minlength=space.n_segments)
