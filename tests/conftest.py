@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -113,3 +115,20 @@ def shop_with_users(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pat
     run_cli("run", str(events), "--users", f"{events}.users.csv", "-w", str(ws), "--currency", "£",
             "--json", check=True)
     return ws, events
+
+
+BLOB_DIM = 48
+
+
+def blobs(sizes: list[int], *, spread: float = 0.6, seed: int = 0, dim: int = BLOB_DIM
+          ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    """Unit vectors around random unit centres (one group per size), shuffled."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((len(sizes), dim))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    X = np.concatenate([c + spread * rng.standard_normal((n, dim)) / np.sqrt(dim)
+                        for c, n in zip(centres, sizes, strict=True)])
+    y = np.repeat(np.arange(len(sizes)), sizes)
+    order = rng.permutation(len(y))
+    X = X[order] / np.linalg.norm(X[order], axis=1, keepdims=True)
+    return X.astype(np.float32), y[order]

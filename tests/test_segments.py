@@ -9,25 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import adjusted_rand_score
 
+from conftest import BLOB_DIM, blobs
 from segmint.agent.reduce import PCAReducer, SpectralReducer, center_normalise, knn
 from segmint.agent.segment_model import SegmentModel
 from segmint.agent.segments import UNASSIGNED, SegmentParams, build_segments, row_keys
-
-DIM = 48
-
-
-def blobs(sizes: list[int], *, spread: float = 0.6, seed: int = 0, dim: int = DIM
-          ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-    """Unit vectors around random unit centres (one group per size), shuffled."""
-    rng = np.random.default_rng(seed)
-    centres = rng.standard_normal((len(sizes), dim))
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    X = np.concatenate([c + spread * rng.standard_normal((n, dim)) / np.sqrt(dim)
-                        for c, n in zip(centres, sizes, strict=True)])
-    y = np.repeat(np.arange(len(sizes)), sizes)
-    order = rng.permutation(len(y))
-    X = X[order] / np.linalg.norm(X[order], axis=1, keepdims=True)
-    return X.astype(np.float32), y[order]
 
 
 def no_behaviour(n: int) -> npt.NDArray[np.float64]:
@@ -75,7 +60,7 @@ def test_every_customer_gets_exactly_one_segment_and_sizes_add_up() -> None:
 def test_far_outliers_are_unassigned_not_forced_into_a_segment() -> None:
     X, _ = blobs([100] * 10, spread=0.8)
     rng = np.random.default_rng(5)
-    out = rng.standard_normal((30, DIM)).astype(np.float32)
+    out = rng.standard_normal((30, BLOB_DIM)).astype(np.float32)
     out /= np.linalg.norm(out, axis=1, keepdims=True)
     V = np.concatenate([X, out])
     r = build_segments(V, np.ones(len(V), bool), no_behaviour(len(V)))
@@ -172,7 +157,7 @@ def test_tiny_shops_do_not_crash(n: int) -> None:
 
 
 def test_identical_customers_form_one_segment() -> None:
-    X = np.tile(np.eye(DIM, dtype=np.float32)[:1], (60, 1))
+    X = np.tile(np.eye(BLOB_DIM, dtype=np.float32)[:1], (60, 1))
     r = build_segments(X, np.ones(60, bool), no_behaviour(60))
     assert r.n_segments == 1 and set(r.labels.tolist()) == {r.segments[1].id}
 
