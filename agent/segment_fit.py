@@ -85,7 +85,6 @@ class SegmentParams:
             number of clusters found).
         n_neighbors: neighbours per customer in the spectral graph.
         min_samples: HDBSCAN's density neighbourhood.
-        ward: draw the groups HDBSCAN found with Ward linkage (see `ward_partition`).
     """
 
     k: int | None = None
@@ -96,7 +95,6 @@ class SegmentParams:
     n_components: int = 24
     n_neighbors: int = 10
     min_samples: int = 5
-    ward: bool = True
 
     def __post_init__(self) -> None:
         if self.k is not None and self.k < 1:
@@ -222,7 +220,7 @@ def _density(X: F32, mcs: int, p: SegmentParams, info: dict[str, Any]) -> tuple[
         reach).
     """
     found = _density_groups(X, mcs, p, info)
-    if not p.ward or found.max() < 1 or info.get("clusterer") != "hdbscan":
+    if found.max() < 1 or info.get("clusterer") != "hdbscan":
         return found, found >= 0
     # Ward's groups are the segments, so their own members (not HDBSCAN's, drawn in another
     # space) set each segment's reach; the robust fence still leaves out the strays.
