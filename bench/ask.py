@@ -3,7 +3,7 @@
     python -m bench.ask [--users 100000] [--repeats 5]
 
 Builds (once) a sample-shop workspace of N customers, then answers a fixed set of questions in
-one process with the built-in parser, timing each call of `segmint.agent.ask.ask` end to end
+one process with the built-in parser, timing each call of `segmint.agent.ask.answer.ask` end to end
 (open the workspace, parse, run the SQL, build the answer). Writes the "Ask" section of
 bench/RESULTS.md.
 """
@@ -48,8 +48,8 @@ def main() -> None:
                             "--json"))
         print(f"built the workspace in {m.wall_s:.0f}s", flush=True)
 
-    from segmint.agent.ask import ask
-    from segmint.agent.workspace import Workspace
+    from segmint.agent.ask.answer import ask
+    from segmint.agent.core.workspace import Workspace
 
     workspace = Workspace(ws)
     ask(workspace, QUESTIONS[0])  # warm-up: imports, DuckDB's first open

@@ -22,9 +22,9 @@ import numpy as np
 
 from bench.harness import machine, median, update_section
 from bench.segments import AMAZON
-from segmint.agent.evaluate import agreement
-from segmint.agent.reduce_autoencoder import AutoencoderReducer
-from segmint.agent.segments import SegmentParams, build_segments
+from segmint.agent.segment.build import SegmentParams, build_segments
+from segmint.agent.segment.evaluate import agreement
+from segmint.agent.segment.reduce_autoencoder import AutoencoderReducer
 
 
 def amazon_case() -> tuple[str, Any, np.ndarray, np.ndarray]:
@@ -45,10 +45,10 @@ def amazon_case() -> tuple[str, Any, np.ndarray, np.ndarray]:
 
 
 def shop_case(users: int, tmp: Path) -> tuple[str, Any, np.ndarray, np.ndarray]:
-    from segmint.agent.config import load_config
-    from segmint.agent.features import build_users, resolve_as_of
-    from segmint.agent.ingest import ingest
-    from segmint.agent.segment_store import behaviour_matrix
+    from segmint.agent.core.config import load_config
+    from segmint.agent.ingest.events import ingest
+    from segmint.agent.ingest.features import build_users, resolve_as_of
+    from segmint.agent.segment.store import behaviour_matrix
     from segmint.data.synth import generate
     from segmint.embeddings import embed_customers
 

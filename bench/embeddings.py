@@ -26,7 +26,7 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from segmint.agent.schema import EVENTS_DDL
+from segmint.agent.core.schema import EVENTS_DDL
 from segmint.embeddings import (
     UserIndex,
     build_documents,

@@ -21,9 +21,9 @@ from typing import Any
 import duckdb
 
 from bench.harness import machine, update_section
-from segmint.agent.config import load_config
-from segmint.agent.ingest import ingest
-from segmint.agent.ltv import holdout
+from segmint.agent.core.config import load_config
+from segmint.agent.ingest.events import ingest
+from segmint.agent.scores.ltv import holdout
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 ONLINE_RETAIL = DATASETS / "online_retail" / "online_retail.csv.gz"

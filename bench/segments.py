@@ -71,7 +71,7 @@ def child(n: int, seeds: list[int]) -> dict[str, Any]:
     """One scaling case, run inside a fresh process; prints its facts as JSON."""
     from sklearn.metrics import adjusted_rand_score
 
-    from segmint.agent.segments import build_segments
+    from segmint.agent.segment.build import build_segments
 
     t0 = time.perf_counter()
     X, y = mixture(n)
@@ -189,9 +189,9 @@ def umap_reducer() -> tuple[Any, float] | None:
 
 
 def quality(cases: list[tuple[str, Any, np.ndarray | None, np.ndarray]]) -> tuple[list[str], list[str]]:
-    from segmint.agent.assign import holdout_report
-    from segmint.agent.evaluate import agreement
-    from segmint.agent.segments import SegmentParams, build_segments
+    from segmint.agent.segment.assign import holdout_report
+    from segmint.agent.segment.build import SegmentParams, build_segments
+    from segmint.agent.segment.evaluate import agreement
 
     rows, reducer_rows = [], []
     umap_found = umap_reducer()
@@ -233,7 +233,7 @@ def quality(cases: list[tuple[str, Any, np.ndarray | None, np.ndarray]]) -> tupl
 
 
 def _scores(truth: np.ndarray | None, labels: np.ndarray) -> dict[str, Any]:
-    from segmint.agent.evaluate import agreement
+    from segmint.agent.segment.evaluate import agreement
 
     if truth is None:
         return {}

@@ -3,7 +3,7 @@
 Every customer gets a planted persona (new parents, home bakers, gamers... from
 ``personas.yaml``) or ``mixed`` for the ~5% noise customers who wander the whole shop,
 a value tier, a purchase cadence and a lifecycle (never bought, new, one-time, lapsed,
-at risk, active repeat) whose purchase dates agree with the DESIGN §3 definitions
+at risk, active repeat) whose purchase dates agree with the docs/definitions.md definitions
 relative to the shop's end date. Events are searches, views, carts, purchases grouped
 into orders, and returns (negative quantity).
 
@@ -34,7 +34,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import yaml
 
-from segmint.agent.schema import CANONICAL_COLUMNS, EVENT_TYPES
+from segmint.agent.core.schema import CANONICAL_COLUMNS, EVENT_TYPES
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -49,7 +49,7 @@ LAST_DAY = WINDOW_DAYS - 2
 
 SEARCH, VIEW, CART, PURCHASE, RETURN = range(5)  # indices into EVENT_TYPES
 
-# The canonical event columns (DESIGN §2), less `amount`: ingest derives it from price x quantity.
+# The canonical event columns (docs/definitions.md), less `amount`: ingest derives it from price x quantity.
 COLUMNS: tuple[str, ...] = tuple(c for c in CANONICAL_COLUMNS if c != "amount")
 EVENT_SCHEMA = pa.schema(
     [
@@ -144,7 +144,7 @@ class Lifecycle:
     browse_rate: float
 
 
-# Day ranges keep a margin of two days from every DESIGN §3 threshold so a customer's
+# Day ranges keep a margin of two days from every docs/definitions.md threshold so a customer's
 # class does not flip with the exact as_of (the latest event) or the time of day.
 LIFECYCLES: tuple[Lifecycle, ...] = (
     Lifecycle("browser", 0.12, "none", (0, LAST_DAY), (0, LAST_DAY), 3.0),

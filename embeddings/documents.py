@@ -145,7 +145,7 @@ one, then trimmed) and cut to
     are ignored.
 
     Args:
-        con: a DuckDB connection holding the ``events`` table (see ``segmint.agent.schema``).
+        con: a DuckDB connection holding the ``events`` table (see ``segmint.agent.core.schema``).
         config: weighting options; defaults to ``DocumentConfig()``.
 
     Returns:

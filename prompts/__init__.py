@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from segmint.agent.glossary import Glossary
+    from segmint.agent.query.glossary import Glossary
 
 ENV_DIR = "SEGMINT_PROMPTS_DIR"
 SUFFIXES = (".md", ".txt")
@@ -193,7 +193,7 @@ def render(name: str, *, prompts_dir: str | Path | None = None, glossary: Glossa
 
 def glossary_block(glossary: Glossary | None = None, max_synonyms: int = 4) -> str:
     """The glossary as prompt text: one line per term with its key, meaning and a few synonyms."""
-    from segmint.agent.glossary import load_glossary
+    from segmint.agent.query.glossary import load_glossary
 
     glossary = glossary or load_glossary()
     lines = []

@@ -16,9 +16,9 @@ def sample_shop(tmp_path_factory: pytest.TempPathFactory, users: int = SHOP_USER
     Modules that call this share one build: it lives in the session's base temp directory and is
     made under a file lock, so the second caller reuses the first one's workspace.
     """
-    from segmint.agent.config import load_config
-    from segmint.agent.pipeline import run
-    from segmint.agent.workspace import Workspace
+    from segmint.agent.core.config import load_config
+    from segmint.agent.core.workspace import Workspace
+    from segmint.agent.run.pipeline import run
     from segmint.data.synth import generate
 
     root = tmp_path_factory.getbasetemp() / f"sample-shop-{users}"

@@ -1,0 +1,169 @@
+"""Fairness audit: how each value of a customer attribute is represented in each segment (and in
+any export) against the whole shop (docs/cli.md `audit`).
+
+Shares are taken over customers whose attribute is known. For a value v and a group G:
+`ratio = share of v in G / share of v among all customers`. A ratio below 0.8 or above 1.25 is
+flagged (the four-fifths rule and its inverse): that value is under- or over-represented.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from segmint.agent.core.errors import InputError
+from segmint.agent.core.sql import fetch_one
+from segmint.agent.core.workspace import Workspace
+from segmint.agent.query.spec import catalogue
+
+LOW, HIGH = 0.8, 1.25
+MAX_VALUES = 50  # an attribute with more distinct values is an identifier, not a group
+MIN_EXPECTED_FOR_WARNING = 10  # an export warns on a value only if it should hold >= 10 of it
+
+
+def audit_attributes(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Attributes that can be audited: text columns of `users` with at most MAX_VALUES values."""
+    cat = catalogue(con, max_values=MAX_VALUES + 1)
+    return [a for a in cat.text if 0 < len(cat.attribute_values.get(a, [])) <= MAX_VALUES]
+
+
+def resolve_attribute(con: duckdb.DuckDBPyConnection, name: str) -> str:
+    """The users-table column an attribute name refers to: exact, else the one it starts
+    (`age` -> `age_band`), else the one containing it.
+
+    Raises:
+        InputError: no attribute, or more than one, matches.
+    """
+    known = audit_attributes(con)
+    key = "".join(ch if ch.isalnum() else "_" for ch in name.strip().lower()).strip("_")
+    for pick in ([a for a in known if a == key], [a for a in known if a.startswith(key)],
+                 [a for a in known if key and key in a]):
+        if len(pick) == 1:
+            return pick[0]
+        if len(pick) > 1:
+            raise InputError(f"'{name}' matches {', '.join(pick)}", field="--attribute",
+                             kind="option", fix="give the full name")
+    raise InputError(f"no customer attribute '{name}'", field="--attribute", kind="option",
+                     fix=f"use one of: {', '.join(known) or 'none (run with --users FILE or --attr)'}")
+
+
+def _shares(con: duckdb.DuckDBPyConnection, column: str, group: str, where: str = "TRUE",
+            params: list[Any] | None = None) -> dict[str, dict[str, Any]]:
+    col = f'"{column}"'
+    rows = con.execute(f"""
+        SELECT {group} AS grp, CAST({col} AS VARCHAR) AS value, count(*) AS n
+        FROM users u WHERE {col} IS NOT NULL AND ({where}) GROUP BY 1, 2""", params or []).fetchall()
+    out: dict[str, dict[str, Any]] = {}
+    for grp, value, n in rows:
+        out.setdefault(str(grp), {})[str(value)] = int(n)
+    return out
+
+
+def _compare(counts: dict[str, int], population: dict[str, float]) -> dict[str, Any]:
+    known = sum(counts.values())
+    shares = {v: (counts.get(v, 0) / known if known else 0.0) for v in population}
+    ratios = {v: round(shares[v] / population[v], 6) for v in population}
+    flags = [v for v in population if known and not LOW <= ratios[v] <= HIGH]
+    return {"known": known, "shares": {v: round(s, 6) for v, s in shares.items()},
+            "ratios": ratios if known else {}, "flags": flags}
+
+
+def population_shares(con: duckdb.DuckDBPyConnection, column: str) -> tuple[int, dict[str, float]]:
+    """How many customers have the attribute, and each value's share among them (largest first)."""
+    counts = _shares(con, column, "'all'").get("all", {})
+    known = sum(counts.values())
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return known, {v: n / known for v, n in ordered}
+
+
+def audit_segments(con: duckdb.DuckDBPyConnection, attribute: str) -> dict[str, Any]:
+    """The audit document for every segment (Unassigned included).
+
+    Raises:
+        InputError: unknown attribute, or a workspace without segments.
+    """
+    column = resolve_attribute(con, attribute)
+    tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+    if "segments" not in tables:
+        raise InputError("this workspace has no segments yet", fix="run `segmint run` first")
+    known, population = population_shares(con, column)
+    per_seg = _shares(con, column, "CAST(u.segment_id AS VARCHAR)")
+    cols = {r[0] for r in con.execute("DESCRIBE segments").fetchall()}
+    name = "name" if "name" in cols else "CAST(segment_id AS VARCHAR)"
+    segments = []
+    for sid, sname, size in con.execute(
+            f"SELECT CAST(segment_id AS VARCHAR), {name}, size FROM segments "
+            "ORDER BY segment_id = 0, size DESC, segment_id").fetchall():
+        segments.append({"id": sid, "name": sname, "size": int(size),
+                         **_compare(per_seg.get(sid, {}), population)})
+    return {"attribute": column, "asked": attribute, "known": known,
+            "population": {v: round(s, 6) for v, s in population.items()},
+            "thresholds": [LOW, HIGH], "segments": segments}
+
+
+def audit_users(con: duckdb.DuckDBPyConnection, attribute: str, user_ids: list[str]
+                ) -> dict[str, Any]:
+    """Representation of an attribute among some customers (an export) against the shop."""
+    column = resolve_attribute(con, attribute)
+    known, population = population_shares(con, column)
+    name = f"_segmint_sel_{uuid.uuid4().hex[:8]}"
+    con.register(name, pa.table({"user_id": pa.array(user_ids, pa.string())}))
+    try:
+        counts = _shares(con, column, "'sel'", f"u.user_id IN (SELECT user_id FROM {name})")
+    finally:
+        con.unregister(name)
+    return {"attribute": column, "known_population": known, "customers": len(user_ids),
+            "population": {v: round(s, 6) for v, s in population.items()},
+            **_compare(counts.get("sel", {}), population)}
+
+
+def export_skew(con: duckdb.DuckDBPyConnection, user_ids: list[str]) -> list[str]:
+    """One warning per attribute on which a customer list is skewed: a value whose ratio is outside
+    0.8–1.25 and of which the list should hold at least MIN_EXPECTED_FOR_WARNING customers."""
+    warnings = []
+    for column in audit_attributes(con):
+        if column == "top_category":
+            continue
+        doc = audit_users(con, column, user_ids)
+        # Rare values in small lists swing by chance: only values the list should hold 10+ of.
+        flags = [v for v in doc["flags"]
+                 if doc["population"][v] * doc["known"] >= MIN_EXPECTED_FOR_WARNING]
+        if not flags:
+            continue
+        parts = ", ".join(f"{v} ×{doc['ratios'][v]:.2f}" for v in flags[:4])
+        warnings.append(f"warning: this export is skewed on {column} ({parts} of their share of all "
+                        f"customers; fair range {LOW}–{HIGH}) — see `segmint audit --attribute {column}`")
+    return warnings
+
+
+def audit(workspace: Workspace, attribute: str, *, question: str | None = None) -> dict[str, Any]:
+    """The `segmint audit` document: per segment, or for the customers a question selects.
+
+    Raises:
+        InputError: unknown attribute; NotUnderstood: a question that cannot be read.
+    """
+    with contextlib.closing(workspace.reader()) as con:
+        if question is None:
+            return audit_segments(con, attribute)
+        from segmint.agent.ask.answer import cached_catalogue, parse_or_refuse, select_customers
+        from segmint.agent.query.glossary import load_glossary
+        from segmint.agent.query.spec import compile_spec
+
+        glossary = load_glossary()
+        cat = cached_catalogue(workspace, con)
+        spec, _ = parse_or_refuse(question, glossary, cat)
+        if any(c.kind == "interest" for g in spec.any_of for c in g):
+            from segmint.agent.ask.answer import run_spec
+
+            run_spec(con, question, spec, cat, glossary)  # registers the interest matches
+        compiled = compile_spec(spec, cat, glossary, con)
+        ids = [str(r["user_id"]) for r in select_customers(con, compiled)]
+        doc = audit_users(con, attribute, ids)
+        doc["question"] = question
+        (total,) = fetch_one(con.execute("SELECT count(*) FROM users")) or (0,)
+        doc["shop_customers"] = int(total)
+        return doc

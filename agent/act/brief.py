@@ -1,0 +1,284 @@
+"""Campaign briefs: goal, audience (its true size), offer, channel and message for one segment
+(docs/cli.md `brief`), written from verified facts.
+
+The facts are the segment's profile (the same facts its name and description were checked
+against) plus its recommended products (agent/recommend.py). A brief is written by the built-in
+writer (deterministic, offline) or by an LLM chain (`--llm`), and must pass the same kind of
+verifier as names: every number it states equals a fact of its kind (percent, money, plain count
+or ratio) at the precision written, the audience states the segment's exact size, and there is no
+personal data. An LLM brief that fails twice is replaced by the built-in one, with the reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from pydantic import BaseModel, Field, ValidationError
+
+from segmint.agent.act.recommend import resolve_segment, segment_items
+from segmint.agent.core.errors import InputError
+from segmint.agent.core.workspace import Workspace
+from segmint.agent.describe.naming import allowed_numbers, matches_fact, numbers_in
+from segmint.agent.describe.profile import SegmentProfile
+from segmint.agent.llm.privacy import pii_count, scrub
+from segmint.agent.query.glossary import Glossary, load_glossary
+
+PURPOSE = "campaign_brief"
+FIELDS = ("goal", "audience", "offer", "channel", "message")
+
+
+class BriefText(BaseModel):
+    """The five parts of a brief (the LLM's structured output has this shape)."""
+
+    goal: str = Field(description="one sentence: what the campaign should achieve")
+    audience: str = Field(description="one sentence with the segment's exact number of customers")
+    offer: str = Field(description="one sentence built on the products they buy unusually often")
+    channel: str = Field(description="channel(s) and why, one sentence")
+    message: str = Field(description="the customer-facing message, at most two sentences")
+
+
+@dataclass
+class BriefFacts:
+    """What a brief may state about a segment."""
+
+    segment_id: str
+    name: str
+    profile: SegmentProfile
+    products: list[dict[str, Any]]
+    total_customers: int
+    currency: str
+
+    def numbers(self) -> dict[str, list[float]]:
+        """Every number a brief may state, by kind (see naming.allowed_numbers)."""
+        facts = allowed_numbers(self.profile, self.total_customers)
+        facts["percent"] += [p["buyers_share"] * 100 for p in self.products]
+        facts["plain"] += [v for p in self.products for v in (p["lift"], p["buyers"])]
+        return facts
+
+    def prompt_facts(self) -> dict[str, Any]:
+        """Aggregates only: no representative customers."""
+        prof = self.profile.to_json()
+        prof.pop("representatives", None)
+        for item in prof.get("top_products", []):
+            item["text"] = scrub(str(item.get("text") or ""))
+        return {"segment": self.name, "customers": self.profile.size,
+                "share_percent": round(self.profile.share * 100, 1),
+                "shop_customers": self.total_customers, "currency": self.currency,
+                "term_percent": {k: round(v * 100, 1) for k, v in self.profile.term_shares.items()},
+                "median": prof["median"], "top_categories": prof["top_categories"],
+                "top_terms": prof["top_terms"][:8]}
+
+
+def load_facts(con: duckdb.DuckDBPyConnection, segment: str) -> BriefFacts:
+    """The facts of one segment, named by id or name.
+
+    Raises:
+        InputError: unknown segment, or one without a profile (run `segmint run` again).
+    """
+    sid, name = resolve_segment(con, segment)
+    if sid == "0":
+        raise InputError("the Unassigned group shares no common traits to brief a campaign on",
+                         field="--segment", kind="option", fix="pick a segment from `segmint segments`")
+    rows = con.execute("SELECT facts FROM segments WHERE CAST(segment_id AS VARCHAR) = ?",
+                       [sid]).fetchall()
+    raw = json.loads(rows[0][0]) if rows and rows[0][0] else {}
+    if not raw:
+        raise InputError(f"segment {sid} has no profile", field="--segment", kind="option",
+                         fix="run `segmint run` again with this version of segmint")
+    profile = SegmentProfile(**raw)
+    (total,) = con.execute("SELECT count(*) FROM users").fetchall()[0]
+    currency_row = con.execute(
+        "SELECT params->>'$.currency' FROM runs WHERE command = 'run' "
+        "ORDER BY finished_at DESC LIMIT 1").fetchall()
+    currency = (currency_row[0][0] if currency_row else None) or ""
+    return BriefFacts(sid, name, profile, segment_items(con, sid, limit=5), int(total), currency)
+
+
+def verify_brief(brief: BriefText, facts: BriefFacts) -> list[str]:
+    """What is wrong with a brief (empty when it passes)."""
+    problems = []
+    allowed = facts.numbers()
+    # Names quoted from the data (products, categories, the segment) may hold digits of their own.
+    quoted = sorted({str(x) for x in [facts.name, *(p["text"] for p in facts.products),
+                                      *(c["category"] for c in facts.profile.top_categories),
+                                      *(p.get("text") for p in facts.profile.top_products)]
+                     if x}, key=len, reverse=True)
+    for part in FIELDS:
+        text = getattr(brief, part).strip()
+        checked = text
+        for name in quoted:
+            checked = checked.replace(name, " ")
+        if not text:
+            problems.append(f"the {part} is empty")
+        for written, value, decimals, kind in numbers_in(checked):
+            if not matches_fact(value, decimals, allowed[kind]):
+                problems.append(f"the number {written} in the {part} is not one of the facts")
+    stated = [v for _, v, d, k in numbers_in(brief.audience) if k == "plain" and d <= 0]
+    if facts.profile.size not in stated:
+        problems.append(f"the audience must state the segment's size ({facts.profile.size:,} customers)")
+    if pii_count(" ".join(getattr(brief, p) for p in FIELDS)):
+        problems.append("the brief contains personal data")
+    ids = [u for u in facts.profile.representatives if len(u) >= 4]
+    if any(u in getattr(brief, p) for u in ids for p in FIELDS):
+        problems.append("the brief names individual customers")
+    return problems
+
+
+def builtin_brief(facts: BriefFacts) -> BriefText:
+    """A brief from the facts alone (deterministic, offline)."""
+    p = facts.profile
+    terms = p.term_shares
+    lapsed, at_risk, new = (terms.get(k, 0.0) for k in ("lapsed", "at_risk", "new_customers"))
+    high, one_time = terms.get("high_spenders", 0.0), terms.get("one_time_buyers", 0.0)
+    top = facts.products[0] if facts.products else None
+    product = str(top["text"] or top["product_id"]) if top else None
+    interest = (str(p.top_categories[0]["category"]) if p.top_categories
+                else ", ".join(p.top_terms[:2]) or "their favourite products")
+    if lapsed >= 0.4:
+        goal = f"Win back lapsed customers: {lapsed * 100:.0f}% of this segment are lapsed."
+        channel = "E-mail plus retargeting ads: they no longer visit the shop on their own."
+        hook = "We have missed you"
+    elif at_risk >= 0.2:
+        goal = f"Bring customers back before they lapse: {at_risk * 100:.0f}% are at risk."
+        channel = "E-mail, timed to their usual gap between orders."
+        hook = "Time for a top-up?"
+    elif new >= 0.3:
+        goal = f"Turn first orders into second ones: {new * 100:.0f}% are new customers."
+        channel = "A welcome e-mail series and on-site recommendations."
+        hook = "Thanks for your first order"
+    elif one_time >= 0.5:
+        goal = f"Win a second order: {one_time * 100:.0f}% have bought only once."
+        channel = "E-mail and on-site recommendations while they browse."
+        hook = "Picked for you"
+    elif high >= 0.3:
+        goal = f"Keep high-value customers loyal: {high * 100:.0f}% are high spenders."
+        channel = "Personal e-mail with early access; no discounts needed."
+        hook = "You get it first"
+    else:
+        goal = f"Grow repeat purchases in {interest}."
+        channel = "E-mail and on-site recommendations."
+        hook = "New for you"
+    audience = (f"The {p.size:,} customers of “{facts.name}” ({p.share * 100:.1f}% of all "
+                f"customers), who engage most with {interest}.")
+    if top is not None:
+        offer = (f"Feature “{product}”, bought by {top['buyers_share'] * 100:.0f}% of the segment "
+                 f"({top['lift']:.1f} times the shop's rate)")
+        others = [f"“{i['text'] or i['product_id']}”" for i in facts.products[1:3]]
+        offer += f", with {' and '.join(others)} alongside." if others else "."
+        message = f"{hook}: {product}, and more picks chosen for you."
+    else:
+        offer = f"A curated selection of {interest}."
+        message = f"{hook}: new {interest} picks, chosen for you."
+    return BriefText(goal=goal, audience=audience, offer=offer, channel=channel, message=message)
+
+
+@dataclass
+class Brief:
+    """A verified brief and where it came from."""
+
+    facts: BriefFacts
+    text: BriefText
+    writer: str
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The docs/cli.md `brief` document, with the writer and the products it builds on."""
+        return {"segment": {"id": self.facts.segment_id, "name": self.facts.name,
+                            "size": self.facts.profile.size},
+                **self.text.model_dump(), "writer": self.writer, "writer_reason": self.reason or None,
+                "products": [{k: p[k] for k in ("product_id", "text", "buyers_share", "lift")}
+                             for p in self.facts.products],
+                "verified": not verify_brief(self.text, self.facts)}
+
+
+def llm_brief(facts: BriefFacts, spec: str, glossary: Glossary, log_dir: Path,
+              prompts_dir: str | None = None) -> tuple[BriefText | None, str]:
+    """A brief from an LLM, verified, with one repair; (None, reason) when it cannot be had."""
+    from segmint.agent.llm.backends import LLMError, make_chat_model, parse_llm_spec, probe
+    from segmint.agent.llm.privacy import CallLog
+
+    parsed = parse_llm_spec(spec)  # a malformed spec is a usage error (exit 2)
+    try:
+        probe(parsed)
+        model = make_chat_model(parsed, callbacks=[CallLog(log_dir, parsed.label, remote=parsed.remote)])
+    except LLMError as exc:
+        return None, str(exc)
+    if model is None:
+        return None, "builtin asked for"
+    return write_with_model(model, parsed.label, facts, glossary, prompts_dir)
+
+
+def write_with_model(model: Any, label: str, facts: BriefFacts, glossary: Glossary,
+                     prompts_dir: str | None = None) -> tuple[BriefText | None, str]:
+    """Ask a chat model for a brief; keep it only if it verifies (one repair allowed).
+
+    Returns:
+        The brief and "llm:LABEL", or None and the reason it was not accepted.
+    """
+    from segmint.agent.llm.backends import LLMError, invoke_llm
+    from segmint.agent.llm.backends import structured_output as structured
+    from segmint.prompts import PromptError, render
+
+    try:
+        runnable = structured(model, BriefText)
+    except (NotImplementedError, ValueError, TypeError) as exc:
+        return None, f"{label} cannot produce structured output ({type(exc).__name__})"
+    products = "\n".join(
+        f"- {scrub(str(p['text'] or p['product_id']))[:120]}: bought by "
+        f"{round(p['buyers_share'] * 100, 1)}% of the segment, lift {round(p['lift'], 2)}"
+        for p in facts.products)
+    feedback, problems = "", []
+    for _ in (1, 2):
+        try:
+            prompt = render("brief", prompts_dir=prompts_dir, glossary=glossary,
+                            facts=json.dumps(facts.prompt_facts(), ensure_ascii=False, default=str),
+                            products=products, feedback=feedback)
+        except PromptError as exc:
+            return None, f"prompt problem: {exc}"
+        try:
+            raw = invoke_llm(runnable, prompt.messages(), backend=label, purpose=PURPOSE)
+        except LLMError as exc:
+            return None, str(exc)
+        except Exception as exc:  # a broken backend must not break the command
+            return None, f"{label} call failed: {type(exc).__name__}"
+        text, problem = _parsed(raw)
+        problems = [problem] if text is None else verify_brief(text, facts)
+        if text is not None and not problems:
+            return text, f"llm:{label}"
+        feedback = "Your previous answer was rejected: " + "; ".join(problems)
+    return None, "LLM brief rejected twice: " + "; ".join(problems)
+
+
+def _parsed(raw: Any) -> tuple[BriefText | None, str]:
+    if isinstance(raw, dict):
+        parsed = raw.get("parsed")
+        if parsed is not None:
+            return (parsed if isinstance(parsed, BriefText) else BriefText.model_validate(parsed)), ""
+        return None, f"structured output could not be parsed ({type(raw.get('parsing_error')).__name__})"
+    try:
+        return BriefText.model_validate(raw), ""
+    except ValidationError as exc:
+        return None, f"structured output invalid: {exc.errors()[0]['msg']}"
+
+
+def campaign_brief(workspace: Workspace, segment: str, *, llm: str | None = None) -> dict[str, Any]:
+    """The `segmint brief` document for one segment.
+
+    Raises:
+        InputError: unknown segment.
+    """
+    with contextlib.closing(workspace.reader()) as con:
+        facts = load_facts(con, segment)
+    text, writer, reason = builtin_brief(facts), "builtin", ""
+    if llm not in (None, "", "builtin"):
+        written, why = llm_brief(facts, str(llm), load_glossary(), workspace.path)
+        if written is not None:
+            text, writer = written, why
+        else:
+            reason = why
+    return Brief(facts, text, writer, reason).to_json()

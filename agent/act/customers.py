@@ -1,0 +1,100 @@
+"""One customer's view: features and a short plain-words reason."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+from datetime import date, datetime
+from typing import Any
+
+from segmint.agent.core.errors import InputError
+from segmint.agent.core.sql import fetch_one
+from segmint.agent.core.workspace import Workspace
+from segmint.agent.describe.why import describe_customer
+
+
+def normalise_user_id(user_id: str) -> str:
+    """Apply ingest's id normalisation (`17850.0` -> `17850`) to an id typed by a user."""
+    value = user_id.strip()
+    return re.sub(r"^(-?[0-9]+)\.0+$", r"\1", value)
+
+
+def get_user(workspace: Workspace, user_id: str) -> dict[str, Any]:
+    """The `segmint user` document for one customer.
+
+    Raises:
+        InputError: the customer is not in the workspace.
+    """
+    uid = normalise_user_id(user_id)
+    with contextlib.closing(workspace.connect()) as con:
+        cur = con.execute("SELECT * FROM users WHERE user_id = ?", [uid])
+        row = fetch_one(cur)
+        names = [d[0] for d in cur.description or []]
+    if row is None:
+        raise InputError(
+            f"customer '{user_id}' not found in {workspace.path}",
+            fix="check the id (ids are compared as text, e.g. 17850 or 000123)",
+        )
+    features = {name: _jsonable(value) for name, value in zip(names, row, strict=True)}
+    features.pop("user_id")
+    segment = None
+    with contextlib.closing(workspace.connect()) as con:
+        params = fetch_one(con.execute(
+            "SELECT params->>'$.currency' FROM runs ORDER BY finished_at DESC LIMIT 1"))
+    why = describe_customer(features, (params[0] if params else None) or "")
+    seg_id = features.pop("segment_id", None)
+    membership = features.pop("membership", None)
+    nearest = features.pop("nearest_segment_id", None)
+    if seg_id is not None:
+        with contextlib.closing(workspace.connect()) as con:
+            found = fetch_one(con.execute(
+                "SELECT name, kind, facts->>'$.top_terms' FROM segments WHERE segment_id = ?",
+                [seg_id]))
+        name, kind = (found[0], found[1]) if found else (None, None)
+        segment = {"id": str(seg_id), "name": name, "membership": membership}
+        if seg_id == 0:
+            why += f"; not close enough to any segment (nearest: {nearest})"
+        elif kind == "behaviour":
+            why += f"; in “{name}” by purchase behaviour (typicality {membership or 0:.2f})"
+        else:
+            why += (f"; in “{name}” because what they searched for, viewed and bought is closest "
+                    f"to that segment (typicality {membership or 0:.2f})")
+    return {
+        "user_id": uid,
+        "features": features,
+        "segment": segment,
+        "why": why,
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, float):
+        return round(value, 6)
+    return value
+
+
+def similar_customers(workspace: Workspace, user_id: str, k: int = 10) -> dict[str, Any]:
+    """The `segmint similar` document: the k customers whose histories are closest.
+
+    Raises:
+        InputError: unknown customer, or one without any text to compare.
+    """
+    from segmint.embeddings import UserIndex
+
+    uid = normalise_user_id(user_id)
+    path = workspace.current_files() / "user_index"
+    if not path.exists():
+        raise InputError(f"{workspace.path} has no customer vectors yet",
+                         fix="run `segmint run` again with this version of segmint")
+    index = UserIndex.load(path)
+    if uid not in index:
+        get_user(workspace, uid)  # raises the not-found error for unknown customers
+        raise InputError(f"customer '{uid}' has no searched, viewed or bought texts to compare",
+                         fix="lookalikes need product titles or search queries in the events")
+    return {"user_id": uid,
+            "similar": [{"user_id": u, "score": round(float(s), 4)} for u, s in index.similar(uid, k)]}

@@ -1,0 +1,112 @@
+"""Customer lists for campaigns: CSV, Parquet or JSON Lines, one row per customer with a reason."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from segmint.agent.core.errors import InputError
+from segmint.agent.describe.why import describe_customer
+
+log = logging.getLogger(__name__)
+FORMATS = ("csv", "parquet", "jsonl")
+COLUMNS = ("user_id", "segment_id", "segment_name", "recency_days", "orders", "revenue", "why")
+
+
+def export_format(path: Path, fmt: str | None) -> str:
+    """The format to write: given, or from the file's suffix.
+
+    Raises:
+        InputError: unknown format.
+    """
+    chosen = fmt or {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl",
+                     ".ndjson": "jsonl"}.get(path.suffix.lower(), "csv")
+    if chosen not in FORMATS:
+        raise InputError(f"unknown export format '{chosen}'", field="--format",
+                         kind="option", fix="use csv, parquet or jsonl")
+    return chosen
+
+
+def hash_id(user_id: str, salt: str) -> str:
+    """Salted SHA-256 of an id, hex (for ad platforms that must not see raw ids)."""
+    return hashlib.sha256((salt + user_id).encode("utf-8")).hexdigest()
+
+
+def workspace_salt(workspace_path: Path) -> str:
+    """The salt for hashed ids: SEGMINT_HASH_SALT, else one kept in the workspace."""
+    env = os.environ.get("SEGMINT_HASH_SALT")
+    if env:
+        return env
+    path = workspace_path / "hash-salt"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(secrets.token_hex(16))
+        os.replace(tmp, path)
+    return path.read_text().strip()
+
+
+def write_customers(rows: list[dict[str, Any]], path: Path, fmt: str, *, currency: str = "",
+                    salt: str | None = None, audit_con: duckdb.DuckDBPyConnection | None = None
+                    ) -> int:
+    """Write one row per customer atomically (temp file, then rename).
+
+    Args:
+        rows: users-table rows, optionally with segment_id/segment_name/why.
+        path: destination.
+        fmt: csv, parquet or jsonl.
+        currency: symbol for the reason text.
+        salt: when given, user ids are replaced by salted SHA-256 hashes.
+        audit_con: the workspace's connection; when given, a warning is logged for each customer
+            attribute on which the list is skewed (see segmint.agent.act.audit).
+
+    Returns:
+        The number of rows written.
+    """
+    if audit_con is not None:
+        from segmint.agent.act.audit import export_skew
+
+        for warning in export_skew(audit_con, [str(r.get("user_id")) for r in rows]):
+            log.warning(warning)
+    records = []
+    for row in rows:
+        rec = {c: row.get(c) for c in COLUMNS}
+        rec["why"] = row.get("why") or describe_customer(row, currency)
+        if isinstance(rec["revenue"], float):
+            rec["revenue"] = round(rec["revenue"], 2)
+        if rec["segment_id"] is not None:
+            rec["segment_id"] = str(rec["segment_id"])
+        if salt is not None:
+            rec["user_id"] = hash_id(str(rec["user_id"]), salt)
+        records.append(rec)
+    schema = pa.schema([("user_id", pa.string()), ("segment_id", pa.string()),
+                        ("segment_name", pa.string()), ("recency_days", pa.int64()),
+                        ("orders", pa.int64()), ("revenue", pa.float64()), ("why", pa.string())])
+    table = pa.Table.from_pylist(records, schema=schema)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        if fmt == "parquet":
+            pq.write_table(table, tmp)
+        elif fmt == "csv":
+            pacsv.write_csv(table, tmp)
+        else:
+            import json
+
+            with tmp.open("w", encoding="utf-8") as fh:
+                for rec in records:
+                    fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    return len(records)

@@ -1,0 +1,78 @@
+"""Follow-up questions that refine the previous answer ("of those, who is in Germany?")."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import dataclass, field
+
+from segmint.agent.ask.answer import Answer, cached_catalogue, parse_or_refuse, run_spec
+from segmint.agent.core.errors import InputError, NotUnderstood
+from segmint.agent.core.workspace import Workspace
+from segmint.agent.query.glossary import Glossary, load_glossary
+from segmint.agent.query.spec import QuerySpec, SpecError
+
+FOLLOW_UP = re.compile(
+    r"^\s*(?:(?:and\s+)?(?:of|among|from|out of)\s+(?:those|these|them|which)|of which|"
+    r"now(?:\s+only)?|and\s+only|but\s+only|only|just|what about|how about|and)\b[\s,:]*",
+    re.IGNORECASE,
+)
+
+
+def merge(previous: QuerySpec, refinement: QuerySpec) -> QuerySpec:
+    """Narrow the previous spec: AND the new conditions into every group; new sort/limit win."""
+    new_groups = refinement.any_of or [[]]
+    groups = [old + new for old in (previous.any_of or [[]]) for new in new_groups]
+    return QuerySpec(
+        intent=refinement.intent if refinement.intent != "list" else previous.intent,
+        any_of=[g for g in groups if g],
+        sort_by=refinement.sort_by or previous.sort_by,
+        descending=refinement.descending if refinement.sort_by else previous.descending,
+        limit=refinement.limit or previous.limit,
+    )
+
+
+@dataclass
+class Conversation:
+    """A chat with one workspace that keeps the last question's spec as context.
+
+    Args:
+        workspace: the workspace to question.
+        glossary: business terms (the packaged glossary by default).
+    """
+
+    workspace: Workspace
+    glossary: Glossary = field(default_factory=load_glossary)
+    spec: QuerySpec | None = None
+    history: list[Answer] = field(default_factory=list)
+
+    def ask(self, question: str) -> Answer:
+        """Answer a question; a follow-up ("of those…", "now only the top 20") refines the last.
+
+        Raises:
+            NotUnderstood: the question (or its refinement) could not be read.
+            InputError: it names a field or segment this workspace does not have.
+        """
+        with contextlib.closing(self.workspace.reader()) as con:
+            cat = cached_catalogue(self.workspace, con)
+            follow = FOLLOW_UP.match(question) if self.spec is not None else None
+            if follow is not None and self.spec is not None:
+                rest = question[follow.end():]
+                refinement, rewrites = parse_or_refuse(rest, self.glossary, cat)
+                spec = merge(self.spec, refinement)
+            else:
+                spec, rewrites = parse_or_refuse(question, self.glossary, cat)
+            try:
+                answer = run_spec(con, question, spec, cat, self.glossary, rewrites)
+            except SpecError as exc:
+                raise InputError(str(exc), fix="ask about fields and segments this shop has") from exc
+        self.spec = spec
+        self.history.append(answer)
+        return answer
+
+    def reset(self) -> None:
+        """Forget the context: the next question stands alone."""
+        self.spec = None
+
+
+__all__ = ["Conversation", "NotUnderstood", "merge"]

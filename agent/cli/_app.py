@@ -1,0 +1,64 @@
+"""The shared pieces of the `segmint` command line: the typer app, common options and output."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.status import Status
+
+app = typer.Typer(
+    name="segmint",
+    help="Customer segments from e-commerce event logs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+err = Console(stderr=True, soft_wrap=True, highlight=False)
+
+WorkspaceOpt = Annotated[
+    Path, typer.Option("--workspace", "-w", help="Workspace directory.", envvar="SEGMINT_WORKSPACE")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+def emit_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+class StageDisplay:
+    """Progress on stderr: a live spinner per stage on a terminal, one line per stage otherwise."""
+
+    def __init__(self, quiet: bool) -> None:
+        self._quiet = quiet and not err.is_terminal
+        self._status: Status | None = None
+        self._started = 0.0
+
+    def __call__(self, stage: str) -> None:
+        self._finish()
+        self._started = time.perf_counter()
+        if self._quiet:
+            return
+        if err.is_terminal:
+            self._status = err.status(f"{stage}…", spinner="dots")
+            self._status.start()
+            self._stage = stage
+        else:
+            err.print(f"· {stage}…", markup=False, highlight=False)
+
+    def _finish(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            err.print(f"[green]✓[/green] {self._stage} [dim]{time.perf_counter() - self._started:.1f}s[/dim]")
+            self._status = None
+
+    def __enter__(self) -> StageDisplay:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._finish()

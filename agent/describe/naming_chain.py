@@ -1,0 +1,160 @@
+"""The LLM naming chain: facts -> structured output -> verifier -> one repair -> else built-in.
+
+Only aggregates and a few scrubbed example texts are sent; customer ids never are. Whatever the
+model writes is data: it is accepted only when the verifier finds every number true, the name
+short and unique and no personal data — otherwise the built-in text stays, with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from segmint.agent.describe.naming import NamedSegment, SegmentText, verify
+from segmint.agent.describe.profile import SegmentProfile
+from segmint.agent.llm.backends import LLMUnavailable, invoke_llm, structured_output
+from segmint.agent.llm.privacy import scrub
+from segmint.agent.query.glossary import Glossary
+from segmint.prompts import PromptError, render
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+PURPOSE = "name_segment"
+MAX_EXAMPLES = 8
+MIN_SIZE_FOR_EXAMPLES = 20  # below this, example texts could point at individual customers
+
+
+def prompt_facts(profile: SegmentProfile) -> dict[str, Any]:
+    """The facts sent to the model: aggregates only (no representative customers)."""
+    facts = profile.to_json()
+    facts.pop("representatives", None)
+    facts["share_percent"] = round(profile.share * 100, 1)
+    facts["revenue_share_percent"] = round(profile.revenue_share * 100, 1)
+    facts["term_percent"] = {k: round(v * 100, 1) for k, v in profile.term_shares.items()}
+    for item in facts.get("top_products", []):
+        item["text"] = scrub(str(item.get("text") or ""))
+    return _rounded(facts)
+
+
+def _rounded(value: Any) -> Any:
+    """Floats to 3 decimals: enough for any fact, and long digit runs never pass for phone numbers."""
+    if isinstance(value, float):
+        return round(value, 3)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def example_texts(profile: SegmentProfile) -> list[str]:
+    """A few scrubbed product texts typical of the segment; none for very small segments."""
+    if profile.size < MIN_SIZE_FOR_EXAMPLES:
+        return []
+    texts = [str(p.get("text") or "") for p in profile.top_products]
+    return [scrub(t)[:160] for t in texts if t][:MAX_EXAMPLES]
+
+
+@dataclass
+class LLMNamer:
+    """Names segments with a chat model, keeping only verified text.
+
+    Args:
+        chat_model: a LangChain chat model (from `llm.make_chat_model`).
+        backend: the `--llm` label, for reasons and errors.
+        glossary: business terms injected into the prompt.
+        total_customers: the shop's customer count (a number descriptions may state).
+        prompts_dir: a directory of prompt overrides.
+    """
+
+    chat_model: BaseChatModel
+    backend: str
+    glossary: Glossary
+    total_customers: int | None = None
+    prompts_dir: str | None = None
+    calls: int = field(default=0, init=False)
+
+    def name(self, profiles: list[SegmentProfile], builtin: list[NamedSegment]
+             ) -> list[NamedSegment]:
+        """Name each segment; a segment keeps its built-in text when the LLM's fails.
+
+        Args:
+            profiles: the segments' facts, in the order of `builtin`.
+            builtin: the built-in namer's results (the fallback for each segment).
+        """
+        try:
+            structured = structured_output(self.chat_model, SegmentText)
+        except (NotImplementedError, ValueError, TypeError) as exc:
+            reason = f"{self.backend} cannot produce structured output ({type(exc).__name__})"
+            return [_fallback(b, reason) for b in builtin]
+        out: list[NamedSegment] = []
+        taken: list[str] = []
+        unreachable: str | None = None
+        for prof, fallback in zip(profiles, builtin, strict=True):
+            if unreachable is not None:
+                out.append(_fallback(fallback, unreachable))
+                taken.append(fallback.text.name)
+                continue
+            try:
+                named = self._name_one(structured, prof, fallback, taken)
+            except LLMUnavailable as exc:
+                unreachable = f"{exc.backend} unreachable: {exc.reason}"
+                named = _fallback(fallback, unreachable)
+            out.append(named)
+            taken.append(named.text.name)
+        return out
+
+    def _name_one(self, structured: Any, prof: SegmentProfile, fallback: NamedSegment,
+                  taken: list[str]) -> NamedSegment:
+        feedback = ""
+        problems: list[str] = []
+        for attempt in (1, 2):
+            try:
+                prompt = render("name_segment", prompts_dir=self.prompts_dir,
+                                glossary=self.glossary,
+                                facts=json.dumps(prompt_facts(prof), ensure_ascii=False),
+                                examples="\n".join(example_texts(prof)),
+                                taken_names="\n".join(taken), feedback=feedback)
+            except PromptError as exc:
+                return _fallback(fallback, f"prompt problem: {exc}")
+            self.calls += 1
+            try:
+                raw = invoke_llm(structured, prompt.messages(), backend=self.backend,
+                                 purpose=PURPOSE)
+            except LLMUnavailable:
+                raise
+            except Exception as exc:  # a broken backend must not break the run
+                return _fallback(fallback, f"{self.backend} call failed: {type(exc).__name__}")
+            text, problem = _parsed(raw)
+            if text is None:
+                problems = [problem]
+            else:
+                verdict = verify(text, prof, taken, self.total_customers)
+                if verdict.ok:
+                    note = "verified" if attempt == 1 else "verified after one repair"
+                    return NamedSegment(prof.id, text, f"llm:{self.backend}", note)
+                problems = verdict.problems
+            feedback = "Your previous answer was rejected: " + "; ".join(problems)
+        return _fallback(fallback, "LLM text rejected twice: " + "; ".join(problems))
+
+
+def _parsed(raw: Any) -> tuple[SegmentText | None, str]:
+    if isinstance(raw, dict):
+        if raw.get("parsed") is not None:
+            parsed = raw["parsed"]
+            return (parsed if isinstance(parsed, SegmentText)
+                    else SegmentText.model_validate(parsed)), ""
+        error = raw.get("parsing_error")
+        return None, f"structured output could not be parsed ({type(error).__name__})"
+    try:
+        return SegmentText.model_validate(raw), ""
+    except ValidationError as exc:
+        return None, f"structured output invalid: {exc.errors()[0]['msg']}"
+
+
+def _fallback(builtin: NamedSegment, reason: str) -> NamedSegment:
+    return NamedSegment(builtin.id, builtin.text, "builtin", reason)

@@ -1,0 +1,346 @@
+"""Ingest: read event files, map columns, validate and normalise rows, quarantine bad ones.
+
+All parsing runs inside DuckDB, streaming over the files, so files larger than memory are fine.
+Every row read ends up either in `events` or in `rejects` (with a reason): nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from segmint.agent.core.config import RunConfig
+from segmint.agent.core.errors import InputError
+from segmint.agent.core.schema import (
+    CANONICAL_COLUMNS,
+    EVENT_TYPES,
+    EVENTS_DDL,
+    REJECTS_DDL,
+    REQUIRED_COLUMNS,
+)
+from segmint.agent.core.sql import fetch_one, sql_ident, sql_str
+from segmint.agent.ingest.readers import Source, open_source
+
+log = logging.getLogger(__name__)
+
+# Source column names recognised without a --map (compared case-insensitively, ignoring _ - and
+# spaces). Only unambiguous names: a wrong guess would be worse than asking for a mapping.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "user_id": ("userid", "customerid", "customer", "clientid", "visitorid", "shopperid"),
+    "timestamp": ("ts", "time", "eventtime", "eventtimestamp", "datetime", "createdat"),
+    "event_type": ("event", "eventname", "action", "type"),
+    "text": ("query", "searchquery", "title", "producttitle", "productname", "description"),
+    "product_id": ("productid", "itemid", "sku", "asin", "stockcode"),
+    "order_id": ("orderid", "invoiceno", "invoiceid", "invoice", "transactionid"),
+    "category": ("categoryname", "categorycode", "productcategory"),
+    "quantity": ("qty", "units"),
+    "price": ("unitprice", "itemprice"),
+    "amount": ("total", "linetotal", "revenue", "value", "sales"),
+}
+
+EVENT_TYPE_SYNONYMS: dict[str, str] = {
+    **{name: name for name in EVENT_TYPES},
+    **dict.fromkeys(("query", "search_query", "searched", "site_search"), "search"),
+    **dict.fromkeys(
+        ("page_view", "pageview", "product_view", "view_item", "viewed", "detail", "click",
+         "impression_click", "product_detail"),
+        "view",
+    ),
+    **dict.fromkeys(
+        ("add_to_cart", "addtocart", "add", "basket", "add_to_basket", "cart_add", "added_to_cart",
+         "addtobasket"),
+        "cart",
+    ),
+    **dict.fromkeys(
+        ("order", "transaction", "buy", "bought", "checkout", "sale", "purchased", "order_completed",
+         "complete_purchase"),
+        "purchase",
+    ),
+    **dict.fromkeys(("refund", "returned", "return_item", "cancel", "cancellation"), "return"),
+}
+
+CURRENCY = r"^[£$€¥₹]\s*|\s*(GBP|USD|EUR)$"
+
+
+@dataclass
+class FileReport:
+    """What one file contributed."""
+
+    path: str
+    rows_in: int
+    rows_ok: int
+    rows_rejected: int
+    columns: dict[str, str]
+
+
+@dataclass
+class IngestReport:
+    """The accounting of one ingest: events_in = events_ok + events_rejected, always."""
+
+    events_in: int = 0
+    events_ok: int = 0
+    events_rejected: int = 0
+    reject_reasons: dict[str, int] = field(default_factory=dict)
+    files: list[FileReport] = field(default_factory=list)
+    attributes: list[str] = field(default_factory=list)
+
+
+def resolve_columns(source: Source, config: RunConfig) -> dict[str, str]:
+    """Decide which source column feeds each canonical column.
+
+    Explicit `--map` entries win; otherwise an exact (case-insensitive) canonical name; otherwise a
+    known alias.
+
+    Raises:
+        InputError: a mapped column is missing, or a required column cannot be found.
+    """
+    by_key = {_key(c): c for c in source.columns}
+    chosen: dict[str, str] = {}
+    for canon in CANONICAL_COLUMNS:
+        mapped = config.column_map.get(canon)
+        if mapped is not None:
+            actual = mapped if mapped in source.columns else by_key.get(_key(mapped))
+            if actual is None:
+                raise InputError(
+                    f"not found (mapped to {canon}); the file has: {_list(source.columns)}",
+                    file=source.path, field=mapped,
+                    fix=f"use --map {canon}=<one of those columns>",
+                )
+            chosen[canon] = actual
+            continue
+        for candidate in (canon, *ALIASES.get(canon, ())):
+            actual = by_key.get(_key(candidate))
+            if actual is not None and actual not in chosen.values():
+                chosen[canon] = actual
+                break
+    for canon in REQUIRED_COLUMNS:
+        if canon not in chosen:
+            raise InputError(
+                f"required column missing; the file has: {_list(source.columns)}",
+                file=source.path, field=canon,
+                fix=f"add --map {canon}=<column> (or `map: {{{canon}: <column>}}` in --config)",
+            )
+    return chosen
+
+
+def ingest(con: duckdb.DuckDBPyConnection, files: list[Path], config: RunConfig) -> IngestReport:
+    """Load event files into the `events` and `rejects` tables of `con`.
+
+    Args:
+        con: an open workspace connection without `events`/`rejects` tables yet.
+        files: one or more CSV, CSV.gz, Parquet or JSON Lines files.
+        config: column mapping, attributes, timestamp format and event-type synonyms.
+
+    Returns:
+        The accounting per file and in total.
+
+    Raises:
+        InputError: a file cannot be used at all (missing, empty, unreadable, missing columns).
+    """
+    if not files:
+        raise InputError("no event files given", fix="pass one or more files: segmint run FILE...")
+    attrs = list(config.attributes)
+    attr_cols = "".join(f",\n    {sql_ident('attr_' + a)} VARCHAR" for a in attrs)
+    con.execute(EVENTS_DDL.format(attr_columns=attr_cols))
+    con.execute(REJECTS_DDL)
+    report = IngestReport(attributes=attrs)
+    # Open (and validate the columns of) every file before loading any, so a bad third file does
+    # not cost the time of loading the first two.
+    sources = []
+    for i, path in enumerate(files):
+        source = open_source(con, Path(path), tag=str(i))
+        sources.append((source, resolve_columns(source, config)))
+        for name, src_col in config.attributes.items():
+            if src_col not in source.columns:
+                raise InputError(
+                    f"not found (kept as attribute '{name}'); the file has: {_list(source.columns)}",
+                    file=path, field=src_col, fix=f"use --attr {name}=<one of those columns>",
+                )
+    for source, columns in sources:
+        report.files.append(_load_file(con, source, columns, config))
+    for fr in report.files:
+        report.events_in += fr.rows_in
+        report.events_ok += fr.rows_ok
+        report.events_rejected += fr.rows_rejected
+    report.reject_reasons = dict(
+        con.execute(
+            "SELECT reason, count(*) FROM rejects GROUP BY reason ORDER BY count(*) DESC, reason"
+        ).fetchall()
+    )
+    return report
+
+
+def _load_file(
+    con: duckdb.DuckDBPyConnection, source: Source, columns: dict[str, str], config: RunConfig
+) -> FileReport:
+    path = str(source.path)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE staged AS {_staging_sql(source, columns, config)}")
+    attr_names = [sql_ident("attr_" + a) for a in config.attributes]
+    attr_select = "".join(", " + a for a in attr_names)
+    con.execute(
+        "INSERT INTO events SELECT user_id, ts, event_type, text, product_id, order_id, category, "
+        f"quantity, price, amount, {sql_str(path)}, NULL{attr_select} "
+        "FROM staged WHERE reason IS NULL"
+    )
+    con.execute(
+        f"INSERT INTO rejects SELECT {sql_str(path)}, NULL, reason, raw FROM staged "
+        "WHERE reason IS NOT NULL"
+    )
+    ok, bad = fetch_one(con.execute(
+        "SELECT count(*) FILTER (WHERE reason IS NULL), count(*) FILTER (WHERE reason IS NOT NULL) "
+        "FROM staged"
+    )) or (0, 0)
+    con.execute("DROP TABLE staged")
+    if source.rejects_table is not None:
+        # Lines the CSV reader itself could not split into the header's columns. The reader logs
+        # one entry per faulty field, so a line is counted once.
+        con.execute(
+            f"INSERT INTO rejects SELECT {sql_str(path)}, line, "
+            "'malformed CSV line: ' || lower(CAST(min(error_type) AS VARCHAR)), min(csv_line) "
+            f"FROM {source.rejects_table} GROUP BY line"
+        )
+        (malformed,) = fetch_one(con.execute(
+            f"SELECT count(DISTINCT line) FROM {source.rejects_table}"
+        )) or (0,)
+        bad += malformed
+    return FileReport(path, ok + bad, ok, bad, dict(columns))
+
+
+def _staging_sql(source: Source, columns: dict[str, str], config: RunConfig) -> str:
+    """One pass over the file: raw text values, parsed values, and a reject reason (NULL if ok)."""
+
+    def raw(canon: str) -> str:
+        col = columns.get(canon)
+        return f"nullif(trim({sql_ident(col)}), '')" if col else "CAST(NULL AS VARCHAR)"
+
+    raw_cols = {canon: raw(canon) for canon in CANONICAL_COLUMNS}
+    attr_raw = {
+        a: f"nullif(trim({sql_ident(src)}), '')" for a, src in config.attributes.items()
+    }
+    is_json = "__json_error" in _relation_columns(source)
+    raw_select = ", ".join(f"{expr} AS r_{canon}" for canon, expr in raw_cols.items())
+    raw_select += "".join(f", {expr} AS {sql_ident('a_' + a)}" for a, expr in attr_raw.items())
+    if is_json:
+        raw_select += ", __json_error AS r_json_error, __json_line AS r_line"
+    else:
+        raw_select += ", CAST(NULL AS VARCHAR) AS r_json_error"
+        packed = ", ".join(
+            f"{sql_ident(c)} := {sql_ident(c)}" for c in source.columns
+        )
+        raw_select += f", CAST(to_json(struct_pack({packed})) AS VARCHAR) AS r_line"
+
+    synonyms = {**EVENT_TYPE_SYNONYMS, **{k.lower(): v for k, v in config.event_types.items()}}
+    synonym_cases = " ".join(
+        f"WHEN {sql_str(k)} THEN {sql_str(v)}" for k, v in sorted(synonyms.items())
+    )
+    has_event_type = "event_type" in columns
+    event_key = "lower(replace(replace(r_event_type, '-', '_'), ' ', '_'))"
+    event_type = (
+        f"CASE {event_key} {synonym_cases} END" if has_event_type else "'purchase'"
+    )
+    ts_parse = _timestamp_sql("r_timestamp", config.timestamp_format)
+    user = (
+        "CASE WHEN lower(r_user_id) IN ('nan', 'none', 'null', 'na', 'n/a') THEN NULL "
+        "ELSE regexp_replace(r_user_id, '^(-?[0-9]+)\\.0+$', '\\1') END"
+    )
+
+    def number(canon: str) -> str:
+        return (
+            f"try_cast(regexp_replace(replace(r_{canon}, ',', ''), '{CURRENCY}', '', 'g') AS DOUBLE)"
+        )
+
+    # An empty event type on a row with a negative quantity or amount is still clearly a return.
+    missing_type = (
+        "WHEN r_event_type IS NULL AND NOT coalesce(qty < 0 OR amt < 0, false) "
+        "THEN 'missing event_type'" if has_event_type else ""
+    )
+    unknown_type = (
+        "WHEN r_event_type IS NOT NULL AND p_type IS NULL THEN 'unknown event_type ' || chr(39) "
+        "|| left(r_event_type, 40) || chr(39)" if has_event_type else ""
+    )
+    attr_out = "".join(f", {sql_ident('a_' + a)} AS {sql_ident('attr_' + a)}" for a in attr_raw)
+    return f"""
+    WITH raw AS (SELECT {raw_select} FROM {source.relation}),
+    parsed AS (
+        SELECT *,
+            {user} AS p_user,
+            {ts_parse} AS p_ts,
+            {event_type} AS p_type,
+            {number('quantity')} AS p_qty,
+            {number('price')} AS p_price,
+            {number('amount')} AS p_amount
+        FROM raw
+    ),
+    valued AS (
+        SELECT *,
+            coalesce(p_qty, 1.0) AS qty,
+            coalesce(p_amount, p_price * coalesce(p_qty, 1.0)) AS amt
+        FROM parsed
+    ),
+    checked AS (
+        SELECT *,
+            CASE
+                WHEN r_json_error IS NOT NULL THEN r_json_error
+                WHEN p_user IS NULL THEN 'missing user_id'
+                WHEN r_timestamp IS NULL THEN 'missing timestamp'
+                WHEN p_ts IS NULL THEN 'unparseable timestamp'
+                {missing_type}
+                {unknown_type}
+                WHEN r_quantity IS NOT NULL AND (p_qty IS NULL OR NOT isfinite(p_qty))
+                    THEN 'non-numeric quantity'
+                WHEN r_price IS NOT NULL AND (p_price IS NULL OR NOT isfinite(p_price))
+                    THEN 'non-numeric price'
+                WHEN r_amount IS NOT NULL AND (p_amount IS NULL OR NOT isfinite(p_amount))
+                    THEN 'non-numeric amount'
+            END AS reason,
+            p_type = 'return' OR qty < 0 OR amt < 0 AS is_return
+        FROM valued
+    )
+    SELECT
+        p_user AS user_id,
+        p_ts AS ts,
+        CASE WHEN is_return THEN 'return' ELSE p_type END AS event_type,
+        r_text AS text,
+        r_product_id AS product_id,
+        r_order_id AS order_id,
+        r_category AS category,
+        CASE WHEN is_return THEN -abs(qty) ELSE qty END AS quantity,
+        p_price AS price,
+        CASE WHEN is_return THEN -abs(amt) ELSE amt END AS amount
+        {attr_out},
+        reason,
+        CASE WHEN reason IS NOT NULL THEN r_line END AS raw
+    FROM checked
+    """
+
+
+def _timestamp_sql(col: str, fmt: str | None) -> str:
+    """Parse ISO-8601, epoch seconds/milliseconds (or a given strptime format) to naive UTC."""
+    epoch = (
+        f"CASE WHEN regexp_full_match({col}, '-?[0-9]{{9,13}}(\\.[0-9]+)?') THEN "
+        f"CASE WHEN abs(CAST({col} AS DOUBLE)) >= 1e11 "
+        f"THEN timezone('UTC', to_timestamp(CAST({col} AS DOUBLE) / 1000.0)) "
+        f"ELSE timezone('UTC', to_timestamp(CAST({col} AS DOUBLE))) END END"
+    )
+    iso = f"timezone('UTC', try_cast({col} AS TIMESTAMPTZ))"
+    parts = [epoch]
+    if fmt:
+        parts.append(f"try_strptime({col}, {sql_str(fmt)})")
+    parts.append(iso)
+    return "coalesce(" + ", ".join(parts) + ")"
+
+
+def _relation_columns(source: Source) -> set[str]:
+    return {"__json_error"} if "__json_error" in source.relation else set()
+
+
+def _key(name: str) -> str:
+    return name.lower().replace("_", "").replace("-", "").replace(" ", "")
+
+
+def _list(columns: tuple[str, ...]) -> str:
+    shown = ", ".join(columns[:12])
+    return shown + (f", … ({len(columns)} in all)" if len(columns) > 12 else "")

@@ -1,0 +1,192 @@
+"""Per-customer features (docs/definitions.md), computed in DuckDB from `events` into `users`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from segmint.agent.core.errors import InputError
+from segmint.agent.core.sql import fetch_one, sql_ident, sql_str
+from segmint.agent.ingest.readers import open_source
+
+
+def resolve_as_of(con: duckdb.DuckDBPyConnection, as_of: datetime | None) -> datetime:
+    """The reference time: the given one, else the latest accepted event (docs/definitions.md)."""
+    if as_of is not None:
+        return as_of.replace(tzinfo=None) if as_of.tzinfo is None else _to_naive_utc(as_of)
+    row = fetch_one(con.execute("SELECT max(ts) FROM events"))
+    if row is None or row[0] is None:
+        raise InputError("no usable events: every row was rejected",
+                         fix="see the rejects table: segmint run --json lists the reasons")
+    value: datetime = row[0]
+    return value
+
+
+def _to_naive_utc(value: datetime) -> datetime:
+    from datetime import UTC
+
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def build_users(
+    con: duckdb.DuckDBPyConnection,
+    as_of: datetime,
+    *,
+    has_order_id: bool,
+    attributes: list[str],
+) -> int:
+    """Create the `users` table: one row per customer with at least one accepted event.
+
+    Args:
+        con: a connection with the `events` table.
+        as_of: reference time for recency and tenure.
+        has_order_id: whether order_id was mapped; orders are then distinct order ids, else rows.
+        attributes: names of `attr_*` columns in events; each becomes the user's most frequent
+            value (ties broken by the smallest value, so the result is deterministic).
+
+    Returns:
+        The number of users.
+    """
+    orders = (
+        "count(DISTINCT order_id) FILTER (WHERE is_purchase) "
+        "+ count(*) FILTER (WHERE is_purchase AND order_id IS NULL)"
+        if has_order_id
+        else "count(*) FILTER (WHERE is_purchase)"
+    )
+    con.execute(
+        f"""
+        CREATE TABLE users AS
+        WITH e AS (
+            SELECT *, event_type = 'purchase' AS is_purchase FROM events
+        ),
+        agg AS (
+            SELECT
+                user_id,
+                min(ts) AS first_seen,
+                max(ts) AS last_seen,
+                min(ts) FILTER (WHERE is_purchase) AS first_purchase,
+                max(ts) FILTER (WHERE is_purchase) AS last_purchase,
+                CAST({orders} AS BIGINT) AS orders,
+                coalesce(sum(amount) FILTER (WHERE is_purchase OR event_type = 'return'), 0)
+                    AS revenue,
+                coalesce(sum(quantity) FILTER (WHERE is_purchase), 0) AS units,
+                count(*) FILTER (WHERE event_type = 'return') AS returns,
+                coalesce(-sum(amount) FILTER (WHERE event_type = 'return'), 0) AS returned_amount,
+                count(*) AS n_events,
+                count(*) FILTER (WHERE event_type = 'search') AS n_search,
+                count(*) FILTER (WHERE event_type = 'view') AS n_view,
+                count(*) FILTER (WHERE event_type = 'cart') AS n_cart,
+                count(*) FILTER (WHERE is_purchase) AS n_purchase,
+                count(*) FILTER (WHERE event_type = 'return') AS n_return,
+                count(DISTINCT product_id) AS n_products,
+                count(DISTINCT CAST(ts AS DATE)) AS active_days
+            FROM e GROUP BY user_id
+        ),
+        top_cat AS (
+            SELECT user_id, first(category ORDER BY n DESC, category) AS top_category FROM (
+                SELECT user_id, category, count(*) AS n
+                FROM events WHERE category IS NOT NULL GROUP BY user_id, category
+            ) GROUP BY user_id
+        )
+        SELECT
+            agg.user_id, first_seen, last_seen, first_purchase, last_purchase,
+            CAST(floor(epoch(TIMESTAMP {sql_str(as_of.isoformat(sep=' '))} - last_purchase)
+                 / 86400) AS BIGINT) AS recency_days,
+            CAST(floor(epoch(TIMESTAMP {sql_str(as_of.isoformat(sep=' '))} - first_purchase)
+                 / 86400) AS BIGINT) AS tenure_days,
+            orders, revenue,
+            CASE WHEN orders > 0 THEN revenue / orders END AS aov,
+            units, returns, returned_amount, n_events, n_search, n_view, n_cart, n_purchase,
+            n_return, n_products, active_days, top_category
+            {"".join(f", {sql_ident(a)}" for a in attributes)}
+        FROM agg
+        LEFT JOIN top_cat USING (user_id)
+        {"".join(_attribute_join(a) for a in attributes)}
+        ORDER BY agg.user_id
+        """
+    )
+    (n,) = fetch_one(con.execute("SELECT count(*) FROM users")) or (0,)
+    return int(n)
+
+
+def _attribute_join(name: str) -> str:
+    col = sql_ident("attr_" + name)
+    return f"""
+        LEFT JOIN (
+            SELECT user_id, first(v ORDER BY n DESC, v) AS {sql_ident(name)} FROM (
+                SELECT user_id, {col} AS v, count(*) AS n
+                FROM events WHERE {col} IS NOT NULL GROUP BY user_id, {col}
+            ) GROUP BY user_id
+        ) USING (user_id)"""
+
+
+def join_user_table(
+    con: duckdb.DuckDBPyConnection, path: Path, id_columns: tuple[str, ...]
+) -> dict[str, int]:
+    """Add the columns of a per-user table (`--users FILE`) to `users`.
+
+    The id column is `user_id` or, failing that, one of `id_columns` (the events' mapped id).
+    Rows without an id go to `rejects`; for duplicated ids the first row wins.
+
+    Returns:
+        Counts: rows read, matched users, rejected rows, duplicate ids.
+
+    Raises:
+        InputError: unreadable file or no id column.
+    """
+    source = open_source(con, path, tag="users")
+    lowered = {c.lower(): c for c in source.columns}
+    id_col = next((lowered[c.lower()] for c in ("user_id", *id_columns) if c.lower() in lowered),
+                  None)
+    if id_col is None:
+        raise InputError(
+            f"no user id column; the file has: {', '.join(source.columns[:12])}",
+            file=path, field="user_id", fix="name the id column user_id",
+        )
+    existing = {r[0] for r in con.execute("DESCRIBE users").fetchall()}
+    extra = [c for c in source.columns if c != id_col]
+    clashes = [c for c in extra if _attr_name(c) in existing]
+    if clashes:
+        raise InputError(
+            "clashes with a computed feature of the same name",
+            file=path, field=clashes[0], fix="rename that column in the users file",
+        )
+    norm_id = (
+        f"regexp_replace(nullif(trim({sql_ident(id_col)}), ''), '^(-?[0-9]+)\\.0+$', '\\1')"
+    )
+    fields = ", ".join(
+        f"nullif(trim({sql_ident(c)}), '') AS {sql_ident(_attr_name(c))}" for c in extra
+    )
+    con.execute(
+        f"CREATE TEMP TABLE user_table AS SELECT {norm_id} AS user_id, "
+        f"row_number() OVER () AS rn{', ' + fields if fields else ''} FROM {source.relation}"
+    )
+    con.execute(
+        f"INSERT INTO rejects SELECT {sql_str(str(path))}, rn + 1, 'users file: missing user_id', "
+        "NULL FROM user_table WHERE user_id IS NULL"
+    )
+    counts = fetch_one(con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE user_id IS NULL), "
+        "count(user_id) - count(DISTINCT user_id) FROM user_table"
+    )) or (0, 0, 0)
+    cols = ", ".join(f"t.{sql_ident(_attr_name(c))}" for c in extra)
+    con.execute(
+        f"""CREATE OR REPLACE TABLE users AS
+        SELECT u.*{', ' + cols if cols else ''} FROM users u LEFT JOIN (
+            SELECT * FROM user_table WHERE user_id IS NOT NULL
+            QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY rn) = 1
+        ) t USING (user_id) ORDER BY u.user_id"""
+    )
+    (matched,) = fetch_one(con.execute(
+        "SELECT count(*) FROM users u SEMI JOIN user_table t USING (user_id)"
+    )) or (0,)
+    con.execute("DROP TABLE user_table")
+    return {"rows": int(counts[0]), "matched_users": int(matched), "rejected": int(counts[1]),
+            "duplicate_ids": int(counts[2])}
+
+
+def _attr_name(column: str) -> str:
+    name = "".join(ch if ch.isalnum() else "_" for ch in column.strip().lower()).strip("_")
+    return name or "attribute"

@@ -1,0 +1,145 @@
+"""Open event and user files of any supported format as a DuckDB relation of text columns.
+
+Everything is read as VARCHAR so that ids keep their leading zeros and so that a bad value in one
+row becomes a rejected row with a reason instead of a failed read. Parsing happens later, in SQL.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from segmint.agent.core.errors import InputError
+from segmint.agent.core.sql import sql_ident, sql_str
+
+CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz")
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz", ".json.gz")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+@dataclass(frozen=True)
+class Source:
+    """A readable file: the SQL that yields its rows as text, its columns, and parser rejects.
+
+    Attributes:
+        path: the file.
+        relation: a SQL table expression whose columns are all VARCHAR.
+        columns: the column names, as in the file.
+        rejects_table: for CSV, the DuckDB table where the reader keeps malformed lines.
+    """
+
+    path: Path
+    relation: str
+    columns: tuple[str, ...]
+    rejects_table: str | None = None
+
+
+def file_format(path: Path) -> str:
+    """Name the format of a file from its suffix: csv, jsonl or parquet."""
+    name = path.name.lower()
+    if name.endswith(PARQUET_SUFFIXES):
+        return "parquet"
+    if name.endswith(JSONL_SUFFIXES):
+        return "jsonl"
+    if name.endswith(CSV_SUFFIXES):
+        return "csv"
+    raise InputError(
+        "unknown file type",
+        file=path,
+        fix="give a .csv, .csv.gz, .parquet or .jsonl file",
+    )
+
+
+def open_source(con: duckdb.DuckDBPyConnection, path: Path, tag: str) -> Source:
+    """Open one file for reading as text columns.
+
+    Args:
+        con: the connection the relation will be used on.
+        path: the file.
+        tag: a short unique name for temporary objects belonging to this file.
+
+    Raises:
+        InputError: the file is missing, unreadable, empty or has no usable header.
+    """
+    if not path.exists():
+        raise InputError("file not found", file=path, fix="check the path")
+    if path.is_dir():
+        raise InputError("is a directory, not a file", file=path, fix="name the files inside it")
+    if path.stat().st_size == 0:
+        raise InputError("file is empty", file=path, fix="export the events again")
+    fmt = file_format(path)
+    try:
+        if fmt == "parquet":
+            source = _parquet(con, path)
+        elif fmt == "jsonl":
+            source = _jsonl(con, path, tag)
+        else:
+            source = _csv(con, path, tag)
+    except duckdb.Error as exc:
+        message = str(exc).splitlines()[0]
+        raise InputError(f"cannot read {fmt}: {message[:200]}", file=path,
+                         fix=f"check that it is a valid {fmt} file") from exc
+    if not source.columns:
+        raise InputError("no columns found", file=path, fix="the first line must be a header")
+    return source
+
+
+def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> tuple[str, ...]:
+    return tuple(row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall())
+
+
+def _csv(con: duckdb.DuckDBPyConnection, path: Path, tag: str) -> Source:
+    rejects = f"csv_rejects_{tag}"
+    relation = (
+        f"read_csv({sql_str(str(path))}, all_varchar=true, header=true, "
+        f"store_rejects=true, rejects_table={sql_str(rejects)}, "
+        f"rejects_scan={sql_str(rejects + '_scan')})"
+    )
+    columns = _columns(con, relation)
+    if len(columns) == 1 and re.fullmatch(r"column0+", columns[0]):
+        raise InputError("no header line found", file=path, fix="add a header line with column names")
+    return Source(path, relation, columns, rejects)
+
+
+def _parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
+    raw = f"read_parquet({sql_str(str(path))})"
+    names = _columns(con, raw)
+    casts = ", ".join(f"CAST({sql_ident(n)} AS VARCHAR) AS {sql_ident(n)}" for n in names)
+    return Source(path, f"(SELECT {casts} FROM {raw})", names)
+
+
+def _jsonl(con: duckdb.DuckDBPyConnection, path: Path, tag: str) -> Source:
+    # One VARCHAR per line, so that a malformed line is a reject with a reason rather than a failed
+    # read; unit separator as delimiter because JSON text never contains it unescaped.
+    lines = (
+        f"read_csv({sql_str(str(path))}, columns={{'line': 'VARCHAR'}}, delim=chr(31), quote='', "
+        "escape='', header=false, auto_detect=false)"
+    )
+    keys = [
+        row[0]
+        for row in con.execute(
+            f"SELECT DISTINCT unnest(json_keys(line)) AS k FROM {lines} "
+            "WHERE json_valid(line) AND json_type(line) = 'OBJECT' ORDER BY k"
+        ).fetchall()
+    ]
+    if not keys:
+        raise InputError("no JSON objects found", file=path, fix="write one JSON object per line")
+    # A JSON value that is itself an object or array is kept as its JSON text.
+    fields = ", ".join(
+        f"CASE WHEN json_valid(line) THEN json_extract_string(line, {sql_str('$.' + _json_key(k))}) "
+        f"END AS {sql_ident(k)}"
+        for k in keys
+    )
+    relation = (
+        f"(SELECT {fields}, CASE WHEN NOT json_valid(line) OR json_type(line) <> 'OBJECT' "
+        f"THEN 'invalid JSON line' END AS __json_error, line AS __json_line FROM {lines} "
+        "WHERE line IS NOT NULL AND trim(line) <> '')"
+    )
+    return Source(path, relation, tuple(keys))
+
+
+def _json_key(key: str) -> str:
+    return '"' + key.replace('"', '\\"') + '"'

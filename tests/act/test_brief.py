@@ -1,0 +1,112 @@
+"""Campaign briefs: every number verifies, the audience is the true size, LLM text is checked."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from langchain_core.messages import AIMessage
+from test_llm_parser import ToolCallingFake
+
+from conftest import run_cli
+from segmint.agent.act.brief import (
+    FIELDS,
+    BriefText,
+    builtin_brief,
+    campaign_brief,
+    load_facts,
+    verify_brief,
+    write_with_model,
+)
+from segmint.agent.core.workspace import Workspace
+from segmint.agent.query.glossary import load_glossary
+
+if TYPE_CHECKING:
+    from llm_server import LlamaServer
+
+pytest_plugins = ["llm_server"]
+
+
+def _segment_ids(ws: Path) -> list[str]:
+    with Workspace(ws).connect() as con:
+        return [str(r[0]) for r in con.execute(
+            "SELECT segment_id FROM segments WHERE segment_id <> 0 ORDER BY segment_id").fetchall()]
+
+
+def _sizes(ws: Path) -> dict[str, int]:
+    with Workspace(ws).connect() as con:
+        return {str(s): int(n) for s, n in con.execute(
+            "SELECT segment_id, count(*) FROM users GROUP BY 1").fetchall()}
+
+
+@pytest.mark.parametrize("shop", ["shop_with_users", "online_retail"])
+def test_every_builtin_brief_verifies(shop: str, request: pytest.FixtureRequest) -> None:
+    ws, _ = request.getfixturevalue(shop)
+    sizes = _sizes(ws)
+    for sid in _segment_ids(ws):
+        doc = campaign_brief(Workspace(ws), sid)
+        assert doc["verified"], doc
+        assert doc["segment"]["size"] == sizes[sid]
+        assert f"{sizes[sid]:,}" in doc["audience"]
+        assert all(doc[f].strip() for f in FIELDS)
+        assert doc["writer"] == "builtin"
+
+
+@pytest.mark.parametrize(("field", "planted", "complaint"), [
+    ("goal", "Win back 93% of them.", "93%"),
+    ("offer", "Feature the bestseller at £12.34.", "£12.34"),
+    ("audience", "Some customers who like tea.", "size"),
+    ("message", "Call us on +44 20 7946 0958 today.", "personal data"),
+])
+def test_a_planted_false_number_or_personal_data_is_caught(
+        shop_with_users: tuple[Path, Path], field: str, planted: str, complaint: str) -> None:
+    ws, _ = shop_with_users
+    with Workspace(ws).connect() as con:
+        facts = load_facts(con, _segment_ids(ws)[0])
+    good = builtin_brief(facts)
+    assert verify_brief(good, facts) == []
+    bad = good.model_copy(update={field: planted})
+    problems = verify_brief(bad, facts)
+    assert any(complaint in p for p in problems), problems
+
+
+def _fake(*briefs: dict[str, str]) -> ToolCallingFake:
+    return ToolCallingFake(responses=[AIMessage(content="", tool_calls=[
+        {"name": "BriefText", "args": b, "id": f"call{i}"}]) for i, b in enumerate(briefs)])
+
+
+def test_llm_brief_is_repaired_once_then_falls_back(shop_with_users: tuple[Path, Path]) -> None:
+    ws, _ = shop_with_users
+    with Workspace(ws).connect() as con:
+        facts = load_facts(con, _segment_ids(ws)[1])
+    right = builtin_brief(facts).model_dump()
+    wrong = {**right, "goal": f"Reach {facts.profile.size + 777} shoppers."}
+    text, how = write_with_model(_fake(wrong, right), "fake", facts, load_glossary())
+    assert how == "llm:fake" and text == BriefText(**right)
+    text, how = write_with_model(_fake(wrong, wrong), "fake", facts, load_glossary())
+    assert text is None and "rejected twice" in how and str(facts.profile.size + 777) in how
+
+
+def test_cli_brief_json_and_errors(shop_with_users: tuple[Path, Path]) -> None:
+    ws, _ = shop_with_users
+    sid = _segment_ids(ws)[0]
+    doc = json.loads(run_cli("brief", "--segment", sid, "-w", str(ws), "--json", check=True).stdout)
+    assert set(doc) >= {"segment", "goal", "audience", "offer", "channel", "message"}
+    for ref in ("0", "no such segment"):
+        proc = run_cli("brief", "--segment", ref, "-w", str(ws))
+        assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow  # SmolLM2 writes two long answers on 2 cores: minutes
+def test_brief_with_a_real_llm_verifies_or_says_why(llama_env: LlamaServer,
+                                                     shop_with_users: tuple[Path, Path]) -> None:
+    ws, _ = shop_with_users
+    doc = campaign_brief(Workspace(ws), _segment_ids(ws)[0], llm=llama_env.spec)
+    assert doc["verified"]
+    assert doc["writer"] in ("builtin", f"llm:{llama_env.spec}")
+    if doc["writer"] == "builtin":
+        assert doc["writer_reason"]
+    log = (ws / "llm_calls.jsonl").read_text().splitlines()
+    assert any(json.loads(line)["purpose"] == "campaign_brief" for line in log)

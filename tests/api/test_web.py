@@ -1,0 +1,311 @@
+"""The web app in a real headless Chromium (Debian's) against `segmint serve` on the sample shop.
+
+The browser may reach nothing but the local server: every other request is blocked and recorded,
+so the tests also show that the page works offline. Screenshots go to tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sample_shop import sample_shop
+
+from conftest import run_cli
+from segmint.agent.act.export import COLUMNS
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+TOKEN = "web-test-token"
+QUESTION = "who are my lapsed high spenders?"
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists() or shutil.which("chromium") is None,
+                                reason="Debian's chromium is not installed (.ci/run installs it)")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return sample_shop(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def server(shop: Path) -> Iterator[str]:
+    """`segmint serve` in its own process, with the token from SEGMINT_TOKEN; yields its base URL."""
+    port = free_port()
+    env = {**os.environ, "SEGMINT_TOKEN": TOKEN}
+    proc = subprocess.Popen([sys.executable, "-m", "segmint.agent", "serve", "-w", str(shop),
+                             "--port", str(port)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 240
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(f"segmint serve exited: {proc.stdout.read() if proc.stdout else ''}")
+            with contextlib.suppress(httpx.HTTPError):
+                res = httpx.get(f"{base}/api/summary", headers={"Authorization": f"Bearer {TOKEN}"})
+                if res.status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise AssertionError("segmint serve did not answer within 240 s")
+            time.sleep(0.5)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser_page(server: str) -> Iterator[tuple[Any, list[str]]]:
+    """A logged-in page (the token typed into the page) and the list of blocked outside requests."""
+    from playwright.sync_api import sync_playwright
+
+    blocked: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+
+        def route(r: Any) -> None:
+            url = r.request.url
+            if url.startswith((server, "data:", "blob:")):
+                r.continue_()
+            else:
+                blocked.append(url)
+                r.abort()
+
+        context.route("**/*", route)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(server)
+        page.wait_for_selector("#token-bar:not(.hidden)")
+        page.fill("#token-input", TOKEN)
+        page.click("#token-save")
+        page.wait_for_selector("[data-testid=segment-card]", state="attached")
+        yield page, blocked
+        assert not errors, errors
+        browser.close()
+
+
+def has_route(server: str, path: str) -> bool:
+    """Whether the served API has a route (the recommend/brief/audit routes come with their library)."""
+    return path in httpx.get(f"{server}/openapi.json").json()["paths"]
+
+
+def fresh(page: Any) -> None:
+    """Start a new question (not a follow-up of an earlier test's answer)."""
+    page.click(".tab[data-view=ask]")
+    page.evaluate("document.getElementById('context-clear').click()")
+
+
+def shot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.evaluate("document.getElementById('toast').classList.add('hidden')")
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def test_the_page_asks_for_the_token_and_then_shows_the_shop(browser_page: tuple[Any, list[str]],
+                                                             server: str) -> None:
+    page, blocked = browser_page
+    summary = httpx.get(f"{server}/api/summary", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    assert f"{summary['customers']:,}" in page.inner_text("[data-testid=summary]")
+    assert page.is_hidden("#token-bar")
+    assert httpx.get(f"{server}/api/summary").status_code == 401
+    assert not blocked, f"the page tried to reach the internet: {blocked}"
+
+
+def test_ask_shows_the_cli_count_and_a_follow_up_narrows_it(browser_page: tuple[Any, list[str]],
+                                                            shop: Path) -> None:
+    page, blocked = browser_page
+    cli = json.loads(run_cli("ask", QUESTION, "-w", str(shop), "--json", check=True).stdout)
+    fresh(page)
+    page.fill("[data-testid=question]", QUESTION)
+    page.press("[data-testid=question]", "Enter")
+    page.locator("[data-testid=answer]").last.locator("[data-testid=answer-count]").wait_for()
+    first = page.locator("[data-testid=answer]").nth(page.locator("[data-testid=answer]").count() - 1)
+    assert int(first.locator("[data-testid=answer-count]").inner_text().replace(",", "")) == cli["count"]
+    assert cli["definition"] in first.locator("[data-testid=definition]").inner_text()
+    rows = first.locator("[data-testid=customers] tbody tr")
+    assert rows.count() == min(10, cli["count"])
+    assert rows.first.locator("td").first.inner_text() == cli["sample"][0]["user_id"]
+
+    page.fill("[data-testid=question]", "of those, who spent over 500?")
+    page.press("[data-testid=question]", "Enter")
+    page.wait_for_function("document.querySelectorAll('[data-testid=answer-count]').length >= 2")
+    follow = page.locator("[data-testid=answer]").last
+    narrowed = int(follow.locator("[data-testid=answer-count]").inner_text().replace(",", ""))
+    assert 0 < narrowed < cli["count"]
+    assert "revenue > £500" in follow.locator("[data-testid=definition]").inner_text()
+    assert "narrows the previous answer" in follow.inner_text()
+    assert "narrows the previous answer" not in first.inner_text()
+    assert page.is_visible("[data-testid=context]")
+    shot(page, "ask")
+    assert not blocked
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_export_button_downloads_the_list(browser_page: tuple[Any, list[str]], shop: Path,
+                                          tmp_path: Path, fmt: str) -> None:
+    page, _ = browser_page
+    fresh(page)
+    page.fill("[data-testid=question]", QUESTION)
+    page.press("[data-testid=question]", "Enter")
+    answer = page.locator("[data-testid=answer]").last
+    answer.locator("[data-testid=answer-count]").wait_for()
+    count = int(answer.locator("[data-testid=answer-count]").inner_text().replace(",", ""))
+    answer.locator("[data-testid=export-format]").select_option(fmt)
+    with page.expect_download() as info:
+        answer.locator("[data-testid=export]").click()
+    target = tmp_path / info.value.suggested_filename
+    info.value.save_as(target)
+    assert target.suffix == f".{fmt}"
+    text = target.read_text(encoding="utf-8")
+    rows = (list(csv.DictReader(io.StringIO(text))) if fmt == "csv"
+            else [json.loads(line) for line in text.splitlines()])
+    assert len(rows) == count > 0
+    assert set(COLUMNS) <= set(rows[0])
+
+
+def test_segment_card_opens_its_detail(browser_page: tuple[Any, list[str]], server: str) -> None:
+    page, blocked = browser_page
+    segments = httpx.get(f"{server}/api/segments", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    real = [s for s in segments["segments"] if s["id"] != "0" and s["size"] > 0]
+    page.click(".tab[data-view=segments]")
+    cards = page.locator("[data-testid=segment-card]")
+    assert cards.count() == len(real)
+    target = real[2]
+    card = page.locator(f"[data-testid=segment-card][data-segment='{target['id']}']")
+    assert target["name"] in card.inner_text() and f"{target['size']:,} customers" in card.inner_text()
+    for term in target["top_terms"][:3]:
+        assert term in card.inner_text()
+    shot(page, "segments")
+    card.click()
+    detail = page.locator("[data-testid=segment-detail]")
+    detail.locator("h1").wait_for()
+    assert detail.locator("h1").inner_text() == target["name"]
+    assert target["description"] in detail.inner_text()
+    products = target["facts"].get("top_products", [])
+    if products:
+        assert products[0]["text"] in detail.inner_text()
+    if has_route(server, "/api/recommend") and has_route(server, "/api/brief"):
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        rec = httpx.get(f"{server}/api/recommend", params={"segment": target["id"], "limit": 6},
+                        headers=headers).json()
+        brief = httpx.get(f"{server}/api/brief", params={"segment": target["id"]}, headers=headers).json()
+        detail.locator("[data-testid=campaign]").wait_for()
+        shown = detail.locator("[data-testid=recommend] tbody tr td:first-child").all_inner_texts()
+        assert shown == [item["text"] for item in rec["items"]]
+        text = detail.locator("[data-testid=brief]").inner_text()
+        assert brief["goal"] in text and brief["message"] in text
+    shot(page, "segment")
+    with page.expect_download() as info:
+        detail.locator("[data-testid=export]").click()
+    assert info.value.suggested_filename == f"segment-{target['id']}.csv"
+    assert not blocked
+
+
+def test_pictures_draw_the_map_and_charts(browser_page: tuple[Any, list[str]], server: str) -> None:
+    page, blocked = browser_page
+    page.click(".tab[data-view=pictures]")
+    page.wait_for_selector("#map .main-svg")
+    page.wait_for_selector("#dist-revenue .main-svg")
+    shown = httpx.get(f"{server}/api/map", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    plotted = page.evaluate("document.getElementById('map').data.reduce((n, t) => n + t.x.length, 0)")
+    assert plotted == shown["shown"]
+    traces = page.evaluate("document.getElementById('map').data.length")
+    assert traces == len(set(shown["segment_id"]))
+    charts = httpx.get(f"{server}/api/charts", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    bars = page.evaluate("document.getElementById('sizes').data.map(t => t.x.length)")
+    assert bars == [len([s for s in charts["segments"] if s["size"] > 0])] * 2
+    for field in ("recency_days", "orders", "revenue"):
+        assert page.evaluate(f"document.getElementById('dist-{field}').data.length") >= len(shown["centres"])
+    page.wait_for_timeout(500)
+    shot(page, "pictures")
+    assert not blocked
+
+
+def test_customer_view_shows_features_why_and_lookalikes(browser_page: tuple[Any, list[str]],
+                                                         server: str) -> None:
+    page, blocked = browser_page
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    fresh(page)
+    page.fill("[data-testid=question]", QUESTION)
+    page.press("[data-testid=question]", "Enter")
+    answer = page.locator("[data-testid=answer]").last
+    answer.locator("[data-testid=customers] tbody tr").first.wait_for()
+    uid = answer.locator("[data-testid=customers] tbody tr td").first.inner_text()
+    answer.locator("[data-testid=customers] tbody tr").first.click()
+    page.wait_for_selector("[data-testid=lookalikes]")
+    user = httpx.get(f"{server}/api/users/{uid}", headers=headers).json()
+    similar = httpx.get(f"{server}/api/similar/{uid}?k=10", headers=headers).json()
+    card = page.inner_text("[data-testid=customer-card]")
+    assert uid in card and user["segment"]["name"] in card
+    assert page.inner_text("[data-testid=why]") == user["why"]
+    shown = page.locator("[data-testid=lookalikes] tbody tr td.id").all_inner_texts()
+    assert shown == [s["user_id"] for s in similar["similar"]]
+    if has_route(server, "/api/recommend"):
+        rec = httpx.get(f"{server}/api/recommend", params={"user": uid, "limit": 5}, headers=headers).json()
+        if rec["items"]:
+            page.wait_for_selector("[data-testid=customer-recommend]")
+            assert page.locator("[data-testid=customer-recommend] tbody tr td:first-child"
+                                ).all_inner_texts() == [i["text"] for i in rec["items"]]
+    shot(page, "customer")
+    page.locator("[data-testid=lookalikes] tbody tr").first.click()
+    page.wait_for_function(
+        f"document.querySelector('[data-testid=customer-card] h1')?.innerText.includes('{shown[0]}')")
+    page.fill("[data-testid=user-id]", "no-such-customer")
+    page.press("[data-testid=user-id]", "Enter")
+    page.wait_for_selector("#customer .empty")
+    assert "not found" in page.inner_text("#customer")
+    assert not blocked
+
+
+def test_audit_view_maps_representation(browser_page: tuple[Any, list[str]], server: str) -> None:
+    if not has_route(server, "/api/audit"):
+        pytest.skip("this build has no /api/audit")
+    page, blocked = browser_page
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    attribute = httpx.get(f"{server}/api/summary", headers=headers).json()["attributes"][0]
+    doc = httpx.get(f"{server}/api/audit", params={"attribute": attribute}, headers=headers).json()
+    page.click(".tab[data-view=audit]")
+    page.wait_for_selector("#audit-heatmap .main-svg")
+    shown = {v for v, share in doc["population"].items() if share >= 0.01}  # the page hides tiny groups
+    flagged = [s for s in doc["segments"] if s["id"] != "0" and shown & set(s["flags"])]
+    rows = page.locator("[data-testid=audit-flags] tbody tr")
+    rows.first.wait_for()
+    assert rows.count() == len(flagged)
+    cells = page.evaluate("document.getElementById('audit-heatmap').data[0].customdata")
+    assert len(cells) == len([s for s in doc["segments"] if s["id"] != "0"])
+    shot(page, "audit")
+    assert not blocked
+
+
+def test_a_question_not_understood_says_so(browser_page: tuple[Any, list[str]]) -> None:
+    page, _ = browser_page
+    fresh(page)
+    page.fill("[data-testid=question]", "blorp zing quux")
+    page.press("[data-testid=question]", "Enter")
+    error = page.locator("[data-testid=answer]").last.locator("[data-testid=answer-error]")
+    error.wait_for()
+    assert "could not understand" in error.inner_text()
