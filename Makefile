@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo test lint install install-test clean
+.PHONY: demo test lint docs install install-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,9 +26,14 @@ demo: install
 lint: install-test
 	$(BIN)/ruff check agent embeddings prompts data tests bench
 	$(BIN)/mypy agent embeddings prompts data
+	$(BIN)/lint-imports
 
 test: install-test lint
 	$(BIN)/python -m pytest -q
+
+# docs/cli.md is generated from the CLI; tests/cli/test_cli_reference.py fails when it is stale.
+docs: install-test
+	$(BIN)/python -m segmint.agent.cli.reference --write docs/cli.md
 
 clean:
 	rm -rf $(VENV) build *.egg-info demo-workspace

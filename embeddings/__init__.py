@@ -18,21 +18,15 @@ from segmint.embeddings.documents import (
     DocumentConfig,
     build_documents,
 )
-from segmint.embeddings.encoders import (
-    DEFAULT_SPEC,
-    Encoder,
-    SentenceTransformerEncoder,
-    cache_dir,
-    known_specs,
-    make_encoder,
-    resolve_spec,
-)
+from segmint.embeddings.encoders import Encoder, SentenceTransformerEncoder, cache_dir
 from segmint.embeddings.index import UserIndex, choose_kind, similar
 from segmint.embeddings.pooling import normalize_rows, pool_users
+from segmint.embeddings.specs import DEFAULT_SPEC, ENCODERS, known_specs, make_encoder, resolve_spec
 
 __all__ = [
     "DEFAULT_EVENT_WEIGHTS",
     "DEFAULT_SPEC",
+    "ENCODERS",
     "CustomerDocuments",
     "CustomerVectors",
     "DocumentConfig",

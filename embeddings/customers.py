@@ -10,8 +10,9 @@ import numpy as np
 
 from segmint.embeddings.cache import EmbedStats, VectorCache, embed_texts
 from segmint.embeddings.documents import CustomerDocuments, DocumentConfig, build_documents
-from segmint.embeddings.encoders import Encoder, make_encoder
+from segmint.embeddings.encoders import Encoder
 from segmint.embeddings.pooling import pool_users
+from segmint.embeddings.specs import make_encoder
 
 
 @dataclass(frozen=True)

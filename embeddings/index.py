@@ -17,17 +17,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import faiss
 import numpy as np
 
 IndexKind = Literal["auto", "flat", "ivf", "hnsw"]
 EXACT_UP_TO = 100_000
 FORMAT_VERSION = 1
-
-
-def _faiss() -> Any:
-    import faiss
-
-    return faiss
 
 
 def choose_kind(n: int) -> Literal["flat", "ivf"]:
@@ -36,8 +31,9 @@ def choose_kind(n: int) -> Literal["flat", "ivf"]:
 
 
 def _build_faiss(vectors: np.ndarray, kind: str, seed: int) -> Any:
-    faiss = _faiss()
     n, dim = vectors.shape
+    # The branches build unrelated FAISS classes (the SWIG stubs give them no common interface).
+    index: Any
     if kind == "flat":
         index = faiss.IndexFlatIP(dim)
     elif kind == "hnsw":
@@ -175,8 +171,6 @@ class UserIndex:
 
         Files: ``index.faiss``, ``vectors.npy``, ``user_ids.json``, ``meta.json``.
         """
-        import faiss
-
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
@@ -213,8 +207,6 @@ class UserIndex:
         Raises:
             FileNotFoundError: no index at ``path``.
         """
-        import faiss
-
         source = Path(path)
         meta_path = source / "meta.json"
         if not meta_path.exists():

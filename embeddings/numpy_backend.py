@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from safetensors.numpy import load_file
 from threadpoolctl import threadpool_limits
+from tokenizers import Tokenizer
 
 from segmint.embeddings.encoders import encode_in_chunks, model_dir_digest, model_label
 
@@ -94,9 +96,6 @@ class NumpyBertEncoder:
         with self._lock:
             if self._weights is not None:
                 return
-            from safetensors.numpy import load_file
-            from tokenizers import Tokenizer
-
             raw = load_file(str(self.model_dir / "model.safetensors"))
             raw = {k.removeprefix("bert."): v for k, v in raw.items()}
             w: dict[str, Any] = {

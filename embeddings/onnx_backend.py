@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tokenizers import Tokenizer
 
 from segmint.embeddings.encoders import (
     cache_dir,
@@ -177,7 +178,6 @@ class OnnxEncoder:
         with self._lock:
             if self._session is None:
                 import onnxruntime as ort
-                from tokenizers import Tokenizer
 
                 path = self.model_path
                 if not path.exists():

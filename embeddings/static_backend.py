@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from tokenizers import Tokenizer
 
 from segmint.embeddings.encoders import (
     cache_dir,
@@ -103,8 +104,6 @@ class StaticEncoder:
     def _load(self) -> tuple[np.ndarray, Any]:
         with self._lock:
             if self._table is None:
-                from tokenizers import Tokenizer
-
                 path = self.table_path
                 if not path.exists():
                     path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from segmint.agent.ask.answer import Answerer
 from segmint.agent.core.errors import InputError
 from segmint.agent.core.sql import fetch_one
 from segmint.agent.core.workspace import Workspace
@@ -146,24 +147,13 @@ def audit(workspace: Workspace, attribute: str, *, question: str | None = None) 
     Raises:
         InputError: unknown attribute; NotUnderstood: a question that cannot be read.
     """
-    with contextlib.closing(workspace.reader()) as con:
-        if question is None:
+    if question is None:
+        with contextlib.closing(workspace.reader()) as con:
             return audit_segments(con, attribute)
-        from segmint.agent.ask.answer import cached_catalogue, parse_or_refuse, select_customers
-        from segmint.agent.query.glossary import load_glossary
-        from segmint.agent.query.spec import compile_spec
-
-        glossary = load_glossary()
-        cat = cached_catalogue(workspace, con)
-        spec, _ = parse_or_refuse(question, glossary, cat)
-        if any(c.kind == "interest" for g in spec.any_of for c in g):
-            from segmint.agent.ask.answer import run_spec
-
-            run_spec(con, question, spec, cat, glossary)  # registers the interest matches
-        compiled = compile_spec(spec, cat, glossary, con)
-        ids = [str(r["user_id"]) for r in select_customers(con, compiled)]
+    ids = [str(r["user_id"]) for r in Answerer(workspace).select(question).customers]
+    with contextlib.closing(workspace.reader()) as con:
         doc = audit_users(con, attribute, ids)
-        doc["question"] = question
         (total,) = fetch_one(con.execute("SELECT count(*) FROM users")) or (0,)
-        doc["shop_customers"] = int(total)
-        return doc
+    doc["question"] = question
+    doc["shop_customers"] = int(total)
+    return doc

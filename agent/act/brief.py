@@ -2,7 +2,7 @@
 (docs/cli.md `brief`), written from verified facts.
 
 The facts are the segment's profile (the same facts its name and description were checked
-against) plus its recommended products (agent/recommend.py). A brief is written by the built-in
+against) plus its recommended products (agent/act/recommend.py). A brief is written by the built-in
 writer (deterministic, offline) or by an LLM chain (`--llm`), and must pass the same kind of
 verifier as names: every number it states equals a fact of its kind (percent, money, plain count
 or ratio) at the precision written, the audience states the segment's exact size, and there is no
@@ -15,18 +15,24 @@ import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from segmint.agent.act.recommend import resolve_segment, segment_items
 from segmint.agent.core.errors import InputError
 from segmint.agent.core.workspace import Workspace
 from segmint.agent.describe.naming import allowed_numbers, matches_fact, numbers_in
 from segmint.agent.describe.profile import SegmentProfile
+from segmint.agent.llm.backends import LLMUnavailable
 from segmint.agent.llm.privacy import pii_count, scrub
+from segmint.agent.llm.structured import StructuredChat, StructuredOutputUnsupported, open_chat_model
 from segmint.agent.query.glossary import Glossary, load_glossary
+from segmint.prompts import RenderedPrompt, render
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 PURPOSE = "campaign_brief"
 FIELDS = ("goal", "audience", "offer", "channel", "message")
@@ -198,72 +204,49 @@ class Brief:
 
 def llm_brief(facts: BriefFacts, spec: str, glossary: Glossary, log_dir: Path,
               prompts_dir: str | None = None) -> tuple[BriefText | None, str]:
-    """A brief from an LLM, verified, with one repair; (None, reason) when it cannot be had."""
-    from segmint.agent.llm.backends import LLMError, make_chat_model, parse_llm_spec, probe
-    from segmint.agent.llm.privacy import CallLog
+    """A brief from an LLM, verified, with one repair; (None, reason) when it cannot be had.
 
-    parsed = parse_llm_spec(spec)  # a malformed spec is a usage error (exit 2)
+    Raises:
+        LLMSpecError: a malformed spec (a usage error, exit 2).
+    """
     try:
-        probe(parsed)
-        model = make_chat_model(parsed, callbacks=[CallLog(log_dir, parsed.label, remote=parsed.remote)])
-    except LLMError as exc:
+        parsed, model = open_chat_model(spec, log_dir)
+    except LLMUnavailable as exc:
         return None, str(exc)
     if model is None:
         return None, "builtin asked for"
     return write_with_model(model, parsed.label, facts, glossary, prompts_dir)
 
 
-def write_with_model(model: Any, label: str, facts: BriefFacts, glossary: Glossary,
+def write_with_model(model: BaseChatModel, label: str, facts: BriefFacts, glossary: Glossary,
                      prompts_dir: str | None = None) -> tuple[BriefText | None, str]:
     """Ask a chat model for a brief; keep it only if it verifies (one repair allowed).
 
     Returns:
         The brief and "llm:LABEL", or None and the reason it was not accepted.
     """
-    from segmint.agent.llm.backends import LLMError, invoke_llm
-    from segmint.agent.llm.backends import structured_output as structured
-    from segmint.prompts import PromptError, render
-
     try:
-        runnable = structured(model, BriefText)
-    except (NotImplementedError, ValueError, TypeError) as exc:
-        return None, f"{label} cannot produce structured output ({type(exc).__name__})"
+        chat = StructuredChat(model, BriefText, backend=label, purpose=PURPOSE)
+    except StructuredOutputUnsupported as exc:
+        return None, str(exc)
     products = "\n".join(
         f"- {scrub(str(p['text'] or p['product_id']))[:120]}: bought by "
         f"{round(p['buyers_share'] * 100, 1)}% of the segment, lift {round(p['lift'], 2)}"
         for p in facts.products)
-    feedback, problems = "", []
-    for _ in (1, 2):
-        try:
-            prompt = render("brief", prompts_dir=prompts_dir, glossary=glossary,
-                            facts=json.dumps(facts.prompt_facts(), ensure_ascii=False, default=str),
-                            products=products, feedback=feedback)
-        except PromptError as exc:
-            return None, f"prompt problem: {exc}"
-        try:
-            raw = invoke_llm(runnable, prompt.messages(), backend=label, purpose=PURPOSE)
-        except LLMError as exc:
-            return None, str(exc)
-        except Exception as exc:  # a broken backend must not break the command
-            return None, f"{label} call failed: {type(exc).__name__}"
-        text, problem = _parsed(raw)
-        problems = [problem] if text is None else verify_brief(text, facts)
-        if text is not None and not problems:
-            return text, f"llm:{label}"
-        feedback = "Your previous answer was rejected: " + "; ".join(problems)
-    return None, "LLM brief rejected twice: " + "; ".join(problems)
 
+    def prompt(feedback: str) -> RenderedPrompt:
+        return render("brief", prompts_dir=prompts_dir, glossary=glossary,
+                      facts=json.dumps(facts.prompt_facts(), ensure_ascii=False, default=str),
+                      products=products, feedback=feedback)
 
-def _parsed(raw: Any) -> tuple[BriefText | None, str]:
-    if isinstance(raw, dict):
-        parsed = raw.get("parsed")
-        if parsed is not None:
-            return (parsed if isinstance(parsed, BriefText) else BriefText.model_validate(parsed)), ""
-        return None, f"structured output could not be parsed ({type(raw.get('parsing_error')).__name__})"
     try:
-        return BriefText.model_validate(raw), ""
-    except ValidationError as exc:
-        return None, f"structured output invalid: {exc.errors()[0]['msg']}"
+        outcome = chat.ask(prompt, lambda text: verify_brief(text, facts),
+                           rejected="LLM brief rejected twice")
+    except LLMUnavailable as exc:
+        return None, str(exc)
+    if outcome.value is None:
+        return None, outcome.reason
+    return outcome.value, f"llm:{label}"
 
 
 def campaign_brief(workspace: Workspace, segment: str, *, llm: str | None = None) -> dict[str, Any]:

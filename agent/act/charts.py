@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import duckdb
 
+from segmint.agent.core.records import read_latest_run
 from segmint.agent.core.sql import fetch_one
 
 RFM_FIELDS = ("recency_days", "orders", "revenue")
@@ -58,11 +58,9 @@ def shop_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """Customers, revenue, currency, reference date and segment count of the current run."""
     customers, revenue = fetch_one(con.execute(
         "SELECT count(*), coalesce(sum(revenue), 0) FROM users")) or (0, 0.0)
-    row = fetch_one(con.execute(
-        "SELECT run_id, counts, params FROM runs WHERE command = 'run' ORDER BY finished_at DESC LIMIT 1"))
-    counts = json.loads(row[1]) if row and row[1] else {}
-    params = json.loads(row[2]) if row and row[2] else {}
+    latest = read_latest_run(con)
     n_segments = fetch_one(con.execute("SELECT count(*) FROM segments WHERE segment_id <> 0")) or (0,)
     return {"customers": int(customers), "revenue": round(float(revenue), 2),
-            "currency": params.get("currency") or "", "as_of": counts.get("as_of"),
-            "segments": int(n_segments[0]), "run_id": str(row[0]) if row else None}
+            "currency": latest.currency if latest else "",
+            "as_of": latest.counts.get("as_of") if latest else None,
+            "segments": int(n_segments[0]), "run_id": latest.run_id if latest else None}

@@ -9,9 +9,11 @@ from datetime import date, datetime
 from typing import Any
 
 from segmint.agent.core.errors import InputError
+from segmint.agent.core.records import read_latest_run, read_segment
 from segmint.agent.core.sql import fetch_one
 from segmint.agent.core.workspace import Workspace
 from segmint.agent.describe.why import describe_customer
+from segmint.embeddings import UserIndex
 
 
 def normalise_user_id(user_id: str) -> str:
@@ -30,28 +32,23 @@ def get_user(workspace: Workspace, user_id: str) -> dict[str, Any]:
     with contextlib.closing(workspace.connect()) as con:
         cur = con.execute("SELECT * FROM users WHERE user_id = ?", [uid])
         row = fetch_one(cur)
-        names = [d[0] for d in cur.description or []]
-    if row is None:
-        raise InputError(
-            f"customer '{user_id}' not found in {workspace.path}",
-            fix="check the id (ids are compared as text, e.g. 17850 or 000123)",
-        )
-    features = {name: _jsonable(value) for name, value in zip(names, row, strict=True)}
+        if row is None:
+            raise InputError(
+                f"customer '{user_id}' not found in {workspace.path}",
+                fix="check the id (ids are compared as text, e.g. 17850 or 000123)",
+            )
+        features = {d[0]: _jsonable(value) for d, value in zip(cur.description or [], row, strict=True)}
+        latest = read_latest_run(con)
+        seg_id = features.get("segment_id")
+        found = None if seg_id is None else read_segment(con, seg_id)
     features.pop("user_id")
     segment = None
-    with contextlib.closing(workspace.connect()) as con:
-        params = fetch_one(con.execute(
-            "SELECT params->>'$.currency' FROM runs ORDER BY finished_at DESC LIMIT 1"))
-    why = describe_customer(features, (params[0] if params else None) or "")
-    seg_id = features.pop("segment_id", None)
+    why = describe_customer(features, latest.currency if latest else "")
+    features.pop("segment_id", None)
     membership = features.pop("membership", None)
     nearest = features.pop("nearest_segment_id", None)
     if seg_id is not None:
-        with contextlib.closing(workspace.connect()) as con:
-            found = fetch_one(con.execute(
-                "SELECT name, kind, facts->>'$.top_terms' FROM segments WHERE segment_id = ?",
-                [seg_id]))
-        name, kind = (found[0], found[1]) if found else (None, None)
+        name, kind = (found.name, found.kind) if found else (None, None)
         segment = {"id": str(seg_id), "name": name, "membership": membership}
         if seg_id == 0:
             why += f"; not close enough to any segment (nearest: {nearest})"
@@ -84,8 +81,6 @@ def similar_customers(workspace: Workspace, user_id: str, k: int = 10) -> dict[s
     Raises:
         InputError: unknown customer, or one without any text to compare.
     """
-    from segmint.embeddings import UserIndex
-
     uid = normalise_user_id(user_id)
     path = workspace.current_files() / "user_index"
     if not path.exists():

@@ -1,9 +1,14 @@
-"""Customer lists for campaigns: CSV, Parquet or JSON Lines, one row per customer with a reason."""
+"""Customer lists for campaigns: CSV, Parquet or JSON Lines, one row per customer with a reason.
+
+Writing customer files is an act: the Answerer (agent/ask/answer.py) only selects the customers;
+`export_selection` writes them.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import secrets
@@ -15,7 +20,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from segmint.agent.act.audit import export_skew
+from segmint.agent.ask.answer import Answer, Selection
 from segmint.agent.core.errors import InputError
+from segmint.agent.core.workspace import Workspace
 from segmint.agent.describe.why import describe_customer
 
 log = logging.getLogger(__name__)
@@ -73,8 +81,6 @@ def write_customers(rows: list[dict[str, Any]], path: Path, fmt: str, *, currenc
         The number of rows written.
     """
     if audit_con is not None:
-        from segmint.agent.act.audit import export_skew
-
         for warning in export_skew(audit_con, [str(r.get("user_id")) for r in rows]):
             log.warning(warning)
     records = []
@@ -100,8 +106,6 @@ def write_customers(rows: list[dict[str, Any]], path: Path, fmt: str, *, currenc
         elif fmt == "csv":
             pacsv.write_csv(table, tmp)
         else:
-            import json
-
             with tmp.open("w", encoding="utf-8") as fh:
                 for rec in records:
                     fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
@@ -110,3 +114,29 @@ def write_customers(rows: list[dict[str, Any]], path: Path, fmt: str, *, currenc
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
     return len(records)
+
+
+def export_selection(workspace: Workspace, selection: Selection, path: Path, *,
+                     fmt: str | None = None, hash_ids: bool = False) -> Answer:
+    """Write the customers an answer selects (`Answerer.select...`) to a file.
+
+    Args:
+        workspace: the workspace the selection was read from (its salt; skew warnings).
+        selection: the answer and every customer it selects.
+        path: destination.
+        fmt: csv, parquet or jsonl (default from the suffix).
+        hash_ids: write salted SHA-256 ids instead of raw ids.
+
+    Returns:
+        The answer, with `export` set to the file written.
+
+    Raises:
+        InputError: unknown format.
+    """
+    chosen = export_format(path, fmt)
+    salt = workspace_salt(workspace.path) if hash_ids else None
+    with contextlib.closing(workspace.reader()) as con:
+        write_customers(selection.customers, path, chosen, currency=selection.currency, salt=salt,
+                        audit_con=con)
+    selection.answer.export = str(path)
+    return selection.answer

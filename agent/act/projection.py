@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from segmint.agent.core.workspace import Workspace
 
@@ -139,8 +140,6 @@ def customer_map(workspace: Workspace, max_points: int = MAX_POINTS, seed: int =
     with _LOCK:
         if key in _CACHE:
             return _CACHE[key]
-        from threadpoolctl import threadpool_limits
-
         # One BLAS thread: the matrices are small, and threads fighting over busy cores cost ~10x.
         with threadpool_limits(limits=1):
             result = _compute(workspace, max_points, seed)

@@ -25,6 +25,7 @@ import duckdb
 
 from segmint.agent.act.customers import normalise_user_id
 from segmint.agent.core.errors import InputError
+from segmint.agent.core.records import read_segments
 from segmint.agent.core.sql import fetch_one
 from segmint.agent.core.workspace import Workspace
 
@@ -42,14 +43,11 @@ def resolve_segment(con: duckdb.DuckDBPyConnection, ref: str) -> tuple[str, str]
     Raises:
         InputError: no segment has that id or a name close to it.
     """
-    tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
-    if "segments" not in tables:
+    segments = read_segments(con)
+    if not segments:
         raise InputError("this workspace has no segments yet", field="--segment", kind="option",
                          fix="run `segmint run` first")
-    cols = {r[0] for r in con.execute("DESCRIBE segments").fetchall()}
-    name = "name" if "name" in cols else "CAST(segment_id AS VARCHAR)"
-    known = {str(i): str(n) for i, n in con.execute(
-        f"SELECT segment_id, {name} FROM segments ORDER BY segment_id").fetchall()}
+    known = {str(s.id): str(s.name) for s in sorted(segments, key=lambda s: s.id)}
     key = ref.strip()
     if key in known:
         return key, known[key]

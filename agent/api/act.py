@@ -13,6 +13,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from segmint.agent.act.audit import audit as run_audit
+from segmint.agent.act.brief import campaign_brief
+from segmint.agent.act.recommend import recommend_segment, recommend_user
+from segmint.agent.core.errors import UsageError
 from segmint.agent.core.workspace import Workspace
 
 router = APIRouter()
@@ -31,9 +35,6 @@ WorkspaceDep = Annotated[Workspace, Depends(current_workspace)]
 def recommend(ws: WorkspaceDep, segment: str | None = None, user: str | None = None,
               limit: Annotated[int, Query(ge=1, le=500)] = 10) -> dict[str, Any]:
     """Products to promote to a segment (`segment=ID|NAME`) or to one customer (`user=ID`)."""
-    from segmint.agent.act.recommend import recommend_segment, recommend_user
-    from segmint.agent.core.errors import UsageError
-
     if (segment is None) == (user is None):
         raise UsageError("give exactly one of segment=ID|NAME or user=ID")
     if segment is not None:
@@ -44,14 +45,10 @@ def recommend(ws: WorkspaceDep, segment: str | None = None, user: str | None = N
 @router.get("/brief")
 def brief(ws: WorkspaceDep, segment: str) -> dict[str, Any]:
     """A campaign brief for a segment, from verified facts (the built-in writer)."""
-    from segmint.agent.act.brief import campaign_brief
-
     return campaign_brief(ws, segment)
 
 
 @router.get("/audit")
 def audit(ws: WorkspaceDep, attribute: str, question: str | None = None) -> dict[str, Any]:
     """Representation of each attribute value per segment (or among a question's customers)."""
-    from segmint.agent.act.audit import audit as run_audit
-
     return run_audit(ws, attribute, question=question)

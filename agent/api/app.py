@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import plotly
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
@@ -24,6 +25,11 @@ from pydantic import ValidationError
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from segmint.agent.act.charts import segment_charts, shop_summary
+from segmint.agent.act.customers import get_user, normalise_user_id, similar_customers
+from segmint.agent.act.export import export_selection
+from segmint.agent.act.projection import customer_map as build_map
+from segmint.agent.api.act import router as act_router
 from segmint.agent.api.models import (
     AskDocument,
     AskRequest,
@@ -36,8 +42,13 @@ from segmint.agent.api.models import (
     Summary,
     UserDocument,
 )
+from segmint.agent.ask.answer import Answerer
+from segmint.agent.ask.conversation import Conversation
 from segmint.agent.core.errors import InputError, NotUnderstood, SegmintError, UsageError
+from segmint.agent.core.sql import fetch_one
 from segmint.agent.core.workspace import Workspace
+from segmint.agent.describe.step import segments_document
+from segmint.agent.query.spec import QuerySpec
 
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet",
                "jsonl": "application/x-ndjson"}
@@ -80,12 +91,14 @@ def token_guard(token: str | None) -> Any:
     return require
 
 
-def create_app(workspace: Path | str, token: str | None = None) -> FastAPI:
+def create_app(workspace: Path | str, token: str | None = None, *, llm: str | None = None) -> FastAPI:
     """The web app and REST API for one workspace.
 
     Args:
         workspace: a workspace with a completed run.
         token: when set, every `/api/` call needs `Authorization: Bearer TOKEN`.
+        llm: a `--llm` spec for the question parser of `/api/ask` and `/api/export` (the built-in
+            parser by default).
 
     Raises:
         UsageError: no run has completed in the workspace yet.
@@ -98,10 +111,8 @@ def create_app(workspace: Path | str, token: str | None = None) -> FastAPI:
                   description="Customer segments of one shop: ask, explore, export (docs/cli.md).")
     guard = [Depends(token_guard(token))]
     api = APIRouter(prefix="/api", dependencies=guard, responses=ERRORS)
-    _add_routes(api, ws)
+    _add_routes(api, ws, Answerer(ws, llm=llm))
     app.include_router(api)
-    from segmint.agent.api.act import router as act_router
-
     app.include_router(act_router, prefix="/api", dependencies=guard, responses=ERRORS)
     _add_page(app)
     _add_error_handlers(app)
@@ -115,24 +126,20 @@ def warm_up(workspace: Path | str) -> None:
     The first question otherwise pays ~15 s of model loading; `segmint serve` calls this before it
     starts listening, so every request is answered at full speed.
     """
-    from segmint.agent.ask.answer import ask
-
+    answerer = Answerer(Workspace(workspace))
     for question in ("who are my lapsed high spenders?", "who bought gifts", "zzqx blorp"):
         # Only a warm-up: whatever fails here fails again, as a JSON error, on the real request.
         with contextlib.suppress(Exception):
-            ask(Workspace(workspace), question)
+            answerer.ask(question)
 
 
-def _add_routes(api: APIRouter, ws: Workspace) -> None:
+def _add_routes(api: APIRouter, ws: Workspace, answerer: Answerer) -> None:
     @api.get("/summary", response_model=Summary)
     def summary() -> dict[str, Any]:
         """The shop at a glance: customers, revenue, currency, reference date, segments, attributes."""
-        from segmint.agent.act.charts import shop_summary
-        from segmint.agent.ask.answer import cached_catalogue
-
         with contextlib.closing(ws.reader()) as con:
             doc = shop_summary(con)
-            values = cached_catalogue(ws, con).attribute_values
+        values = answerer.catalogue().attribute_values
         # Attributes with a handful of values (age band, country, ...): what an audit can compare.
         # Attributes the shop supplied first; features such as top_category after them.
         doc["attributes"] = sorted((name for name, vals in values.items() if 2 <= len(vals) <= 50),
@@ -155,10 +162,7 @@ def _add_routes(api: APIRouter, ws: Workspace) -> None:
     @api.post("/ask", response_model=AskDocument)
     def ask(body: AskRequest) -> dict[str, Any]:
         """Answer a question (`segmint ask --json`); with `context`, "of those, …" refines it."""
-        from segmint.agent.ask.conversation import Conversation
-        from segmint.agent.query.spec import QuerySpec
-
-        conv = Conversation(ws)
+        conv = Conversation(answerer)
         if body.context:
             try:
                 conv.spec = QuerySpec.model_validate(body.context)
@@ -188,7 +192,7 @@ def _add_routes(api: APIRouter, ws: Workspace) -> None:
         tmp_dir = Path(tempfile.mkdtemp(prefix="segmint-export-"))
         try:
             path = tmp_dir / f"customers.{fmt}"
-            name = _write_export(ws, path, fmt, hash_ids, segment, question, query)
+            name = _write_export(ws, answerer, path, fmt, hash_ids, segment, question, query)
         except BaseException:
             shutil.rmtree(tmp_dir, ignore_errors=True)
             raise
@@ -198,46 +202,33 @@ def _add_routes(api: APIRouter, ws: Workspace) -> None:
     @api.get("/users/{user_id}", response_model=UserDocument)
     def user(user_id: str) -> dict[str, Any]:
         """One customer: features, segment and why (`segmint user --json`)."""
-        from segmint.agent.act.customers import get_user
-
         _require_user(ws, user_id)
         return get_user(ws, user_id)
 
     @api.get("/similar/{user_id}", response_model=SimilarDocument)
     def similar(user_id: str, k: Annotated[int, Query(ge=1, le=1000)] = 10) -> dict[str, Any]:
         """The customers whose histories are closest (`segmint similar --json`)."""
-        from segmint.agent.act.customers import similar_customers
-
         _require_user(ws, user_id)
         return similar_customers(ws, user_id, k)
 
     @api.get("/map", response_model=CustomerMapDocument)
     def customer_map() -> dict[str, Any]:
         """Customers in 2-D, coloured by segment (sampled for big shops; the same every call)."""
-        from segmint.agent.act.projection import customer_map as build_map
-
         return build_map(ws).to_json()
 
     @api.get("/charts", response_model=ChartsDocument)
     def charts() -> dict[str, Any]:
         """Segment sizes, revenue shares and recency/frequency/monetary distributions."""
-        from segmint.agent.act.charts import segment_charts
-
         with contextlib.closing(ws.reader()) as con:
             return segment_charts(con)
 
 
 def _segments(ws: Workspace) -> dict[str, Any]:
-    from segmint.agent.describe.step import segments_document
-
     with contextlib.closing(ws.reader()) as con:
         return segments_document(con)
 
 
 def _require_user(ws: Workspace, user_id: str) -> None:
-    from segmint.agent.act.customers import normalise_user_id
-    from segmint.agent.core.sql import fetch_one
-
     with contextlib.closing(ws.reader()) as con:
         found = fetch_one(con.execute("SELECT 1 FROM users WHERE user_id = ?",
                                       [normalise_user_id(user_id)]))
@@ -245,30 +236,29 @@ def _require_user(ws: Workspace, user_id: str) -> None:
         raise ApiError(404, f"customer '{user_id}' not found (ids are compared as text, e.g. 17850)")
 
 
-def _write_export(ws: Workspace, path: Path, fmt: str, hash_ids: bool, segment: str | None,
-                  question: str | None, query: str | None) -> str:
+def _write_export(ws: Workspace, answerer: Answerer, path: Path, fmt: str, hash_ids: bool,
+                  segment: str | None, question: str | None, query: str | None) -> str:
     """Write the export file; returns a file name stem for the download."""
-    from segmint.agent.ask.answer import ask, ask_spec, export_segment
-    from segmint.agent.query.spec import QuerySpec
-
     if segment is not None:
         try:
-            answer = export_segment(ws, segment, path, export_format=fmt, hash_ids=hash_ids)
+            answer = export_selection(ws, answerer.select_segment(segment), path, fmt=fmt,
+                                      hash_ids=hash_ids)
         except InputError as exc:
             raise ApiError(404, str(exc)) from exc
         sid = answer.query.get("any_of", [[{}]])[0][0].get("segment", segment)
         return f"segment-{sid}"
     if question is not None:
         try:
-            ask(ws, question, export=path, export_format=fmt, hash_ids=hash_ids)
+            selection = answerer.select(question)
         except NotUnderstood as exc:
             raise ApiError(400, str(exc)) from exc
+        export_selection(ws, selection, path, fmt=fmt, hash_ids=hash_ids)
         return "customers"
     try:
         spec = QuerySpec.model_validate(json.loads(query or ""))
     except (ValueError, ValidationError) as exc:
         raise ApiError(400, "query is not the `query` of an answer (JSON)") from exc
-    ask_spec(ws, "query", spec, export=path, export_format=fmt, hash_ids=hash_ids)
+    export_selection(ws, answerer.select_spec("query", spec), path, fmt=fmt, hash_ids=hash_ids)
     return "customers"
 
 
@@ -298,8 +288,6 @@ def _add_page(app: FastAPI) -> None:
 
 def plotly_js() -> Path:
     """plotly.min.js as shipped inside the `plotly` Python package (no CDN)."""
-    import plotly
-
     return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from segmint.agent.ask.answer import Answer, cached_catalogue, parse_or_refuse, run_spec
-from segmint.agent.core.errors import InputError, NotUnderstood
-from segmint.agent.core.workspace import Workspace
-from segmint.agent.query.glossary import Glossary, load_glossary
-from segmint.agent.query.spec import QuerySpec, SpecError
+from segmint.agent.ask.answer import Answer, Answerer
+from segmint.agent.query.spec import QuerySpec
 
 FOLLOW_UP = re.compile(
     r"^\s*(?:(?:and\s+)?(?:of|among|from|out of)\s+(?:those|these|them|which)|of which|"
@@ -37,12 +33,11 @@ class Conversation:
     """A chat with one workspace that keeps the last question's spec as context.
 
     Args:
-        workspace: the workspace to question.
-        glossary: business terms (the packaged glossary by default).
+        answerer: answers for the workspace, with its glossary and parser (`--llm`).
+        spec: the context: the last answer's query (None: the next question stands alone).
     """
 
-    workspace: Workspace
-    glossary: Glossary = field(default_factory=load_glossary)
+    answerer: Answerer
     spec: QuerySpec | None = None
     history: list[Answer] = field(default_factory=list)
 
@@ -53,20 +48,15 @@ class Conversation:
             NotUnderstood: the question (or its refinement) could not be read.
             InputError: it names a field or segment this workspace does not have.
         """
-        with contextlib.closing(self.workspace.reader()) as con:
-            cat = cached_catalogue(self.workspace, con)
-            follow = FOLLOW_UP.match(question) if self.spec is not None else None
-            if follow is not None and self.spec is not None:
-                rest = question[follow.end():]
-                refinement, rewrites = parse_or_refuse(rest, self.glossary, cat)
-                spec = merge(self.spec, refinement)
-            else:
-                spec, rewrites = parse_or_refuse(question, self.glossary, cat)
-            try:
-                answer = run_spec(con, question, spec, cat, self.glossary, rewrites)
-            except SpecError as exc:
-                raise InputError(str(exc), fix="ask about fields and segments this shop has") from exc
-        self.spec = spec
+        cat = self.answerer.catalogue()
+        follow = FOLLOW_UP.match(question) if self.spec is not None else None
+        if follow is not None and self.spec is not None:
+            refinement = self.answerer.read(question[follow.end():], cat)
+            reading = replace(refinement, spec=merge(self.spec, refinement.spec))
+        else:
+            reading = self.answerer.read(question, cat)
+        answer = self.answerer.answer(question, reading, fix="ask about fields and segments this shop has")
+        self.spec = reading.spec
         self.history.append(answer)
         return answer
 
@@ -75,4 +65,4 @@ class Conversation:
         self.spec = None
 
 
-__all__ = ["Conversation", "NotUnderstood", "merge"]
+__all__ = ["Conversation", "merge"]

@@ -23,10 +23,17 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from segmint.agent.llm.backends import LLMUnavailable, invoke_llm, json_reply, structured_output
+from segmint.agent.llm.backends import LLMUnavailable
 from segmint.agent.llm.privacy import scrub
+from segmint.agent.llm.structured import (
+    StructuredChat,
+    StructuredOutputUnsupported,
+    Unparsed,
+    open_chat_model,
+)
 from segmint.agent.query.glossary import Glossary
 from segmint.agent.query.spec import Catalogue, CompareOp, Condition, QuerySpec
+from segmint.prompts import PromptError, render
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -83,15 +90,47 @@ class InvalidQuery(ValueError):
     """The model's query refers to something the workspace does not have or the question did not say."""
 
 
+def llm_parse(question: str, llm: str, glossary: Glossary, cat: Catalogue, log_dir: Path
+              ) -> tuple[QuerySpec | None, str]:
+    """Let the LLM a `--llm` spec names fill the query; None and the reason when it cannot.
+
+    The caller then answers with the built-in parser. The second item is what the answer reports
+    as its parser: "llm:LABEL", "builtin" (asked for) or "builtin (fallback: WHY)".
+
+    Args:
+        question: the question in plain words.
+        llm: the `--llm` value.
+        glossary: business terms; the same glossary the built-in parser uses.
+        cat: the workspace's fields, attribute values and segments.
+        log_dir: the workspace directory (for the LLM call log).
+
+    Raises:
+        LLMSpecError: a malformed spec (a usage error, exit 2), never a fallback.
+    """
+    try:
+        # No probe, unlike naming (a call per segment): a question makes a single call.
+        parsed, model = open_chat_model(llm, log_dir, probe_first=False)
+    except LLMUnavailable as exc:
+        return None, f"builtin (fallback: {exc})"
+    if model is None:
+        return None, "builtin"
+    spec, reason = parse_with_llm(question, model, glossary, cat, backend=parsed.label)
+    if spec is None:
+        return None, f"builtin (fallback: {reason})"
+    return spec, f"llm:{parsed.label}"
+
+
 def parse_with_llm(
     question: str, chat_model: BaseChatModel, glossary: Glossary, cat: Catalogue, *,
     backend: str = "llm", prompts_dir: str | Path | None = None,
 ) -> tuple[QuerySpec | None, str | None]:
     """Ask the LLM to fill a query for a question; validate it against the workspace.
 
+    One call, no repair turn: whatever fails, the built-in parser answers.
+
     Args:
         question: the question in plain words (scrubbed of personal data before it is sent).
-        chat_model: a LangChain chat model with tool calling (`llm.make_chat_model`).
+        chat_model: a LangChain chat model with tool calling (`llm.open_chat_model`).
         glossary: business terms; the same glossary the built-in parser uses.
         cat: the workspace's fields, attribute values and segments.
         backend: the `--llm` label, for messages.
@@ -101,8 +140,6 @@ def parse_with_llm(
         `(spec, None)` when the model produced a valid query, otherwise `(None, reason)`: the
         caller should then use the built-in parser and show the reason.
     """
-    from segmint.prompts import PromptError, render
-
     text = scrub(" ".join(question.split())[:MAX_QUESTION_CHARS])
     if not text:
         return None, "the question is empty"
@@ -112,37 +149,28 @@ def parse_with_llm(
     except PromptError as exc:
         return None, f"prompt problem: {exc}"
     try:
-        structured = structured_output(chat_model, CustomerQuery)
-    except (NotImplementedError, ValueError, TypeError) as exc:
-        return None, f"{backend} cannot produce structured output ({type(exc).__name__})"
-    try:
-        out = invoke_llm(structured, prompt.messages(), backend=backend, purpose=PURPOSE)
+        chat = StructuredChat(chat_model, CustomerQuery, backend=backend, purpose=PURPOSE,
+                              read_text=True)
+        outcome = chat.ask(lambda _feedback: prompt, repair=False)
+    except StructuredOutputUnsupported as exc:
+        return None, str(exc)
     except LLMUnavailable as exc:
         return None, f"{exc.backend} {exc.reason}"
-    except Exception as exc:
+    if outcome.error is not None:
         # A broken backend must not break `ask`: the built-in parser still answers.
-        return None, f"{backend} call failed ({type(exc).__name__}: {_short(exc)})"
-    query, problem = _parsed(out, CustomerQuery)
-    if query is None:
-        return None, problem
+        return None, f"{backend} call failed ({type(outcome.error).__name__}: {_short(outcome.error)})"
+    if outcome.value is None:
+        return None, _unparsed_reason(outcome.unparsed)
     try:
-        return to_spec(query, text, glossary, cat), None
+        return to_spec(outcome.value, text, glossary, cat), None
     except InvalidQuery as exc:
         return None, f"the model's query was rejected: {exc}"
 
 
-def _parsed(out: Any, schema: type[CustomerQuery]) -> tuple[CustomerQuery | None, str]:
-    if not isinstance(out, dict):
-        return (out, "") if isinstance(out, schema) else (None, "unexpected output type")
-    if out.get("parsed") is None and out.get("parsing_error") is None:
-        # No tool call: some backends ignore tools and write the JSON as text instead.
-        out = json_reply(out.get("raw"), schema)
-    if out.get("parsing_error") is not None:
-        return None, f"the model's output did not fit the query schema ({_short(out['parsing_error'])})"
-    parsed = out.get("parsed")
-    if not isinstance(parsed, schema):
-        return None, "the model answered without filling the query"
-    return parsed, ""
+def _unparsed_reason(unparsed: Unparsed | None) -> str:
+    if unparsed is not None and unparsed.error is not None:
+        return f"the model's output did not fit the query schema ({_short(unparsed.error)})"
+    return "the model answered without filling the query"
 
 
 def to_spec(query: CustomerQuery, question: str, glossary: Glossary, cat: Catalogue) -> QuerySpec:

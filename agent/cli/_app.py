@@ -25,6 +25,7 @@ WorkspaceOpt = Annotated[
     Path, typer.Option("--workspace", "-w", help="Workspace directory.", envvar="SEGMINT_WORKSPACE")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+LlmOpt = Annotated[str | None, typer.Option(help="builtin, openai:MODEL, ollama:MODEL, ...")]
 
 
 def emit_json(doc: Any) -> None:

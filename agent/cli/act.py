@@ -8,7 +8,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from segmint.agent.cli._app import JsonOpt, WorkspaceOpt, app, emit_json
+from segmint.agent.act.audit import audit as run_audit
+from segmint.agent.act.brief import campaign_brief
+from segmint.agent.act.recommend import recommend_segment, recommend_user
+from segmint.agent.cli._app import JsonOpt, LlmOpt, WorkspaceOpt, app, emit_json
 from segmint.agent.core.errors import UsageError
 from segmint.agent.core.workspace import Workspace
 
@@ -27,8 +30,6 @@ def recommend(
 ) -> None:
     """Products to promote: what sells unusually well in a segment, or what a customer's segment
     buys that they have not."""
-    from segmint.agent.act.recommend import recommend_segment, recommend_user
-
     if (segment is None) == (user is None):
         raise UsageError("give exactly one of --segment ID|NAME or --user ID")
     ws = Workspace(workspace)
@@ -60,8 +61,6 @@ def audit(
 ) -> None:
     """How each value of an attribute is represented in each segment against the whole shop
     (flags ratios outside 0.8–1.25, the four-fifths rule)."""
-    from segmint.agent.act.audit import audit as run_audit
-
     doc = run_audit(Workspace(workspace), attribute, question=question)
     if json_out:
         emit_json(doc)
@@ -88,14 +87,12 @@ def audit(
 @app.command()
 def brief(
     segment: Annotated[str, typer.Option(help="Segment id or name.")],
-    llm: Annotated[str | None, typer.Option(help="builtin, openai:MODEL, ollama:MODEL, ...")] = None,
+    llm: LlmOpt = None,
     workspace: WorkspaceOpt = Path("segmint-workspace"),
     json_out: JsonOpt = False,
 ) -> None:
     """A campaign brief for a segment: goal, audience, offer, channel and message, from verified
     facts."""
-    from segmint.agent.act.brief import campaign_brief
-
     doc = campaign_brief(Workspace(workspace), segment, llm=llm)
     if json_out:
         emit_json(doc)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -11,14 +11,20 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from segmint.agent.act.customers import get_user
-from segmint.agent.cli._app import JsonOpt, StageDisplay, WorkspaceOpt, app, emit_json, err
+from segmint.agent.act.customers import get_user, similar_customers
+from segmint.agent.act.export import export_selection
+from segmint.agent.ask.answer import Answerer
+from segmint.agent.ask.conversation import Conversation
+from segmint.agent.cli._app import JsonOpt, LlmOpt, StageDisplay, WorkspaceOpt, app, emit_json, err
 from segmint.agent.core.config import load_config, parse_pairs
-from segmint.agent.core.errors import SegmintError
+from segmint.agent.core.errors import InputError, NotUnderstood, SegmintError, UsageError
 from segmint.agent.core.workspace import Workspace
+from segmint.agent.describe.step import segments_document
+from segmint.agent.run.newcomers import assign_newcomers
 from segmint.agent.run.pipeline import RunResult
 from segmint.agent.run.pipeline import run as run_pipeline
-from segmint.data.synth import SynthResult
+from segmint.agent.segment.evaluate import evaluate_labels_file
+from segmint.data.synth import SynthResult, generate
 
 
 @app.command()
@@ -45,7 +51,7 @@ def run(
     min_segment_size: Annotated[
         int | None, typer.Option("--min-segment-size", min=2, help="Smallest segment.")
     ] = None,
-    llm: Annotated[str | None, typer.Option(help="builtin, openai:MODEL, ollama:MODEL, ...")] = None,
+    llm: LlmOpt = None,
     reducer: Annotated[str | None, typer.Option(
         help="Space HDBSCAN clusters in: spectral (default), pca, none or autoencoder.")] = None,
     engine: Annotated[
@@ -111,10 +117,6 @@ def segments(
     json_out: JsonOpt = False,
 ) -> None:
     """All segments with names, descriptions and facts."""
-    import contextlib
-
-    from segmint.agent.describe.step import segments_document
-
     with contextlib.closing(Workspace(workspace).connect()) as con:
         doc = segments_document(con)
     if json_out:
@@ -137,15 +139,15 @@ def ask(
     question: Annotated[str, typer.Argument(help="The question, in plain words.")],
     workspace: WorkspaceOpt = Path("segmint-workspace"),
     export: Annotated[Path | None, typer.Option(help="Also write the customers to FILE.")] = None,
-    llm: Annotated[str | None, typer.Option(help="builtin, openai:MODEL, ollama:MODEL, ...")] = None,
+    llm: LlmOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Answer a question about your customers; shows the exact definition used."""
-    from segmint.agent.ask.answer import ask as ask_question
-    from segmint.agent.core.errors import NotUnderstood
-
+    ws = Workspace(workspace)
+    answerer = Answerer(ws, llm=llm)
     try:
-        answer = ask_question(Workspace(workspace), question, export=export, llm=llm)
+        answer = (answerer.ask(question) if export is None
+                  else export_selection(ws, answerer.select(question), export))
     except NotUnderstood as exc:
         if not json_out:
             raise
@@ -167,11 +169,9 @@ def ask(
 
 
 @app.command()
-def chat(workspace: WorkspaceOpt = Path("segmint-workspace")) -> None:
+def chat(workspace: WorkspaceOpt = Path("segmint-workspace"), llm: LlmOpt = None) -> None:
     """Ask questions in a loop; follow-ups ("of those, who is in Germany?") refine the last answer."""
-    from segmint.agent.ask.conversation import Conversation
-
-    conv = Conversation(Workspace(workspace))
+    conv = Conversation(Answerer(Workspace(workspace), llm=llm))
     out = Console(soft_wrap=True, highlight=False)
     err.print("Ask about your customers (empty line or Ctrl-D to quit, 'reset' to start over).")
     for line in sys.stdin:
@@ -201,19 +201,13 @@ def export(
     workspace: WorkspaceOpt = Path("segmint-workspace"),
 ) -> None:
     """Write a customer list (one row per customer, with a reason) for a campaign."""
-    from segmint.agent.ask.answer import ask as ask_question
-    from segmint.agent.core.errors import UsageError
-
     if (question is None) == (segment is None):
         raise UsageError("give exactly one of --segment ID|NAME or --question Q")
-    if segment is not None:
-        from segmint.agent.ask.answer import export_segment
-
-        answer = export_segment(Workspace(workspace), segment, output, export_format=fmt,
-                                hash_ids=hash_ids)
-    else:
-        answer = ask_question(Workspace(workspace), str(question), export=output,
-                              export_format=fmt, hash_ids=hash_ids)
+    ws = Workspace(workspace)
+    answerer = Answerer(ws)
+    selection = (answerer.select_segment(segment) if segment is not None
+                 else answerer.select(str(question)))
+    answer = export_selection(ws, selection, output, fmt=fmt, hash_ids=hash_ids)
     err.print(f"wrote {answer.count:,} customers to {output}")
 
 
@@ -243,8 +237,6 @@ def similar(
     json_out: JsonOpt = False,
 ) -> None:
     """Customers whose search, browse and purchase histories are closest (lookalikes)."""
-    from segmint.agent.act.customers import similar_customers
-
     doc = similar_customers(Workspace(workspace), user_id, k)
     if json_out:
         emit_json(doc)
@@ -263,15 +255,9 @@ def assign_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Put new customers into the existing segments without refitting."""
-    import contextlib
-
-    from segmint.agent.run.newcomers import assign_newcomers
-
     doc = assign_newcomers(Workspace(workspace), list(events), output)
-    with contextlib.closing(Workspace(workspace).connect()) as con:
-        rows = con.execute("SELECT counts FROM runs WHERE command = 'run' "
-                           "ORDER BY finished_at DESC LIMIT 1").fetchall()
-    doc["model"] = json.loads(rows[0][0]).get("assign_model") if rows else None
+    segment_run = Workspace(workspace).segment_run()
+    doc["model"] = None if segment_run is None else segment_run.newcomer_model
     if json_out:
         emit_json(doc)
         return
@@ -293,10 +279,6 @@ def evaluate(
     json_out: JsonOpt = False,
 ) -> None:
     """Agreement of the segments with known groups (ARI, NMI, ...)."""
-    import contextlib
-
-    from segmint.agent.segment.evaluate import evaluate_labels_file
-
     with contextlib.closing(Workspace(workspace).connect()) as con:
         doc = evaluate_labels_file(con, labels, ignore_label or ())
     if json_out:
@@ -320,9 +302,6 @@ def synth(
 
 
 def _generate(users: int, output: Path, seed: int) -> SynthResult:
-    from segmint.agent.core.errors import InputError
-    from segmint.data.synth import generate
-
     try:
         return generate(users, output, seed=seed)
     except ValueError as exc:
@@ -335,8 +314,6 @@ DEMO_QUESTION = "who are my lapsed high spenders?"
 @app.command()
 def demo(workspace: WorkspaceOpt = Path("demo-workspace")) -> None:
     """Generate the sample shop, run everything on it and answer a question."""
-    from segmint.agent.ask.answer import ask as ask_question
-
     workspace.mkdir(parents=True, exist_ok=True)
     events = workspace / "sample-shop.parquet"
     err.print("generating the sample shop (2,000 customers)…")
@@ -346,10 +323,6 @@ def demo(workspace: WorkspaceOpt = Path("demo-workspace")) -> None:
         result = run_pipeline(Workspace(workspace), [events], cfg, progress=display)
     _print_run(result)
     out = Console(soft_wrap=True, highlight=False)
-    import contextlib
-
-    from segmint.agent.describe.step import segments_document
-
     with contextlib.closing(Workspace(workspace).connect()) as con:
         doc = segments_document(con)
     out.print("")
@@ -358,7 +331,7 @@ def demo(workspace: WorkspaceOpt = Path("demo-workspace")) -> None:
         out.print(f"     {seg['description']}")
     out.print(f"     … {len(doc['segments']) - 6} more: segmint segments -w {workspace}")
     out.print(f"\n[bold]? {DEMO_QUESTION}[/bold]")
-    answer = ask_question(Workspace(workspace), DEMO_QUESTION)
+    answer = Answerer(Workspace(workspace)).ask(DEMO_QUESTION)
     out.print(answer.answer)
     for row in answer.sample[:5]:
         out.print(f"  {row['user_id']:<10} {row['why']}")

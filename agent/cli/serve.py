@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -50,8 +51,6 @@ def check_port(host: str, port: int) -> None:
     Raises:
         UsageError: the port is taken or the host is not an address of this machine.
     """
-    import socket
-
     try:
         infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
         family, kind, proto, _, address = infos[0]
@@ -71,16 +70,19 @@ def serve(
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
     token: Annotated[str | None, typer.Option(
         envvar="SEGMINT_TOKEN", help="Every /api/ call must send 'Authorization: Bearer TOKEN'.")] = None,
+    llm: Annotated[str | None, typer.Option(
+        help="Question parser for /api/ask and the page: builtin, openai:MODEL, ollama:MODEL, ...")
+    ] = None,
 ) -> None:
     """Serve the web app and the REST API for a workspace."""
     import uvicorn
 
-    from segmint.agent.api.app import create_app, warm_up
+    from segmint.agent.api.app import create_app, warm_up  # noqa: PLC0415  (fastapi; --help must not)
 
     token = token or None
     check_binding(host, token)
     check_port(host, port)
-    api = create_app(workspace, token)
+    api = create_app(workspace, token, llm=llm)
     single_threaded_models()
     err.print("segmint: loading the models…")
     warm_up(workspace)

@@ -24,8 +24,20 @@ from typing import Any
 import duckdb
 
 from segmint.agent.core.errors import UsageError
-from segmint.agent.core.schema import RUNS_DDL
-from segmint.agent.core.sql import fetch_one
+from segmint.agent.core.records import (
+    RunInfo,
+    Segment,
+    SegmentProfile,
+    SegmentRun,
+    read_latest_run,
+    read_segment,
+    read_segment_run,
+    read_segments,
+)
+from segmint.agent.core.schema import RUNS
+from segmint.agent.core.versions import versions
+
+__all__ = ["DB_NAME", "RunRecord", "Workspace", "connect"]
 
 DB_NAME = "segmint.duckdb"
 _READERS: dict[Path, tuple[tuple[int, int, int], duckdb.DuckDBPyConnection]] = {}
@@ -121,15 +133,53 @@ class Workspace:
         cursor.execute("SET TimeZone = 'UTC'")
         return cursor
 
-    def current_run_id(self) -> str | None:
-        """The id of the run that produced the current database."""
+    def latest_run(self) -> RunInfo | None:
+        """The run that produced the current database; None before the first run."""
         if not self.exists():
             return None
         with contextlib.closing(self.connect()) as con:
-            row = fetch_one(con.execute(
-                "SELECT run_id FROM runs ORDER BY finished_at DESC LIMIT 1"
-            ))
-        return None if row is None else str(row[0])
+            return read_latest_run(con)
+
+    def current_run_id(self) -> str | None:
+        """The id of the run that produced the current database."""
+        run = self.latest_run()
+        return None if run is None else run.run_id
+
+    def segments(self) -> list[Segment]:
+        """Every segment, largest first and Unassigned last.
+
+        Raises:
+            UsageError: when no run has completed in this workspace yet.
+        """
+        with contextlib.closing(self.connect()) as con:
+            return read_segments(con)
+
+    def segment(self, segment_id: int | str) -> Segment | None:
+        """One segment by id (None when there is no such segment).
+
+        Raises:
+            UsageError: when no run has completed in this workspace yet.
+        """
+        with contextlib.closing(self.connect()) as con:
+            return read_segment(con, segment_id)
+
+    def profile(self, segment_id: int | str) -> SegmentProfile | None:
+        """The facts of one segment (None for an unknown segment or one without members).
+
+        Raises:
+            UsageError: when no run has completed in this workspace yet.
+        """
+        found = self.segment(segment_id)
+        return None if found is None else found.profile
+
+    def segment_run(self) -> SegmentRun | None:
+        """The segment step's facts of the current run (the newcomer model's held-out accuracy...).
+
+        Raises:
+            UsageError: when no run has completed in this workspace yet.
+        """
+        with contextlib.closing(self.connect()) as con:
+            return read_segment_run(con)
 
     def current_files(self) -> Path:
         """The side-file directory of the current run.
@@ -169,7 +219,7 @@ class Workspace:
             con = connect(staging, temp_dir=tmp_dir,
                           memory_limit=os.environ.get("SEGMINT_MEMORY_LIMIT", "2GB"))
             try:
-                con.execute(RUNS_DDL)
+                RUNS.create(con)
                 if self.exists():
                     con.execute(f"ATTACH '{self.db_path}' AS previous (READ_ONLY)")
                     con.execute("INSERT INTO runs SELECT * FROM previous.runs")
@@ -213,8 +263,6 @@ class Workspace:
 
 
 def _record_run(con: duckdb.DuckDBPyConnection, record: RunRecord) -> None:
-    from segmint.agent.core.versions import versions
-
     con.execute(
         "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [

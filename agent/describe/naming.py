@@ -2,7 +2,7 @@
 
 The verifier is the contract: a name of at most five words, unique across segments; a description
 of one to three sentences in which every number equals a fact about the segment (allowing for
-rounding); no personal data. The LLM chain (agent/naming_chain.py) must pass it too, or the
+rounding); no personal data. The LLM chain (agent/describe/naming_chain.py) must pass it too, or the
 built-in namer's text is used with the reason recorded.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from pydantic import BaseModel, Field
 
@@ -37,6 +38,19 @@ class NamedSegment:
     text: SegmentText
     namer: str
     reason: str = ""
+
+
+class Namer(Protocol):
+    """Names segments; the built-in names come first and stay wherever a namer has no better text."""
+
+    def name(self, profiles: list[SegmentProfile], builtin: list[NamedSegment]) -> list[NamedSegment]:
+        """One named segment per profile, in order.
+
+        Args:
+            profiles: the segments' facts.
+            builtin: the built-in namer's result for each (the fallback).
+        """
+        ...
 
 
 @dataclass

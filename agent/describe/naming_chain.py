@@ -8,17 +8,16 @@ short and unique and no personal data — otherwise the built-in text stays, wit
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-
-from pydantic import ValidationError
 
 from segmint.agent.describe.naming import NamedSegment, SegmentText, verify
 from segmint.agent.describe.profile import SegmentProfile
-from segmint.agent.llm.backends import LLMUnavailable, invoke_llm, structured_output
+from segmint.agent.llm.backends import LLMUnavailable
 from segmint.agent.llm.privacy import scrub
+from segmint.agent.llm.structured import StructuredChat, StructuredOutputUnsupported
 from segmint.agent.query.glossary import Glossary
-from segmint.prompts import PromptError, render
+from segmint.prompts import RenderedPrompt, render
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -61,10 +60,10 @@ def example_texts(profile: SegmentProfile) -> list[str]:
 
 @dataclass
 class LLMNamer:
-    """Names segments with a chat model, keeping only verified text.
+    """Names segments with a chat model, keeping only verified text (a `Namer`).
 
     Args:
-        chat_model: a LangChain chat model (from `llm.make_chat_model`).
+        chat_model: a LangChain chat model (from `llm.open_chat_model`).
         backend: the `--llm` label, for reasons and errors.
         glossary: business terms injected into the prompt.
         total_customers: the shop's customer count (a number descriptions may state).
@@ -76,7 +75,6 @@ class LLMNamer:
     glossary: Glossary
     total_customers: int | None = None
     prompts_dir: str | None = None
-    calls: int = field(default=0, init=False)
 
     def name(self, profiles: list[SegmentProfile], builtin: list[NamedSegment]
              ) -> list[NamedSegment]:
@@ -87,73 +85,40 @@ class LLMNamer:
             builtin: the built-in namer's results (the fallback for each segment).
         """
         try:
-            structured = structured_output(self.chat_model, SegmentText)
-        except (NotImplementedError, ValueError, TypeError) as exc:
-            reason = f"{self.backend} cannot produce structured output ({type(exc).__name__})"
-            return [_fallback(b, reason) for b in builtin]
+            chat = StructuredChat(self.chat_model, SegmentText, backend=self.backend, purpose=PURPOSE)
+        except StructuredOutputUnsupported as exc:
+            return [_fallback(b, str(exc)) for b in builtin]
         out: list[NamedSegment] = []
         taken: list[str] = []
         unreachable: str | None = None
         for prof, fallback in zip(profiles, builtin, strict=True):
             if unreachable is not None:
-                out.append(_fallback(fallback, unreachable))
-                taken.append(fallback.text.name)
-                continue
-            try:
-                named = self._name_one(structured, prof, fallback, taken)
-            except LLMUnavailable as exc:
-                unreachable = f"{exc.backend} unreachable: {exc.reason}"
                 named = _fallback(fallback, unreachable)
+            else:
+                try:
+                    named = self._name_one(chat, prof, fallback, taken)
+                except LLMUnavailable as exc:
+                    # Every later segment would wait for the same dead server: stop asking.
+                    unreachable = f"{exc.backend} unreachable: {exc.reason}"
+                    named = _fallback(fallback, unreachable)
             out.append(named)
             taken.append(named.text.name)
         return out
 
-    def _name_one(self, structured: Any, prof: SegmentProfile, fallback: NamedSegment,
-                  taken: list[str]) -> NamedSegment:
-        feedback = ""
-        problems: list[str] = []
-        for attempt in (1, 2):
-            try:
-                prompt = render("name_segment", prompts_dir=self.prompts_dir,
-                                glossary=self.glossary,
-                                facts=json.dumps(prompt_facts(prof), ensure_ascii=False),
-                                examples="\n".join(example_texts(prof)),
-                                taken_names="\n".join(taken), feedback=feedback)
-            except PromptError as exc:
-                return _fallback(fallback, f"prompt problem: {exc}")
-            self.calls += 1
-            try:
-                raw = invoke_llm(structured, prompt.messages(), backend=self.backend,
-                                 purpose=PURPOSE)
-            except LLMUnavailable:
-                raise
-            except Exception as exc:  # a broken backend must not break the run
-                return _fallback(fallback, f"{self.backend} call failed: {type(exc).__name__}")
-            text, problem = _parsed(raw)
-            if text is None:
-                problems = [problem]
-            else:
-                verdict = verify(text, prof, taken, self.total_customers)
-                if verdict.ok:
-                    note = "verified" if attempt == 1 else "verified after one repair"
-                    return NamedSegment(prof.id, text, f"llm:{self.backend}", note)
-                problems = verdict.problems
-            feedback = "Your previous answer was rejected: " + "; ".join(problems)
-        return _fallback(fallback, "LLM text rejected twice: " + "; ".join(problems))
+    def _name_one(self, chat: StructuredChat[SegmentText], prof: SegmentProfile,
+                  fallback: NamedSegment, taken: list[str]) -> NamedSegment:
+        def prompt(feedback: str) -> RenderedPrompt:
+            return render("name_segment", prompts_dir=self.prompts_dir, glossary=self.glossary,
+                          facts=json.dumps(prompt_facts(prof), ensure_ascii=False),
+                          examples="\n".join(example_texts(prof)),
+                          taken_names="\n".join(taken), feedback=feedback)
 
-
-def _parsed(raw: Any) -> tuple[SegmentText | None, str]:
-    if isinstance(raw, dict):
-        if raw.get("parsed") is not None:
-            parsed = raw["parsed"]
-            return (parsed if isinstance(parsed, SegmentText)
-                    else SegmentText.model_validate(parsed)), ""
-        error = raw.get("parsing_error")
-        return None, f"structured output could not be parsed ({type(error).__name__})"
-    try:
-        return SegmentText.model_validate(raw), ""
-    except ValidationError as exc:
-        return None, f"structured output invalid: {exc.errors()[0]['msg']}"
+        outcome = chat.ask(prompt, lambda text: verify(text, prof, taken, self.total_customers).problems,
+                           rejected="LLM text rejected twice")
+        if outcome.value is None:
+            return _fallback(fallback, outcome.reason)
+        note = "verified after one repair" if outcome.repaired else "verified"
+        return NamedSegment(prof.id, outcome.value, f"llm:{self.backend}", note)
 
 
 def _fallback(builtin: NamedSegment, reason: str) -> NamedSegment:

@@ -6,11 +6,11 @@ Every number a description may use comes from here, so the verifier can check te
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import duckdb
 
+from segmint.agent.core.records import SegmentProfile
 from segmint.agent.query.glossary import Glossary
 from segmint.agent.query.spec import Catalogue, Condition, QuerySpec, compile_spec
 
@@ -23,28 +23,6 @@ TOKEN_STOP = frozenset("""
 and the for with set of in to a an on by from de x cm mm pack pcs size new style this that
 your you our it its is are be or as at vintage
 """.split())
-
-
-@dataclass
-class SegmentProfile:
-    """Facts about one segment. Shares are fractions of the segment's members (0-1)."""
-
-    id: str
-    size: int
-    share: float
-    revenue_share: float
-    median: dict[str, float | None]
-    mean: dict[str, float | None]
-    term_shares: dict[str, float]
-    top_categories: list[dict[str, Any]] = field(default_factory=list)
-    top_products: list[dict[str, Any]] = field(default_factory=list)
-    top_terms: list[str] = field(default_factory=list)
-    representatives: list[str] = field(default_factory=list)
-    attributes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        """Plain JSON-ready facts."""
-        return asdict(self)
 
 
 def profile_segments(

@@ -7,14 +7,20 @@ replace its text for a segment only if the verifier accepts the LLM's text.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 
-from segmint.agent.describe.naming import NamedSegment, SegmentText, builtin_text, unique_names
-from segmint.agent.describe.profile import SegmentProfile, profile_segments
+from segmint.agent.core.records import SegmentProfile, read_segment_run, read_segments
+from segmint.agent.core.schema import SEGMENT_NAMES
+from segmint.agent.describe.naming import NamedSegment, Namer, SegmentText, builtin_text, unique_names
+from segmint.agent.describe.profile import profile_segments
 from segmint.agent.query.glossary import Glossary
 from segmint.agent.query.spec import catalogue
+
+__all__ = ["UNASSIGNED_TEXT", "DescribeReport", "describe_segments", "segments_document",
+           "shop_term_shares"]
 
 UNASSIGNED_ID = "0"
 UNASSIGNED_TEXT = SegmentText(
@@ -22,6 +28,17 @@ UNASSIGNED_TEXT = SegmentText(
     description="Customers not close enough to any segment to be placed in one.",
     key_traits=[], suggested_actions=["review after the next run"],
 )
+
+
+@dataclass
+class DescribeReport:
+    """What the describe step wrote: every segment's text and which namer wrote it."""
+
+    named: list[NamedSegment]
+
+    def namers(self) -> dict[str, dict[str, str]]:
+        """The `namers` counts of the run: per segment id, the namer and its reason."""
+        return {n.id: {"namer": n.namer, "reason": n.reason} for n in self.named}
 
 
 def shop_term_shares(profiles: list[SegmentProfile]) -> dict[str, float]:
@@ -32,15 +49,15 @@ def shop_term_shares(profiles: list[SegmentProfile]) -> dict[str, float]:
 
 
 def describe_segments(con: duckdb.DuckDBPyConnection, glossary: Glossary, *, currency: str = "",
-                      namer: Any = None, fallback_reason: str | None = None
-                      ) -> list[NamedSegment]:
-    """Profile, name and describe every segment and store the results in `segments`.
+                      namer: Namer | None = None, fallback_reason: str | None = None
+                      ) -> DescribeReport:
+    """Profile, name and describe every segment and write `segment_names`.
 
     Args:
-        con: the run's connection with `users.segment_id` and a `segments` table.
+        con: the run's connection with `users` (with `segment_id`).
         glossary: for term shares.
         currency: symbol used in descriptions.
-        namer: an optional LLM naming chain with `name(profiles, builtin) -> list[NamedSegment]`.
+        namer: an optional LLM naming chain, which may replace the built-in texts.
         fallback_reason: why an asked-for LLM namer could not run (recorded per segment).
 
     Returns:
@@ -59,45 +76,32 @@ def describe_segments(con: duckdb.DuckDBPyConnection, glossary: Glossary, *, cur
     named.append(NamedSegment(UNASSIGNED_ID, UNASSIGNED_TEXT, "builtin",
                               "the customers no segment fits always get this fixed text"))
     _store(con, named, by_id)
-    return named
+    return DescribeReport(named)
 
 
 def _store(con: duckdb.DuckDBPyConnection, named: list[NamedSegment],
            profiles: dict[str, SegmentProfile]) -> None:
-    for col, typ in (("name", "VARCHAR"), ("description", "VARCHAR"), ("namer", "VARCHAR"),
-                     ("namer_reason", "VARCHAR"), ("key_traits", "JSON"),
-                     ("suggested_actions", "JSON"), ("facts", "JSON"), ("top_terms", "JSON")):
-        con.execute(f"ALTER TABLE segments ADD COLUMN IF NOT EXISTS {col} {typ}")
+    rows = []
     for seg in named:
         prof = profiles.get(seg.id)
-        facts = prof.to_json() if prof else {}
-        con.execute(
-            "UPDATE segments SET name = ?, description = ?, namer = ?, namer_reason = ?, "
-            "key_traits = ?, suggested_actions = ?, facts = ?, top_terms = ? "
-            "WHERE CAST(segment_id AS VARCHAR) = ?",
-            [seg.text.name, seg.text.description, seg.namer, seg.reason,
-             json.dumps(seg.text.key_traits), json.dumps(seg.text.suggested_actions),
-             json.dumps(facts, default=str), json.dumps(facts.get("top_terms", [])), seg.id],
-        )
+        rows.append([int(seg.id), seg.text.name, seg.text.description, seg.namer, seg.reason,
+                     json.dumps(seg.text.key_traits), json.dumps(seg.text.suggested_actions),
+                     json.dumps(prof.to_json() if prof else {}, default=str)])
+    SEGMENT_NAMES.create(con)
+    con.executemany("INSERT INTO segment_names VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 def segments_document(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """The `segmint segments --json` document (docs/cli.md), run facts under `run`."""
-    cur = con.execute(
-        "SELECT segment_id, name, description, size, share, kind, status, namer, namer_reason, "
-        "key_traits, suggested_actions, facts, top_terms FROM segments "
-        "ORDER BY segment_id = 0, size DESC, segment_id")
     segments = []
-    for row in cur.fetchall():
-        (sid, name, desc, size, share, kind, status, namer, reason, traits, actions, facts,
-         terms) = row
+    for seg in read_segments(con):
+        facts = seg.profile.to_json() if seg.profile else {}
         segments.append({
-            "id": str(sid), "name": name, "description": desc, "size": int(size),
-            "share": round(float(share), 6), "kind": kind, "status": status,
-            "namer": namer, "namer_reason": reason or None,
-            "key_traits": json.loads(traits or "[]"),
-            "suggested_actions": json.loads(actions or "[]"),
-            "facts": json.loads(facts or "{}"), "top_terms": json.loads(terms or "[]"),
+            "id": str(seg.id), "name": seg.name, "description": seg.description,
+            "size": seg.size, "share": round(seg.share, 6), "kind": seg.kind,
+            "status": seg.status, "namer": seg.namer, "namer_reason": seg.namer_reason or None,
+            "key_traits": seg.key_traits, "suggested_actions": seg.suggested_actions,
+            "facts": facts, "top_terms": facts.get("top_terms", []),
         })
-    run = con.execute("SELECT summary FROM segment_runs").fetchall()
-    return {"segments": segments, "run": json.loads(run[0][0]) if run and run[0][0] else {}}
+    run = read_segment_run(con)
+    return {"segments": segments, "run": run.summary if run else {}}

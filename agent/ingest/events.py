@@ -14,13 +14,7 @@ import duckdb
 
 from segmint.agent.core.config import RunConfig
 from segmint.agent.core.errors import InputError
-from segmint.agent.core.schema import (
-    CANONICAL_COLUMNS,
-    EVENT_TYPES,
-    EVENTS_DDL,
-    REJECTS_DDL,
-    REQUIRED_COLUMNS,
-)
+from segmint.agent.core.schema import CANONICAL_COLUMNS, EVENT_TYPES, EVENTS, REJECTS, REQUIRED_COLUMNS
 from segmint.agent.core.sql import fetch_one, sql_ident, sql_str
 from segmint.agent.ingest.readers import Source, open_source
 
@@ -143,9 +137,8 @@ def ingest(con: duckdb.DuckDBPyConnection, files: list[Path], config: RunConfig)
     if not files:
         raise InputError("no event files given", fix="pass one or more files: segmint run FILE...")
     attrs = list(config.attributes)
-    attr_cols = "".join(f",\n    {sql_ident('attr_' + a)} VARCHAR" for a in attrs)
-    con.execute(EVENTS_DDL.format(attr_columns=attr_cols))
-    con.execute(REJECTS_DDL)
+    EVENTS.create(con, [f"attr_{a}" for a in attrs])
+    REJECTS.create(con)
     report = IngestReport(attributes=attrs)
     # Open (and validate the columns of) every file before loading any, so a bad third file does
     # not cost the time of loading the first two.
@@ -171,6 +164,35 @@ def ingest(con: duckdb.DuckDBPyConnection, files: list[Path], config: RunConfig)
         ).fetchall()
     )
     return report
+
+
+def carry_events(con: duckdb.DuckDBPyConnection, previous_db: Path) -> int:
+    """Copy a workspace's events and rejects into this run's tables (`segmint run --append`).
+
+    Args:
+        con: the new run's connection, after `ingest`.
+        previous_db: the workspace's current database.
+
+    Returns:
+        The number of events copied.
+
+    Raises:
+        InputError: the workspace's events do not fit this run's (e.g. other attributes).
+    """
+    alias = "_segmint_appended_to"
+    con.execute(f"ATTACH '{previous_db}' AS {alias} (READ_ONLY)")
+    try:
+        before = con.execute("SELECT count(*) FROM events").fetchone()
+        con.execute(f"INSERT INTO events BY NAME SELECT * FROM {alias}.events")
+        con.execute(f"INSERT INTO rejects BY NAME SELECT * FROM {alias}.rejects")
+        after = con.execute("SELECT count(*) FROM events").fetchone()
+    except duckdb.Error as exc:
+        raise InputError(f"cannot append to this workspace's events: {str(exc).splitlines()[0]}",
+                         file=previous_db, kind="table", field="events",
+                         fix="run without --append to rebuild the workspace") from exc
+    finally:
+        con.execute(f"DETACH {alias}")
+    return int(after[0] if after else 0) - int(before[0] if before else 0)
 
 
 def _load_file(

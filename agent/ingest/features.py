@@ -1,15 +1,86 @@
-"""Per-customer features (docs/definitions.md), computed in DuckDB from `events` into `users`."""
+"""Per-customer features (docs/definitions.md), computed in DuckDB from `events` into
+`customer_features`, with the columns of a `--users` file joined in."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
+from segmint.agent.core.config import RunConfig
 from segmint.agent.core.errors import InputError
+from segmint.agent.core.schema import CUSTOMER_FEATURES, USER_PARTS
 from segmint.agent.core.sql import fetch_one, sql_ident, sql_str
+from segmint.agent.ingest.events import IngestReport
 from segmint.agent.ingest.readers import open_source
+
+__all__ = ["FeatureReport", "UsersFileReport", "build_users", "features_step", "resolve_as_of"]
+
+
+@dataclass
+class UsersFileReport:
+    """What a `--users` file contributed."""
+
+    rows: int
+    matched_users: int
+    rejected: int
+    duplicate_ids: int
+
+    def to_json(self) -> dict[str, int]:
+        """The `users_file` object of `segmint run --json`."""
+        return asdict(self)
+
+
+@dataclass
+class FeatureReport:
+    """What the features step did: the reference time, the customers, the users file."""
+
+    as_of: datetime
+    users: int
+    users_file: UsersFileReport | None = None
+
+
+@dataclass
+class _UserTable:
+    """A `--users` file staged in the temporary table `user_table`."""
+
+    path: Path
+    columns: list[str]
+    rows: int
+    rejected: int
+    duplicate_ids: int
+
+
+def features_step(con: duckdb.DuckDBPyConnection, config: RunConfig, ingested: IngestReport
+                  ) -> FeatureReport:
+    """The features step of a run: the reference time, then `customer_features`.
+
+    Args:
+        con: the run's connection with `events` and `rejects`.
+        config: `--as-of` and `--users`.
+        ingested: what ingest read (mapped columns, attributes).
+
+    Raises:
+        InputError: no usable events, or an unusable users file.
+    """
+    as_of = resolve_as_of(con, config.as_of)
+    users_file = None
+    if config.users is not None:
+        id_sources = tuple({f.columns["user_id"] for f in ingested.files if "user_id" in f.columns})
+        users_file = _stage_users_file(con, config.users, id_sources, ingested.attributes)
+    n = build_users(con, as_of, has_order_id=any("order_id" in f.columns for f in ingested.files),
+                    attributes=ingested.attributes, users_file=users_file)
+    if users_file is None:
+        return FeatureReport(as_of, n)
+    (matched,) = fetch_one(con.execute(
+        "SELECT count(*) FROM customer_features u SEMI JOIN user_table t USING (user_id)"
+    )) or (0,)
+    con.execute("DROP TABLE user_table")
+    return FeatureReport(as_of, n, UsersFileReport(users_file.rows, int(matched), users_file.rejected,
+                                                   users_file.duplicate_ids))
 
 
 def resolve_as_of(con: duckdb.DuckDBPyConnection, as_of: datetime | None) -> datetime:
@@ -25,8 +96,6 @@ def resolve_as_of(con: duckdb.DuckDBPyConnection, as_of: datetime | None) -> dat
 
 
 def _to_naive_utc(value: datetime) -> datetime:
-    from datetime import UTC
-
     return value.astimezone(UTC).replace(tzinfo=None)
 
 
@@ -36,8 +105,9 @@ def build_users(
     *,
     has_order_id: bool,
     attributes: list[str],
+    users_file: _UserTable | None = None,
 ) -> int:
-    """Create the `users` table: one row per customer with at least one accepted event.
+    """Create `customer_features`: one row per customer with at least one accepted event.
 
     Args:
         con: a connection with the `events` table.
@@ -45,6 +115,7 @@ def build_users(
         has_order_id: whether order_id was mapped; orders are then distinct order ids, else rows.
         attributes: names of `attr_*` columns in events; each becomes the user's most frequent
             value (ties broken by the smallest value, so the result is deterministic).
+        users_file: a staged `--users` file whose columns are joined in (first row per id wins).
 
     Returns:
         The number of users.
@@ -55,9 +126,16 @@ def build_users(
         if has_order_id
         else "count(*) FILTER (WHERE is_purchase)"
     )
+    extra = users_file.columns if users_file is not None else []
+    CUSTOMER_FEATURES.create(con, [*attributes, *extra])
+    file_join = """
+        LEFT JOIN (
+            SELECT * FROM user_table WHERE user_id IS NOT NULL
+            QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY rn) = 1
+        ) t USING (user_id)""" if users_file is not None else ""
     con.execute(
         f"""
-        CREATE TABLE users AS
+        INSERT INTO customer_features BY NAME
         WITH e AS (
             SELECT *, event_type = 'purchase' AS is_purchase FROM events
         ),
@@ -101,13 +179,15 @@ def build_users(
             units, returns, returned_amount, n_events, n_search, n_view, n_cart, n_purchase,
             n_return, n_products, active_days, top_category
             {"".join(f", {sql_ident(a)}" for a in attributes)}
+            {"".join(f", t.{sql_ident(c)}" for c in extra)}
         FROM agg
         LEFT JOIN top_cat USING (user_id)
         {"".join(_attribute_join(a) for a in attributes)}
+        {file_join}
         ORDER BY agg.user_id
         """
     )
-    (n,) = fetch_one(con.execute("SELECT count(*) FROM users")) or (0,)
+    (n,) = fetch_one(con.execute("SELECT count(*) FROM customer_features")) or (0,)
     return int(n)
 
 
@@ -122,19 +202,15 @@ def _attribute_join(name: str) -> str:
         ) USING (user_id)"""
 
 
-def join_user_table(
-    con: duckdb.DuckDBPyConnection, path: Path, id_columns: tuple[str, ...]
-) -> dict[str, int]:
-    """Add the columns of a per-user table (`--users FILE`) to `users`.
+def _stage_users_file(con: duckdb.DuckDBPyConnection, path: Path, id_columns: tuple[str, ...],
+                      attributes: list[str]) -> _UserTable:
+    """Read a per-user table (`--users FILE`) into the temporary `user_table`.
 
     The id column is `user_id` or, failing that, one of `id_columns` (the events' mapped id).
-    Rows without an id go to `rejects`; for duplicated ids the first row wins.
-
-    Returns:
-        Counts: rows read, matched users, rejected rows, duplicate ids.
+    Rows without an id go to `rejects`.
 
     Raises:
-        InputError: unreadable file or no id column.
+        InputError: unreadable file, no id column, or a column named like a computed one.
     """
     source = open_source(con, path, tag="users")
     lowered = {c.lower(): c for c in source.columns}
@@ -145,9 +221,10 @@ def join_user_table(
             f"no user id column; the file has: {', '.join(source.columns[:12])}",
             file=path, field="user_id", fix="name the id column user_id",
         )
-    existing = {r[0] for r in con.execute("DESCRIBE users").fetchall()}
+    computed = {*CUSTOMER_FEATURES.column_names, *attributes,
+                *(c for part in USER_PARTS for c in part.column_names)}
     extra = [c for c in source.columns if c != id_col]
-    clashes = [c for c in extra if _attr_name(c) in existing]
+    clashes = [c for c in extra if _attr_name(c) in computed]
     if clashes:
         raise InputError(
             "clashes with a computed feature of the same name",
@@ -167,24 +244,12 @@ def join_user_table(
         f"INSERT INTO rejects SELECT {sql_str(str(path))}, rn + 1, 'users file: missing user_id', "
         "NULL FROM user_table WHERE user_id IS NULL"
     )
-    counts = fetch_one(con.execute(
+    counts: tuple[Any, ...] = fetch_one(con.execute(
         "SELECT count(*), count(*) FILTER (WHERE user_id IS NULL), "
         "count(user_id) - count(DISTINCT user_id) FROM user_table"
     )) or (0, 0, 0)
-    cols = ", ".join(f"t.{sql_ident(_attr_name(c))}" for c in extra)
-    con.execute(
-        f"""CREATE OR REPLACE TABLE users AS
-        SELECT u.*{', ' + cols if cols else ''} FROM users u LEFT JOIN (
-            SELECT * FROM user_table WHERE user_id IS NOT NULL
-            QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY rn) = 1
-        ) t USING (user_id) ORDER BY u.user_id"""
-    )
-    (matched,) = fetch_one(con.execute(
-        "SELECT count(*) FROM users u SEMI JOIN user_table t USING (user_id)"
-    )) or (0,)
-    con.execute("DROP TABLE user_table")
-    return {"rows": int(counts[0]), "matched_users": int(matched), "rejected": int(counts[1]),
-            "duplicate_ids": int(counts[2])}
+    return _UserTable(path, [_attr_name(c) for c in extra], int(counts[0]), int(counts[1]),
+                      int(counts[2]))
 
 
 def _attr_name(column: str) -> str:

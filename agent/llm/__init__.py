@@ -1,0 +1,46 @@
+"""LLM backends (one factory from a `--llm` spec), privacy (scrubbing, the call log) and the one
+structured call path that naming, briefs and the question parser share (docs/architecture.md)."""
+
+from segmint.agent.llm.backends import (
+    LLMError,
+    LLMSpec,
+    LLMSpecError,
+    LLMUnavailable,
+    invoke_llm,
+    make_chat_model,
+    parse_llm_spec,
+    probe,
+    structured_output,
+)
+from segmint.agent.llm.privacy import CallLog, pii_count, read_call_log, scrub, scrub_value
+from segmint.agent.llm.structured import (
+    Outcome,
+    StructuredChat,
+    StructuredOutputUnsupported,
+    Unparsed,
+    open_chat_model,
+    unwrap,
+)
+
+__all__ = [
+    "CallLog",
+    "LLMError",
+    "LLMSpec",
+    "LLMSpecError",
+    "LLMUnavailable",
+    "Outcome",
+    "StructuredChat",
+    "StructuredOutputUnsupported",
+    "Unparsed",
+    "invoke_llm",
+    "make_chat_model",
+    "open_chat_model",
+    "parse_llm_spec",
+    "pii_count",
+    "probe",
+    "read_call_log",
+    "scrub",
+    "scrub_value",
+    "structured_output",
+    "unwrap",
+]

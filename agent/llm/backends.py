@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, ValidationError
 
 from segmint.agent.core.errors import SegmintError
@@ -26,7 +27,6 @@ from segmint.agent.core.errors import SegmintError
 if TYPE_CHECKING:
     from langchain_core.callbacks import BaseCallbackHandler
     from langchain_core.language_models import BaseChatModel
-    from langchain_core.runnables import Runnable
 
 Backend = Literal["builtin", "openai", "ollama", "llamacpp", "hf"]
 BACKENDS: tuple[str, ...] = get_args(Backend)
@@ -162,7 +162,7 @@ def _missing(parsed: LLMSpec, exc: ImportError) -> LLMUnavailable:
 def _openai(parsed: LLMSpec, *, timeout: float, max_retries: int, max_tokens: int | None,
             temperature: float, common: dict[str, Any]) -> BaseChatModel:
     try:
-        import httpx
+        import httpx  # noqa: PLC0415  (0.2 s at start-up; only network backends need it)
         from langchain_openai import ChatOpenAI
     except ImportError as exc:
         raise _missing(parsed, exc) from exc
@@ -188,7 +188,7 @@ def openai_base_url() -> str | None:
 def _ollama(parsed: LLMSpec, *, timeout: float, max_retries: int, max_tokens: int | None,
             temperature: float, common: dict[str, Any]) -> BaseChatModel:
     try:
-        import httpx
+        import httpx  # noqa: PLC0415  (0.2 s at start-up; only network backends need it)
         from langchain_ollama import ChatOllama
     except ImportError as exc:
         raise _missing(parsed, exc) from exc
@@ -288,8 +288,6 @@ def structured_output(model: BaseChatModel, schema: type[BaseModel]) -> Runnable
             runnable = model.with_structured_output(schema, include_raw=True)
         return runnable  # type: ignore[return-value]
     except NotImplementedError:
-        from langchain_core.runnables import RunnableLambda
-
         return model | RunnableLambda(lambda message: json_reply(message, schema))
 
 
@@ -327,7 +325,7 @@ def probe(spec: str | LLMSpec, *, timeout: float = 3.0) -> None:
     parsed = spec if isinstance(spec, LLMSpec) else parse_llm_spec(spec)
     if not parsed.remote:
         return
-    import httpx
+    import httpx  # noqa: PLC0415  (0.2 s at start-up; only network backends need it)
 
     if parsed.backend == "openai":
         base = (openai_base_url() or "https://api.openai.com/v1").rstrip("/")

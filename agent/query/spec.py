@@ -7,6 +7,7 @@ text from a question or an LLM is ever placed in SQL.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -126,8 +127,17 @@ class SpecError(ValueError):
 
 
 def compile_spec(spec: QuerySpec, cat: Catalogue, glossary: Glossary,
-                 con: duckdb.DuckDBPyConnection) -> CompiledQuery:
+                 con: duckdb.DuckDBPyConnection,
+                 matches: Mapping[str, Sequence[str]] | None = None) -> CompiledQuery:
     """Turn a validated spec into a WHERE clause over `users u` with bound parameters.
+
+    Args:
+        spec: the query.
+        cat: what the workspace has (the whitelist of fields, the segments).
+        glossary: the business terms the spec may name.
+        con: the workspace's connection (percentile thresholds are read from it).
+        matches: the user ids each interest phrase of the spec matched, bound as a parameter
+            list; a phrase without an entry matches no one.
 
     Raises:
         SpecError: unknown field, term or segment.
@@ -139,7 +149,7 @@ def compile_spec(spec: QuerySpec, cat: Catalogue, glossary: Glossary,
     params: list[Any] = []
     groups = []
     for group in spec.any_of:
-        parts = [_condition_sql(c, cat, glossary, thresholds, params) for c in group]
+        parts = [_condition_sql(c, cat, glossary, thresholds, matches or {}, params) for c in group]
         groups.append("(" + " AND ".join(parts) + ")" if parts else "TRUE")
     where = " OR ".join(groups) if groups else "TRUE"
     order = "u.user_id"
@@ -151,7 +161,8 @@ def compile_spec(spec: QuerySpec, cat: Catalogue, glossary: Glossary,
 
 
 def _condition_sql(c: Condition, cat: Catalogue, glossary: Glossary,
-                   thresholds: dict[tuple[str, float], float], params: list[Any]) -> str:
+                   thresholds: dict[tuple[str, float], float],
+                   matches: Mapping[str, Sequence[str]], params: list[Any]) -> str:
     if c.kind == "term":
         term = glossary.terms.get(c.term or "")
         if term is None:
@@ -165,8 +176,8 @@ def _condition_sql(c: Condition, cat: Catalogue, glossary: Glossary,
     elif c.kind == "field":
         sql = _field_sql(c, cat, params)
     elif c.kind == "interest":
-        params.append(c.interest)
-        sql = "u.user_id IN (SELECT user_id FROM interest_matches WHERE phrase = ?)"
+        params.append(list(matches.get(c.interest or "", ())))
+        sql = "u.user_id IN (SELECT unnest(CAST(? AS VARCHAR[])))"
     else:
         if not cat.has_segments:
             raise SpecError("this workspace has no segments yet")

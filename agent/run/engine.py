@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from segmint.embeddings import CustomerVectors, embed_customers
+
 if TYPE_CHECKING:
     import duckdb
 
     from segmint.agent.segment.model import SegmentModel, SpaceModel
-    from segmint.embeddings import CustomerVectors
 
 Prediction = tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], npt.NDArray[np.int64]]
 # What `SpaceModel.assign_clusters` returns: centroid index, membership, nearest, within reach.
@@ -66,8 +67,6 @@ class LocalEngine:
 
     def embed(self, con: duckdb.DuckDBPyConnection, spec: str) -> CustomerVectors:
         """See `Engine.embed`."""
-        from segmint.embeddings import embed_customers
-
         return embed_customers(con, spec)
 
     def predict(self, model: SegmentModel, vectors: npt.NDArray[np.floating],

@@ -19,8 +19,6 @@ appending the same file twice counts its events twice.
 
 from __future__ import annotations
 
-import contextlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +45,11 @@ def previous_run_params(workspace: Workspace) -> dict[str, Any]:
     Raises:
         UsageError: no completed run in the workspace.
     """
-    if not workspace.exists():
+    latest = workspace.latest_run()
+    if latest is None:
         raise UsageError(f"{workspace.path}: nothing to append to — run `segmint run EVENTS -w "
                          f"{workspace.path}` first, then --append new events")
-    with contextlib.closing(workspace.connect()) as con:
-        rows = con.execute("SELECT params FROM runs WHERE command = 'run' "
-                           "ORDER BY finished_at DESC LIMIT 1").fetchall()
-    return json.loads(rows[0][0]) if rows and rows[0][0] else {}
+    return dict(latest.params)
 
 
 def append_config(workspace: Workspace, config: RunConfig, *, refit: bool) -> RunConfig:
@@ -83,33 +79,6 @@ def append_config(workspace: Workspace, config: RunConfig, *, refit: bool) -> Ru
         raise UsageError(f"the workspace's segments were fitted on --embedder {old_embedder}; "
                          "add --refit to fit them again with another embedder")
     return result
-
-
-def carry_events(con: duckdb.DuckDBPyConnection, previous_db: Path) -> int:
-    """Copy the workspace's events and rejects into the new run's tables; returns events copied."""
-    alias = "_segmint_appended_to"
-    con.execute(f"ATTACH '{previous_db}' AS {alias} (READ_ONLY)")
-    try:
-        before = con.execute("SELECT count(*) FROM events").fetchone()
-        con.execute(f"INSERT INTO events BY NAME SELECT * FROM {alias}.events")
-        con.execute(f"INSERT INTO rejects BY NAME SELECT * FROM {alias}.rejects")
-        after = con.execute("SELECT count(*) FROM events").fetchone()
-    except duckdb.Error as exc:
-        raise InputError(f"cannot append to this workspace's events: {str(exc).splitlines()[0]}",
-                         file=previous_db, kind="table", field="events",
-                         fix="run without --append to rebuild the workspace") from exc
-    finally:
-        con.execute(f"DETACH {alias}")
-    return int(after[0] if after else 0) - int(before[0] if before else 0)
-
-
-def _previous_summary(workspace: Workspace) -> dict[str, Any]:
-    with contextlib.closing(workspace.connect()) as con:
-        try:
-            row = con.execute("SELECT summary FROM segment_runs").fetchone()
-        except duckdb.Error:
-            return {}
-    return json.loads(row[0]) if row and row[0] else {}
 
 
 def segment_infos(labels: npt.NDArray[np.int64], result_model: Any) -> list[SegmentInfo]:
@@ -155,7 +124,8 @@ def assign_to_existing(con: duckdb.DuckDBPyConnection, workspace: Workspace, eng
     previous = read_previous(con, workspace.db_path, user_ids)
     segments = segment_infos(labels, model)
     kinds = {s.id: s.kind for s in segments if s.id != UNASSIGNED}
-    before = _previous_summary(workspace)
+    fitted = workspace.segment_run()
+    before = fitted.summary if fitted is not None else {}
     result = SegmentResult(
         labels=labels, membership=member, nearest=near, segments=segments,
         noise_share=float((labels == UNASSIGNED).mean()) if len(labels) else 0.0,

@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from pathlib import Path
 from typing import Any
 
 from segmint.agent.core.config import RunConfig
 from segmint.agent.core.errors import InputError
+from segmint.agent.core.runtime import offline_models
 from segmint.agent.core.workspace import Workspace, connect
 from segmint.agent.ingest.events import ingest
 from segmint.agent.ingest.features import build_users, resolve_as_of
 from segmint.agent.segment.assign import assign, write_assignment
 from segmint.agent.segment.store import behaviour_matrix, load_model
+from segmint.embeddings import embed_customers
 
 
 def workspace_config(workspace: Workspace) -> RunConfig:
     """The settings of the run that built the workspace (mapping, attributes, embedder...)."""
-    with contextlib.closing(workspace.connect()) as con:
-        rows = con.execute("SELECT params FROM runs WHERE command = 'run' "
-                           "ORDER BY finished_at DESC LIMIT 1").fetchall()
-    params = json.loads(rows[0][0]) if rows else {}
+    latest = workspace.latest_run()
+    params = dict(latest.params) if latest is not None else {}
     params.pop("files", None)
     params.pop("users", None)
     params.pop("as_of", None)
@@ -40,24 +39,18 @@ def assign_newcomers(workspace: Workspace, files: list[Path], output: Path) -> d
     Raises:
         InputError: unusable files, or a workspace without a segment model.
     """
-    from segmint.agent.core.runtime import offline_models
-
     config = workspace_config(workspace)
     try:
         model = load_model(workspace.current_files())
     except FileNotFoundError as exc:
         raise InputError(str(exc), fix="run `segmint run` on this workspace first") from exc
-    with contextlib.closing(workspace.connect()) as con:
-        names = {int(i): str(n) for i, n in
-                 con.execute("SELECT segment_id, name FROM segments").fetchall()}
+    names = {s.id: str(s.name) for s in workspace.segments()}
     with contextlib.closing(connect(":memory:")) as con:
         report = ingest(con, files, config)
         as_of = resolve_as_of(con, None)
         has_order_id = any("order_id" in f.columns for f in report.files)
         build_users(con, as_of, has_order_id=has_order_id, attributes=report.attributes)
         offline_models()
-        from segmint.embeddings import embed_customers
-
         vectors = embed_customers(con, config.embedder)
         behaviour = behaviour_matrix(con, vectors.user_ids)
     result = assign(model, vectors.vectors, vectors.has_text, behaviour)

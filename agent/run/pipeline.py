@@ -1,4 +1,9 @@
-"""The orchestrator: composes the pipeline's steps into one run over a workspace."""
+"""The orchestrator: composes the pipeline's steps into one run over a workspace.
+
+Each step writes its own tables and returns a typed report; this module only orders the steps,
+publishes `users` and `segments` (`segmint.agent.core.schema`) for the steps and readers after
+them, and turns the reports into the run's counts and its `--json` document.
+"""
 
 from __future__ import annotations
 
@@ -15,20 +20,23 @@ import duckdb
 from segmint.agent.core.config import RunConfig
 from segmint.agent.core.errors import InputError
 from segmint.agent.core.runtime import offline_models
+from segmint.agent.core.schema import USER_TEXT, assemble_segments, assemble_users
 from segmint.agent.core.workspace import Workspace
 from segmint.agent.describe.step import describe_segments
-from segmint.agent.ingest.events import ingest
-from segmint.agent.ingest.features import build_users, join_user_table, resolve_as_of
+from segmint.agent.ingest.events import carry_events, ingest
+from segmint.agent.ingest.features import features_step
 from segmint.agent.query.glossary import Glossary, load_glossary
 from segmint.agent.run.engine import Engine, LocalEngine
 from segmint.agent.run.engines import open_engine
-from segmint.agent.run.incremental import append_config, assign_to_existing, carry_events
+from segmint.agent.run.incremental import append_config, assign_to_existing
+from segmint.agent.scores.ltv import LtvReport, score_ltv
+from segmint.agent.scores.risk import score_risk
 from segmint.agent.segment.build import SegmentParams
 from segmint.agent.segment.store import segment_step
+from segmint.embeddings import CustomerVectors, UserIndex, make_encoder
 
 if TYPE_CHECKING:
     from segmint.agent.describe.naming_chain import LLMNamer
-    from segmint.embeddings import CustomerVectors
 
 ProgressHook = Callable[[str], None]
 
@@ -84,9 +92,28 @@ class StageClock:
 INDEX_DIR = "user_index"
 
 
+@dataclass
+class EmbedReport:
+    """What the embed stage did: texts, how many came from the cache, customers with text, index."""
+
+    embedder: str
+    fingerprint: str
+    texts: int
+    cached: int
+    embedded: int
+    encode_seconds: float
+    users_with_text: int
+    index: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The `embedding` object of `segmint run --json`."""
+        return asdict(self)
+
+
 def embed_stage(con: duckdb.DuckDBPyConnection, config: RunConfig, files: Path,
-                engine: Engine | None = None) -> tuple[CustomerVectors, dict[str, Any]]:
-    """Customer vectors from their texts (unique texts only, cached) and the lookalike index.
+                engine: Engine | None = None) -> tuple[CustomerVectors, EmbedReport]:
+    """Customer vectors from their texts (unique texts only, cached), `user_text` and the
+    lookalike index.
 
     Args:
         con: the run's connection with `events`.
@@ -95,12 +122,9 @@ def embed_stage(con: duckdb.DuckDBPyConnection, config: RunConfig, files: Path,
         engine: where encoding and pooling run (default: this process).
 
     Returns:
-        The vectors, and what the step did: texts, how many came from the cache, customers with
-        text, index kind.
+        The vectors, and what the stage did.
     """
     offline_models()
-    from segmint.embeddings import UserIndex, make_encoder
-
     try:
         make_encoder(config.embedder)
     except ValueError as exc:
@@ -109,13 +133,13 @@ def embed_stage(con: duckdb.DuckDBPyConnection, config: RunConfig, files: Path,
     vectors = (engine or LocalEngine()).embed(con, config.embedder)
     index = UserIndex.build(vectors.user_ids, vectors.vectors, fingerprint=vectors.fingerprint)
     index.save(files / INDEX_DIR)
-    con.execute("CREATE TABLE user_text AS SELECT * FROM (SELECT unnest(?) AS user_id, "
-                "unnest(?) AS has_text)", [vectors.user_ids, vectors.has_text.tolist()])
+    USER_TEXT.create(con)
+    con.execute("INSERT INTO user_text SELECT unnest(?), unnest(?)",
+                [vectors.user_ids, vectors.has_text.tolist()])
     stats = vectors.stats
-    return vectors, {"embedder": config.embedder, "fingerprint": vectors.fingerprint,
-                     "texts": stats.texts, "cached": stats.cached, "embedded": stats.embedded,
-                     "encode_seconds": round(stats.seconds, 3),
-                     "users_with_text": int(vectors.has_text.sum()), "index": index.kind}
+    return vectors, EmbedReport(config.embedder, vectors.fingerprint, stats.texts, stats.cached,
+                                stats.embedded, round(stats.seconds, 3),
+                                int(vectors.has_text.sum()), index.kind)
 
 
 def make_namer(spec: str, log_dir: Path, glossary: Glossary, n_users: int
@@ -174,27 +198,17 @@ def run(
     config = config or RunConfig()
     if append:
         config = append_config(ws, config, refit=refit)
+    mode = "appended, no refit" if append and not refit else "appended, refitted" if append else "full"
     clock = StageClock(progress)
     params = config.model_dump(mode="json", by_alias=True)
     params["files"] = [str(f) for f in files]
     with open_engine(engine, ray_address) as eng, ws.new_run("run", params) as (con, record):
         with clock.stage("ingest"):
-            report = ingest(con, [Path(f) for f in files], config)
-            if append:
-                record.counts["appended_to"] = {"run_id": ws.current_run_id(),
-                                                "events": carry_events(con, ws.db_path)}
+            ingested = ingest(con, [Path(f) for f in files], config)
+            appended_to = ({"run_id": ws.current_run_id(), "events": carry_events(con, ws.db_path)}
+                           if append else None)
         with clock.stage("features"):
-            as_of = resolve_as_of(con, config.as_of)
-            has_order_id = any("order_id" in f.columns for f in report.files)
-            n_users = build_users(
-                con, as_of, has_order_id=has_order_id, attributes=report.attributes
-            )
-            users_file = None
-            if config.users is not None:
-                id_sources = tuple(
-                    {f.columns["user_id"] for f in report.files if "user_id" in f.columns}
-                )
-                users_file = join_user_table(con, config.users, id_sources)
+            features = features_step(con, config, ingested)
         files_dir = ws.files_dir(record.run_id)
         with clock.stage("embed"):
             vectors, embedded = embed_stage(con, config, files_dir, eng)
@@ -203,55 +217,51 @@ def run(
                 segmented = assign_to_existing(con, ws, eng, vectors.user_ids, vectors.vectors,
                                                vectors.has_text, files_dir)
             else:
-                params = SegmentParams(k=config.segments, min_segment_size=config.min_segment_size,
-                                       seed=config.seed, reducer=config.reducer)
-                segmented = segment_step(con, vectors.user_ids, vectors.vectors, vectors.has_text,
-                                         files_dir=files_dir,
-                                         previous_db=ws.db_path if ws.exists() else None,
-                                         params=params, assign=eng.assign)
-            record.counts["assign_model"] = segmented.holdout
-            record.counts["mode"] = ("appended, no refit" if append and not refit else
-                                     "appended, refitted" if append else "full")
-            record.counts["engine"] = eng.describe()
-        with clock.stage("risk"):  # anomaly scores per customer (agent/risk.py)
-            from segmint.agent.scores.risk import score_risk
-
-            record.counts["risk"] = score_risk(con, config.currency)
+                segmented = segment_step(
+                    con, vectors.user_ids, vectors.vectors, vectors.has_text, files_dir=files_dir,
+                    previous_db=ws.db_path if ws.exists() else None, assign=eng.assign,
+                    params=SegmentParams(k=config.segments, min_segment_size=config.min_segment_size,
+                                         seed=config.seed, reducer=config.reducer))
+            ran_on = eng.describe()
+        with clock.stage("risk"):  # anomaly scores per customer (agent/scores/risk.py)
+            risk = score_risk(con, config.currency)
+        ltv: LtvReport | None = None
         if config.ltv:
-            with clock.stage("ltv"):  # lifetime value and churn per customer (agent/ltv.py)
-                from segmint.agent.scores.ltv import score_ltv
-
-                record.counts["ltv"] = score_ltv(con, as_of)
+            with clock.stage("ltv"):  # lifetime value and churn per customer (agent/scores/ltv.py)
+                ltv = score_ltv(con, features.as_of)
         with clock.stage("name"):
+            assemble_users(con)  # profiles and glossary terms read every per-customer column
             glossary = load_glossary()
-            namer, namer_problem = make_namer(config.llm, ws.path, glossary, n_users)
-            named = describe_segments(con, glossary, currency=config.currency, namer=namer,
-                                      fallback_reason=namer_problem)
-        record.counts.update({
-            "users": n_users, "events_in": report.events_in, "events_ok": report.events_ok,
-            "events_rejected": report.events_rejected, "as_of": as_of.isoformat(),
-            "reject_reasons": report.reject_reasons,
-            "embedding": embedded,
-            "segments": segmented.summary(),
-            "namers": {n.id: {"namer": n.namer, "reason": n.reason} for n in named},
-        })
+            namer, namer_problem = make_namer(config.llm, ws.path, glossary, features.users)
+            described = describe_segments(con, glossary, currency=config.currency, namer=namer,
+                                          fallback_reason=namer_problem)
+            assemble_segments(con)
+        record.counts = {
+            **({"appended_to": appended_to} if appended_to is not None else {}),
+            "mode": mode, "engine": ran_on, "risk": risk.to_json(),
+            **({"ltv": ltv.to_json()} if ltv is not None else {}),
+            "users": features.users, "events_in": ingested.events_in,
+            "events_ok": ingested.events_ok, "events_rejected": ingested.events_rejected,
+            "as_of": features.as_of.isoformat(), "reject_reasons": ingested.reject_reasons,
+            "embedding": embedded.to_json(), "namers": described.namers(),
+        }
         record.seconds = clock.seconds
     return RunResult(
         run_id=record.run_id,
         workspace=str(ws.path),
-        users=n_users,
-        events_in=report.events_in,
-        events_ok=report.events_ok,
-        events_rejected=report.events_rejected,
+        users=features.users,
+        events_in=ingested.events_in,
+        events_ok=ingested.events_ok,
+        events_rejected=ingested.events_rejected,
         segments=segmented.n_segments,
         noise_share=round(segmented.noise_share, 6),
-        as_of=as_of,
+        as_of=features.as_of,
         seconds=clock.seconds,
-        reject_reasons=report.reject_reasons,
-        files=[asdict(f) for f in report.files],
-        users_file=users_file,
-        embedding=embedded,
-        mode=record.counts["mode"],
-        engine=record.counts["engine"],
-        appended_to=record.counts.get("appended_to"),
+        reject_reasons=ingested.reject_reasons,
+        files=[asdict(f) for f in ingested.files],
+        users_file=None if features.users_file is None else features.users_file.to_json(),
+        embedding=embedded.to_json(),
+        mode=mode,
+        engine=ran_on,
+        appended_to=appended_to,
     )

@@ -22,17 +22,25 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+import ray
+import scipy.sparse as sp
+from ray.util import ActorPool
 
 from segmint.agent.run.engine import Prediction, SpaceAssignment
+from segmint.embeddings import (
+    CustomerVectors,
+    VectorCache,
+    build_documents,
+    embed_texts,
+    make_encoder,
+    pool_users,
+)
+from segmint.embeddings.encoders import clean_text
 
 if TYPE_CHECKING:
     import duckdb
 
     from segmint.agent.segment.model import SegmentModel, SpaceModel
-    from segmint.embeddings import CustomerVectors
-
-import ray
-from ray.util import ActorPool
 
 # Rows per pooling / assignment task: a multiple of the local assignment chunk, so FAISS sees the
 # very same query blocks as in a local run.
@@ -51,8 +59,6 @@ class EncoderActor:
     def __init__(self, spec: str) -> None:
         for name, value in WORKER_ENV.items():
             os.environ.setdefault(name, value)
-        from segmint.embeddings import make_encoder
-
         self.encoder = make_encoder(spec)
 
     def encode(self, texts: list[str]) -> np.ndarray:
@@ -62,8 +68,6 @@ class EncoderActor:
 
 @ray.remote
 def _pool_block(weights: Any, text_vectors: np.ndarray) -> np.ndarray:
-    from segmint.embeddings import pool_users
-
     return pool_users(weights, text_vectors)
 
 
@@ -92,8 +96,6 @@ class RayPoolEncoder:
     """
 
     def __init__(self, spec: str, actors: int | None = None, cpus_per_actor: float = 1) -> None:
-        from segmint.embeddings import make_encoder
-
         self.spec = spec
         self._local = make_encoder(spec)
         self.cpus_per_actor = cpus_per_actor
@@ -130,8 +132,6 @@ class RayPoolEncoder:
         out, blocks of ``ENCODE_CHUNK``), so every actor encodes the very batches a local run
         would, and the vectors are bit for bit the local ones.
         """
-        from segmint.embeddings.encoders import clean_text
-
         cleaned = [clean_text(t) for t in texts]
         out = np.zeros((len(cleaned), self.dim), dtype=np.float32)
         idx = [i for i, t in enumerate(cleaned) if t]
@@ -199,8 +199,6 @@ class RayEngine:
 
     def embed(self, con: duckdb.DuckDBPyConnection, spec: str) -> CustomerVectors:
         """See `segmint.agent.run.engine.Engine.embed`."""
-        from segmint.embeddings import CustomerVectors, VectorCache, build_documents, embed_texts
-
         encoder = self.encoder(spec)
         documents = build_documents(con)
         try:
@@ -218,8 +216,6 @@ class RayEngine:
 
     def pool(self, weights: Any, text_vectors: np.ndarray) -> np.ndarray:
         """`segmint.embeddings.pool_users` in row blocks on the cluster."""
-        import scipy.sparse as sp
-
         matrix = sp.csr_matrix(weights, dtype=np.float32)
         n = matrix.shape[0]
         if n == 0:

@@ -1,6 +1,6 @@
 """Lifetime value and churn: BG/NBD (expected purchases, probability of being alive) and
 Gamma-Gamma (expected spend per purchase) per customer, fitted on the shop's own purchases with
-pymc-marketing (maximum a posteriori), stored as `users` columns.
+pymc-marketing (maximum a posteriori), stored in `ltv_scores` (readers see them in `users`).
 
 Purchases are counted per day, the models' usual convention: a customer's `frequency` is the
 number of days with a purchase after their first one, `recency` the days from the first to the
@@ -23,8 +23,8 @@ import logging
 import time
 import uuid
 import warnings
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -33,10 +33,14 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from segmint.agent.core.errors import UsageError
+from segmint.agent.core.schema import LTV_SCORES
 from segmint.agent.core.sql import sql_str
 
+__all__ = ["HORIZON_DAYS", "LTV_COLUMNS", "LtvReport", "Predictions", "Summary", "available",
+           "fit_predict", "holdout", "score_ltv", "summarise"]
+
 HORIZON_DAYS = 90
-LTV_COLUMNS = ("expected_purchases", "p_alive", "expected_spend", "expected_value")
+LTV_COLUMNS = LTV_SCORES.column_names[1:]
 
 
 @dataclass
@@ -48,6 +52,20 @@ class Summary:
     recency: npt.NDArray[np.float64]
     T: npt.NDArray[np.float64]
     monetary: npt.NDArray[np.float64]
+
+
+@dataclass
+class LtvReport:
+    """What the lifetime-value step did: customers scored, horizon, fitted parameters, seconds."""
+
+    customers: int
+    horizon_days: int
+    params: dict[str, float]
+    seconds: dict[str, float]
+
+    def to_json(self) -> dict[str, Any]:
+        """The `ltv` counts of the run."""
+        return asdict(self)
 
 
 @dataclass
@@ -113,7 +131,7 @@ def fit_predict(summary: Summary, horizon_days: float = HORIZON_DAYS) -> Predict
         raise UsageError(f"lifetime value needs {problem}")
     if len(summary.user_ids) < 10 or int((summary.frequency > 0).sum()) < 5:
         raise UsageError("lifetime value needs at least 10 buyers, 5 of them repeat buyers")
-    import pandas as pd
+    import pandas as pd  # noqa: PLC0415  (comes with the optional ltv extra)
 
     logging.getLogger("pymc").setLevel(logging.ERROR)
     logging.getLogger("pytensor").setLevel(logging.ERROR)
@@ -156,13 +174,9 @@ def _map_params(model: Any) -> dict[str, float]:
     return out
 
 
-def score_ltv(con: duckdb.DuckDBPyConnection, as_of: datetime) -> dict[str, Any]:
-    """Fit on the shop's purchases up to `as_of` and add the LTV columns to `users`.
-
-    Returns:
-        What the step did: customers scored, horizon, fitted parameters, seconds.
-    """
-    summary = summarise(con, as_of + _one_second())
+def score_ltv(con: duckdb.DuckDBPyConnection, as_of: datetime) -> LtvReport:
+    """Fit on the shop's purchases up to `as_of` and write `ltv_scores` (buyers only)."""
+    summary = summarise(con, as_of + timedelta(seconds=1))
     pred = fit_predict(summary)
     table = pa.table({"user_id": pa.array(summary.user_ids, pa.string()),
                       "expected_purchases": pa.array(pred.expected_purchases),
@@ -170,24 +184,13 @@ def score_ltv(con: duckdb.DuckDBPyConnection, as_of: datetime) -> dict[str, Any]
                       "expected_spend": pa.array(pred.expected_spend),
                       "expected_value": pa.array(pred.expected_value)})
     name = f"_segmint_ltv_{uuid.uuid4().hex[:8]}"
+    LTV_SCORES.create(con)
     con.register(name, table)
     try:
-        for col in LTV_COLUMNS:
-            con.execute(f"ALTER TABLE users ADD COLUMN IF NOT EXISTS {col} DOUBLE")
-        con.execute(f"""UPDATE users SET expected_purchases = l.expected_purchases,
-                        p_alive = l.p_alive, expected_spend = l.expected_spend,
-                        expected_value = l.expected_value
-                        FROM {name} l WHERE users.user_id = l.user_id""")
+        con.execute(f"INSERT INTO ltv_scores BY NAME SELECT * FROM {name}")
     finally:
         con.unregister(name)
-    return {"customers": len(summary.user_ids), "horizon_days": HORIZON_DAYS,
-            "params": pred.params, "seconds": pred.seconds}
-
-
-def _one_second() -> Any:
-    from datetime import timedelta
-
-    return timedelta(seconds=1)
+    return LtvReport(len(summary.user_ids), HORIZON_DAYS, pred.params, pred.seconds)
 
 
 def holdout(con: duckdb.DuckDBPyConnection, cutoff: datetime, end: datetime) -> dict[str, Any]:

@@ -19,30 +19,48 @@ it takes a top rank on two components; the glossary term "risky" says the same);
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 import duckdb
 
+from segmint.agent.core.schema import RISK_SCORES
 from segmint.agent.core.sql import fetch_one, sql_str
+
+__all__ = ["RISKY_PERCENTILE", "RISK_COLUMNS", "WEIGHTS", "RiskReport", "score_risk"]
 
 WEIGHTS = {"return_rate": 0.35, "returned_amount": 0.25, "burst_orders": 0.25, "outlier_score": 0.15}
 RISKY_PERCENTILE = 95
 NOTABLE_RANK = 0.9
 MIN_RISK_SCORE = 0.5  # ties at a low score (most customers return nothing) are never risky
-RISK_COLUMNS = ("return_rate", "burst_orders", "outlier_score", "risk_score", "risk_reason")
+RISK_COLUMNS = RISK_SCORES.column_names[1:]
 
 
-def score_risk(con: duckdb.DuckDBPyConnection, currency: str = "") -> dict[str, float | int]:
-    """Add the risk columns to `users` (see the module docstring).
+@dataclass
+class RiskReport:
+    """What the risk step found: the risky threshold on risk_score and how many reach it."""
+
+    threshold: float
+    risky: int
+
+    def to_json(self) -> dict[str, float | int]:
+        """The `risk` counts of the run."""
+        return asdict(self)
+
+
+def score_risk(con: duckdb.DuckDBPyConnection, currency: str = "") -> RiskReport:
+    """Write `risk_scores`: each customer's components, score and reason (see the module docstring).
 
     Args:
-        con: the run's connection with `users` (segment columns optional) and `events`.
+        con: the run's connection with `customer_features` and `events` (`segment_members`
+            optional: without it, nobody is an outlier).
         currency: symbol for the reasons.
-
-    Returns:
-        The risky threshold on risk_score and how many customers reach it.
     """
-    cols = {r[0] for r in con.execute("DESCRIBE users").fetchall()}
-    outlier = ("CASE WHEN segment_id IS NULL THEN 0.0 WHEN segment_id = 0 THEN 1.0 "
-               "ELSE 1.0 - coalesce(membership, 0.0) END") if "membership" in cols else "0.0"
+    tables = {r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()").fetchall()}
+    members = "segment_members" in tables
+    outlier = ("CASE WHEN m.segment_id IS NULL THEN 0.0 WHEN m.segment_id = 0 THEN 1.0 "
+               "ELSE 1.0 - coalesce(m.membership, 0.0) END") if members else "0.0"
+    member_join = "LEFT JOIN segment_members m USING (user_id)" if members else ""
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _risk AS
         WITH bursts AS (
@@ -53,14 +71,14 @@ def score_risk(con: duckdb.DuckDBPyConnection, currency: str = "") -> dict[str, 
             ) GROUP BY 1
         ),
         base AS (
-            SELECT u.user_id,
+            SELECT u.user_id, u.orders,
                    CASE WHEN u.revenue + u.returned_amount > 0
                         THEN least(greatest(u.returned_amount / (u.revenue + u.returned_amount), 0), 1)
                         ELSE 0.0 END AS return_rate,
                    CAST(u.returned_amount AS DOUBLE) AS returned_amount,
                    coalesce(b.burst_orders, 0) AS burst_orders,
                    {outlier} AS outlier_score
-            FROM users u LEFT JOIN bursts b USING (user_id)
+            FROM customer_features u LEFT JOIN bursts b USING (user_id) {member_join}
         ),
         ranked AS (
             SELECT *,
@@ -73,17 +91,14 @@ def score_risk(con: duckdb.DuckDBPyConnection, currency: str = "") -> dict[str, 
         SELECT *, {" + ".join(f"{w} * r_{k}" for k, w in WEIGHTS.items())} AS risk_score
         FROM ranked""")
     row = fetch_one(con.execute(
-        f"SELECT quantile_cont(r.risk_score, {RISKY_PERCENTILE / 100}) "
-        "FROM _risk r JOIN users u USING (user_id) WHERE u.orders >= 1"))
+        f"SELECT quantile_cont(risk_score, {RISKY_PERCENTILE / 100}) FROM _risk WHERE orders >= 1"))
     threshold = float(row[0]) if row and row[0] is not None else 1.0
-    for col, typ in (("return_rate", "DOUBLE"), ("burst_orders", "BIGINT"), ("outlier_score", "DOUBLE"),
-                     ("risk_score", "DOUBLE"), ("risk_reason", "VARCHAR")):
-        con.execute(f"ALTER TABLE users ADD COLUMN IF NOT EXISTS {col} {typ}")
     cur = sql_str(currency)
+    RISK_SCORES.create(con)
     con.execute(f"""
-        UPDATE users SET return_rate = r.return_rate, burst_orders = r.burst_orders,
-            outlier_score = r.outlier_score, risk_score = r.risk_score,
-            risk_reason = CASE WHEN users.orders >= 1 AND r.risk_score >= ? AND r.risk_score >= ? THEN
+        INSERT INTO risk_scores BY NAME
+        SELECT r.user_id, r.return_rate, r.burst_orders, r.outlier_score, r.risk_score,
+            CASE WHEN r.orders >= 1 AND r.risk_score >= ? AND r.risk_score >= ? THEN
                 coalesce(nullif(concat_ws('; ',
                 CASE WHEN r.r_return_rate >= {NOTABLE_RANK} AND r.return_rate > 0
                      THEN 'refunded ' || CAST(round(100 * r.return_rate) AS INTEGER) || '% of spend' END,
@@ -93,10 +108,10 @@ def score_risk(con: duckdb.DuckDBPyConnection, currency: str = "") -> dict[str, 
                      THEN CAST(r.burst_orders AS VARCHAR) || ' orders in one day' END,
                 CASE WHEN r.r_outlier_score >= {NOTABLE_RANK} AND r.outlier_score > 0
                      THEN 'unlike the rest of their segment' END), ''),
-                'risk score ' || printf('%.2f', r.risk_score) || ' (top {100 - RISKY_PERCENTILE}%)') END
-        FROM _risk r WHERE users.user_id = r.user_id""", [threshold, MIN_RISK_SCORE])
+                'risk score ' || printf('%.2f', r.risk_score) || ' (top {100 - RISKY_PERCENTILE}%)')
+            END AS risk_reason
+        FROM _risk r""", [threshold, MIN_RISK_SCORE])
     con.execute("DROP TABLE _risk")
     (risky,) = fetch_one(con.execute(
-        "SELECT count(*) FROM users WHERE risk_reason IS NOT NULL")) or (0,)
-    return {"threshold": round(threshold, 6), "risky": int(risky)}
-
+        "SELECT count(*) FROM risk_scores WHERE risk_reason IS NOT NULL")) or (0,)
+    return RiskReport(round(threshold, 6), int(risky))

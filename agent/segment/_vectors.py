@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import faiss
 import numpy as np
-import numpy.typing as npt
 import scipy.sparse as sp
 
-__all__ = ["F32", "FloatArray", "IntArray", "center_normalise", "knn", "knn_affinity", "normalise_rows"]
+from segmint.agent.core.arrays import F32, FloatArray, IntArray
 
-FloatArray = npt.NDArray[np.floating]
-F32 = npt.NDArray[np.float32]
-IntArray = npt.NDArray[np.int64]
+__all__ = ["center_normalise", "knn", "knn_affinity", "normalise_rows"]
 
 # Below this norm a row carries no direction (e.g. a customer whose text vector is the mean).
 _TINY = 1e-12

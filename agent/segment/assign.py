@@ -17,13 +17,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from segmint.agent.segment.build import UNASSIGNED, row_keys
+from segmint.agent.core.arrays import F32, UNASSIGNED, BoolArray, IntArray
+from segmint.agent.segment.build import row_keys
 from segmint.agent.segment.cluster import similarity
 from segmint.agent.segment.model import RADIUS_SLACK, SegmentModel, SpaceModel
-
-IntArray = npt.NDArray[np.int64]
-F32 = npt.NDArray[np.float32]
-BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass

@@ -31,6 +31,8 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from segmint.agent.core.arrays import F32, UNASSIGNED, BoolArray, IntArray
+from segmint.agent.segment._vectors import normalise_rows
 from segmint.agent.segment.cluster import NOISE, default_min_cluster_size
 from segmint.agent.segment.evaluate import label_free_quality
 from segmint.agent.segment.fit import (
@@ -38,21 +40,16 @@ from segmint.agent.segment.fit import (
     BEHAVIOUR,
     INTEREST,
     QUALITY_SAMPLE,
-    UNASSIGNED,
     SegmentParams,
     fit_space,
     row_keys,
 )
 from segmint.agent.segment.model import SegmentModel, SpaceModel, behaviour_features
-from segmint.agent.segment.reduce import normalise_rows
 from segmint.agent.segment.stable_ids import PreviousSegments, Transition, match_ids, transitions
 
 __all__ = ["BEHAVIOUR", "INTEREST", "UNASSIGNED", "SegmentInfo", "SegmentParams", "SegmentResult",
            "build_segments", "previous_from_result", "row_keys"]
 
-IntArray = npt.NDArray[np.int64]
-F32 = npt.NDArray[np.float32]
-BoolArray = npt.NDArray[np.bool_]
 
 @dataclass
 class SegmentInfo:

@@ -1,8 +1,10 @@
 """Clusterers: group reduced customer vectors, and the refinement that turns groups into centroids.
 
-`HDBSCANClusterer` is the default (it finds the number of segments and leaves out what belongs
-nowhere); `KMeansClusterer` (FAISS) runs when the user asks for exactly K segments. Both follow
-`Clusterer`: `fit_predict(Z)` returns one label per row, -1 for noise.
+Every clusterer follows `Clusterer` (`fit_predict(Z)` returns one label per row, -1 for noise) and
+is built by name from `CLUSTERERS`. The segment step (`segmint.agent.segment.fit`) picks them:
+`hdbscan` finds how many segments there are and leaves out what belongs nowhere; `ward` then
+draws that many groups; `spectral-kmeans` takes over when the spectrum shows nearly disconnected
+groups; `kmeans` (FAISS) runs when the user asks for exactly K segments.
 
 `refine` then moves from the reduced space back to the customers' own vectors: spherical Lloyd
 iterations seeded by the cluster labels. The segment model that results is a nearest-centroid
@@ -19,12 +21,22 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
+from sklearn.cluster import HDBSCAN, AgglomerativeClustering
 
-FloatArray = npt.NDArray[np.floating]
-F32 = npt.NDArray[np.float32]
-IntArray = npt.NDArray[np.int64]
+from segmint.agent.core.arrays import F32, FloatArray, IntArray
+from segmint.agent.core.registry import Registry
+from segmint.agent.segment._vectors import knn_affinity, normalise_rows
+
+__all__ = ["CLUSTERERS", "NOISE", "Clusterer", "HDBSCANClusterer", "KMeansClusterer", "Refined",
+           "SpectralKMeansClusterer", "WardClusterer", "default_min_cluster_size", "kmeans_plus_plus",
+           "refine", "refine_fixed", "similarity"]
 
 NOISE = -1
+# Neighbours per customer in the connectivity graph that bounds Ward's merges (keeps it near
+# linear in the sample size instead of quadratic).
+WARD_NEIGHBORS = 15
+# Rows that Ward itself merges (see `WardClusterer`).
+WARD_SAMPLE = 4000
 
 
 class Clusterer(Protocol):
@@ -68,8 +80,6 @@ class HDBSCANClusterer:
 
     def fit_predict(self, Z: FloatArray) -> IntArray:
         """Cluster rows of `Z`."""
-        from sklearn.cluster import HDBSCAN
-
         if len(Z) < max(self.min_cluster_size, 2):
             self.probabilities_ = np.zeros(len(Z))
             return np.full(len(Z), NOISE, dtype=np.int64)
@@ -153,12 +163,61 @@ def kmeans_plus_plus(Z: FloatArray, k: int, seed: int = 0, *, max_iter: int = 50
     return np.unique(labels, return_inverse=True)[1].astype(np.int64)
 
 
-def make_clusterer(*, k: int | None, min_cluster_size: int, seed: int = 0,
-                   min_samples: int = 3) -> Clusterer:
-    """HDBSCAN, or FAISS k-means when `k` is given."""
-    if k is not None:
-        return KMeansClusterer(k=k, seed=seed)
-    return HDBSCANClusterer(min_cluster_size=min_cluster_size, min_samples=min_samples)
+@dataclass
+class SpectralKMeansClusterer:
+    """Spherical k-means with k-means++ seeding (`kmeans_plus_plus`), for spectral embeddings.
+
+    Args:
+        k: number of clusters.
+        seed: seeds the k-means++ draws.
+    """
+
+    k: int
+    seed: int = 0
+
+    def fit_predict(self, Z: FloatArray) -> IntArray:
+        """Cluster rows of `Z` into at most `k` groups."""
+        return kmeans_plus_plus(Z, self.k, self.seed)
+
+
+@dataclass
+class WardClusterer:
+    """Ward linkage on a kNN connectivity graph of unit rows, for exactly `k` groups (no noise).
+
+    scikit-learn merges in a Python loop (about 2 ms a merge), so Ward sees the first `sample`
+    rows (pass them in random order) and every later row joins the nearest of its groups' means.
+
+    Args:
+        k: number of groups.
+        n_neighbors: neighbours per row in the connectivity graph that bounds the merges.
+        sample: rows Ward itself merges.
+    """
+
+    k: int
+    n_neighbors: int = WARD_NEIGHBORS
+    sample: int = WARD_SAMPLE
+
+    def fit_predict(self, Z: FloatArray) -> IntArray:
+        """Group rows of `Z` (unit rows: the rest join by cosine similarity)."""
+        X = np.asarray(Z, dtype=np.float32)
+        head = X[:self.sample]
+        connectivity = knn_affinity(head, min(self.n_neighbors, len(head) - 1))
+        ward = AgglomerativeClustering(n_clusters=self.k, linkage="ward", connectivity=connectivity)
+        labels = ward.fit_predict(head).astype(np.int64)
+        if len(X) > len(head):
+            centroids = normalise_rows(np.stack([head[labels == c].mean(axis=0)
+                                                 for c in range(self.k)]))
+            rest = similarity(X[len(head):], centroids, "cosine").argmax(axis=1).astype(np.int64)
+            labels = np.concatenate([labels, rest])
+        return labels
+
+
+# No command-line option picks a clusterer: the segment step does, by these names.
+CLUSTERERS: Registry[Clusterer] = Registry("clusterer", "")
+CLUSTERERS.register("hdbscan")(HDBSCANClusterer)
+CLUSTERERS.register("kmeans")(KMeansClusterer)
+CLUSTERERS.register("spectral-kmeans")(SpectralKMeansClusterer)
+CLUSTERERS.register("ward")(WardClusterer)
 
 
 def similarity(X: F32, C: F32, metric: str) -> F32:

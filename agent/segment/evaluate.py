@@ -20,11 +20,9 @@ from scipy.sparse.csgraph import minimum_spanning_tree
 from scipy.special import logsumexp
 from sklearn import metrics
 
+from segmint.agent.core.arrays import UNASSIGNED, IntArray
 from segmint.agent.core.errors import InputError
 from segmint.agent.core.sql import fetch_one
-
-IntArray = npt.NDArray[np.int64]
-UNASSIGNED = 0
 
 
 def agreement(truth: npt.ArrayLike, predicted: npt.ArrayLike, *, unassigned: Any = UNASSIGNED

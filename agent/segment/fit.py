@@ -10,29 +10,19 @@ The groups then become a nearest-centroid `SpaceModel` through `refine`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from segmint.agent.segment.cluster import (
-    NOISE,
-    HDBSCANClusterer,
-    KMeansClusterer,
-    Refined,
-    kmeans_plus_plus,
-    refine,
-    similarity,
-)
+from segmint.agent.core.arrays import F32, BoolArray, IntArray
+from segmint.agent.segment.cluster import CLUSTERERS, NOISE, Clusterer, Refined, refine, similarity
 from segmint.agent.segment.model import SpaceModel
-from segmint.agent.segment.reduce import Reducer, SpectralReducer, knn_affinity, make_reducer, normalise_rows
+from segmint.agent.segment.reduce import Reducer, SpectralReducer, make_reducer
 
-IntArray = npt.NDArray[np.int64]
-F32 = npt.NDArray[np.float32]
-BoolArray = npt.NDArray[np.bool_]
-
-UNASSIGNED = 0
 INTEREST, BEHAVIOUR = "interest", "behaviour"
 # Log-RFM is a continuum (silhouette falls steadily from k=3 on Online Retail and the sample
 # shop, and HDBSCAN latches onto the integer lattice of order counts), so the number of behaviour
@@ -60,13 +50,8 @@ ASSIGN_CHUNK = 65_536
 # Membership is the share of a segment's core members that are less typical than the customer;
 # these quantiles of core similarity are what the model keeps to compute it.
 N_QUANTILES = 21
-# Neighbours per customer in the connectivity graph that bounds Ward's merges (keeps it near
-# linear in the sample size instead of quadratic).
-WARD_NEIGHBORS = 15
 # Customers whose Lloyd iterations settle the centroids after the fit (see `_polish`).
 POLISH_SAMPLE = 200_000
-# Rows of the fit sample that Ward itself merges (see `ward_partition`).
-WARD_SAMPLE = 4000
 
 
 @dataclass
@@ -209,11 +194,17 @@ def _kmeans(X: F32, k: int, kind: str, p: SegmentParams, info: dict[str, Any]) -
     spectral embedding on amazon_user_histories with the true K (ARI 0.75 vs 0.67).
     """
     info["k"] = k
-    return KMeansClusterer(k=k, seed=p.seed, spherical=kind == INTEREST).fit_predict(X)
+    return CLUSTERERS.create("kmeans", k=k, seed=p.seed, spherical=kind == INTEREST).fit_predict(X)
 
 
 def _density(X: F32, mcs: int, p: SegmentParams, info: dict[str, Any]) -> tuple[IntArray, BoolArray]:
     """HDBSCAN on the reduced sample; the number of groups is found, not given.
+
+    HDBSCAN on the spectral embedding is good at telling how many groups there are but draws
+    their borders from a few hundred density estimates, so small changes in the graph move
+    whole groups (amazon_user_histories: ARI 0.54-0.75 over neighbour counts). Ward with that K
+    in the customers' own (centred) space, refined by Lloyd iterations later, is deterministic
+    and draws borders from every customer: ARI 0.75-0.78 for any K from 20 to 28 there.
 
     Returns:
         (group per row, seeding the centroids; whether the row counts towards its segment's
@@ -223,22 +214,25 @@ def _density(X: F32, mcs: int, p: SegmentParams, info: dict[str, Any]) -> tuple[
     if found.max() < 1 or info.get("clusterer") != "hdbscan":
         return found, found >= 0
     # Ward's groups are the segments, so their own members (not HDBSCAN's, drawn in another
-    # space) set each segment's reach; the robust fence still leaves out the strays.
-    groups = ward_partition(X, int(found.max()) + 1, info)
+    # space) set each segment's reach; the robust fence still leaves out the strays. Ward sees
+    # a bounded prefix of the (canonically ordered, hence random) sample; the Lloyd iterations
+    # that follow then use every row of it.
+    groups = CLUSTERERS.create("ward", k=int(found.max()) + 1).fit_predict(X)
+    info["partition"] = "ward"
     return groups, groups >= 0
 
 
 def _density_groups(X: F32, mcs: int, p: SegmentParams, info: dict[str, Any]) -> IntArray:
     """HDBSCAN's groups (noise -1), on the spectral embedding unless another reducer is set."""
     m = len(X)
-    clusterer = HDBSCANClusterer(min_cluster_size=mcs, min_samples=p.min_samples,
-                                 jitter=JITTER, seed=INTERNAL_SEED)
+    hdbscan = partial(CLUSTERERS.create, "hdbscan", min_cluster_size=mcs,
+                      min_samples=p.min_samples, jitter=JITTER, seed=INTERNAL_SEED)
     if m <= max(MIN_COMPONENTS + 2, 3 * p.n_neighbors) or p.reducer == "none":
-        return clusterer.fit_predict(X)
+        return hdbscan().fit_predict(X)
     reducer = (make_reducer(p.reducer, seed=INTERNAL_SEED, n_components=p.n_components,
                             n_neighbors=p.n_neighbors) if isinstance(p.reducer, str) else p.reducer)
     if not isinstance(reducer, SpectralReducer):
-        return clusterer.fit_predict(reducer.fit_transform(X))
+        return hdbscan().fit_predict(reducer.fit_transform(X))
     reducer.max_components = MAX_COMPONENTS
     reducer.fit(X)
     width, gap = reducer.eigengap(MIN_COMPONENTS)
@@ -253,63 +247,36 @@ def _density_groups(X: F32, mcs: int, p: SegmentParams, info: dict[str, Any]) ->
         # with that K is exact there, while HDBSCAN would split groups along round-off.
         info["clusterer"] = "spectral-kmeans"
         info["spectral_components"] = width
-        found = kmeans_plus_plus(Z, width, INTERNAL_SEED)
+        found = CLUSTERERS.create("spectral-kmeans", k=width, seed=INTERNAL_SEED).fit_predict(Z)
         width = int(found.max()) + 1
         # Groups below the minimum size are not segments; their customers go the noise way.
         small = np.bincount(found, minlength=width) < mcs
         found = np.where(small[found], NOISE, found)
         return np.unique(found, return_inverse=True)[1].astype(np.int64) - int(small.any())
     info["clusterer"] = "hdbscan"
-    return _match_width(reducer, clusterer, _hdbscan(clusterer, Z, info), info)
+    return _match_width(reducer, hdbscan, _hdbscan(hdbscan, Z, info), info)
 
 
-def ward_partition(X: F32, k: int, info: dict[str, Any]) -> IntArray:
-    """Re-draw HDBSCAN's K groups with Ward linkage in the customers' own (centred) space.
-
-    HDBSCAN on the spectral embedding is good at telling how many groups there are but draws
-    their borders from a few hundred density estimates, so small changes in the graph move
-    whole groups (amazon_user_histories: ARI 0.54-0.75 over neighbour counts). Ward with that K
-    on a kNN connectivity graph, refined by Lloyd iterations later, is deterministic and draws
-    borders from every customer: ARI 0.75-0.78 for any K from 20 to 28 there.
-    """
-    from sklearn.cluster import AgglomerativeClustering
-
-    # scikit-learn merges in a Python loop (about 2 ms a merge), so Ward sees a bounded prefix
-    # of the (canonically ordered, hence random) sample and the rest joins the nearest of its
-    # groups; the Lloyd iterations that follow then use every row of the sample.
-    head = X[:WARD_SAMPLE]
-    connectivity = knn_affinity(head, min(WARD_NEIGHBORS, len(head) - 1))
-    ward = AgglomerativeClustering(n_clusters=k, linkage="ward", connectivity=connectivity)
-    labels = ward.fit_predict(head).astype(np.int64)
-    info["partition"] = "ward"
-    if len(X) > len(head):
-        centroids = normalise_rows(np.stack([head[labels == c].mean(axis=0) for c in range(k)]))
-        rest = similarity(X[len(head):], centroids, "cosine").argmax(axis=1).astype(np.int64)
-        labels = np.concatenate([labels, rest])
-    return labels
-
-
-def _hdbscan(clusterer: HDBSCANClusterer, Z: F32, info: dict[str, Any]) -> IntArray:
-    """HDBSCAN, refusing giant clusters.
+def _hdbscan(hdbscan: Callable[..., Clusterer], Z: F32, info: dict[str, Any]) -> IntArray:
+    """HDBSCAN (built by `hdbscan(**overrides)`), refusing giant clusters.
 
     On a continuum of interests HDBSCAN's excess-of-mass choice can stop at two or three giant
     clusters (Online Retail: 53% in one). Such a segment tells a marketer nothing, so when one
     cluster holds more than MAX_SEGMENT_SHARE of the sample, HDBSCAN picks again with giants
     refused, i.e. among their sub-clusters (kept if it still finds two or more).
     """
-    found = clusterer.fit_predict(Z)
+    found = hdbscan().fit_predict(Z)
     biggest = np.bincount(found[found >= 0]).max() if (found >= 0).any() else 0
     cap = int(MAX_SEGMENT_SHARE * len(Z))
     if biggest > cap:
-        capped = replace(clusterer, max_cluster_size=cap)
-        again = capped.fit_predict(Z)
+        again = hdbscan(max_cluster_size=cap).fit_predict(Z)
         if again.max() + 1 >= 2:
             info["max_cluster_size"] = cap
             return again
     return found
 
 
-def _match_width(reducer: SpectralReducer, clusterer: HDBSCANClusterer, found: IntArray,
+def _match_width(reducer: SpectralReducer, hdbscan: Callable[..., Clusterer], found: IntArray,
                  info: dict[str, Any]) -> IntArray:
     """Re-cut the spectral embedding to as many dimensions as clusters found, until they agree.
 
@@ -327,6 +294,6 @@ def _match_width(reducer: SpectralReducer, clusterer: HDBSCANClusterer, found: I
         Z = reducer.set_components(max(MIN_COMPONENTS, k))
         if reducer.n_components == widths[-1]:
             break
-        found = _hdbscan(clusterer, Z, info)
+        found = _hdbscan(hdbscan, Z, info)
     info["spectral_components"] = reducer.n_components
     return found

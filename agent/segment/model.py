@@ -16,11 +16,8 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-from segmint.agent.segment.reduce import center_normalise, normalise_rows
-
-IntArray = npt.NDArray[np.int64]
-F32 = npt.NDArray[np.float32]
-BoolArray = npt.NDArray[np.bool_]
+from segmint.agent.core.arrays import F32, BoolArray, IntArray
+from segmint.agent.segment._vectors import center_normalise, normalise_rows
 
 MODEL_FILE = "segment_model.npz"
 FORMAT_VERSION = 1

@@ -8,7 +8,8 @@ no new dependency and costs well under a second per thousand customers. PCA is k
 baseline.
 
 Every reducer follows `Reducer` (scikit-learn style: `fit`, `transform`, fitted attributes end in
-`_`), so the segment step does not care which one it gets.
+`_`), so the segment step does not care which one it gets; `REDUCERS` builds one by its
+`--reducer` name.
 """
 
 from __future__ import annotations
@@ -20,15 +21,14 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.sparse.linalg import eigsh
+from sklearn.decomposition import PCA
 
-from segmint.agent.segment._vectors import (
-    F32,
-    FloatArray,
-    knn,
-    knn_affinity,
-    normalise_rows,
-)
+from segmint.agent.core.arrays import F32, FloatArray
+from segmint.agent.core.registry import Registry
+from segmint.agent.segment._vectors import knn, knn_affinity, normalise_rows
 from segmint.agent.segment.reduce_autoencoder import AutoencoderReducer
+
+__all__ = ["REDUCERS", "IdentityReducer", "PCAReducer", "Reducer", "SpectralReducer", "make_reducer"]
 
 
 class Reducer(Protocol):
@@ -161,8 +161,6 @@ class PCAReducer:
 
     def fit(self, X: FloatArray) -> Self:
         """Learn the leading principal directions of `X`."""
-        from sklearn.decomposition import PCA
-
         m = min(self.n_components, X.shape[0], X.shape[1])
         pca = PCA(m, random_state=self.seed).fit(np.asarray(X, dtype=np.float64))
         self.mean_, self.components_ = pca.mean_, pca.components_
@@ -194,20 +192,47 @@ class IdentityReducer:
         return self.transform(X)
 
 
+REDUCERS: Registry[Reducer] = Registry("reducer", "--reducer")
+
+
+@REDUCERS.register("spectral")
+def _spectral(*, seed: int = 0, n_components: int | None = None,
+              n_neighbors: int | None = None) -> Reducer:
+    return SpectralReducer(n_components=n_components or 24, n_neighbors=n_neighbors or 10, seed=seed)
+
+
+@REDUCERS.register("pca")
+def _pca(*, seed: int = 0, n_components: int | None = None, n_neighbors: int | None = None) -> Reducer:
+    return PCAReducer(n_components=n_components or 10, seed=seed)
+
+
+@REDUCERS.register("none")
+def _identity(*, seed: int = 0, n_components: int | None = None,
+              n_neighbors: int | None = None) -> Reducer:
+    return IdentityReducer()
+
+
+# An option only: bench/RESULTS.md "Autoencoder reducer".
+@REDUCERS.register("autoencoder")
+def _autoencoder(*, seed: int = 0, n_components: int | None = None,
+                 n_neighbors: int | None = None) -> Reducer:
+    return AutoencoderReducer(n_components=min(n_components or 16, 16), seed=seed)
+
+
 def make_reducer(name: str, *, seed: int = 0, n_components: int | None = None,
                  n_neighbors: int | None = None) -> Reducer:
-    """A reducer by name: `spectral` (default), `pca`, `none` or `autoencoder`.
+    """A reducer by name: `spectral` (default), `pca`, `none` or `autoencoder` (see `REDUCERS`).
+
+    Args:
+        name: a registered reducer.
+        seed: seeds the reducer's solver or training.
+        n_components: dimensions of the reduced space (each reducer has its own default).
+        n_neighbors: neighbours per customer in the spectral graph.
 
     Raises:
         ValueError: on an unknown name.
     """
-    if name == "spectral":
-        return SpectralReducer(n_components=n_components or 24, n_neighbors=n_neighbors or 10,
-                               seed=seed)
-    if name == "pca":
-        return PCAReducer(n_components=n_components or 10, seed=seed)
-    if name == "none":
-        return IdentityReducer()
-    if name == "autoencoder":  # an option only: bench/RESULTS.md "Autoencoder reducer"
-        return AutoencoderReducer(n_components=min(n_components or 16, 16), seed=seed)
-    raise ValueError(f"unknown reducer {name!r}; use spectral, pca, none or autoencoder")
+    if name not in REDUCERS:
+        *first, last = REDUCERS.names()
+        raise ValueError(f"unknown reducer {name!r}; use {', '.join(first)} or {last}")
+    return REDUCERS.create(name, seed=seed, n_components=n_components, n_neighbors=n_neighbors)

@@ -16,9 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Self
 
+import faiss
 import numpy as np
 
-from segmint.agent.segment._vectors import F32, FloatArray, center_normalise, normalise_rows
+from segmint.agent.core.arrays import F32, FloatArray
+from segmint.agent.segment._vectors import center_normalise, normalise_rows
 
 THREADS = 2
 
@@ -71,9 +73,6 @@ class AutoencoderReducer:
         X32 = np.ascontiguousarray(X, dtype=np.float32)
         if self.side_ is None or self.anchors_ is None:
             return X32
-        import faiss
-
-
         index = faiss.IndexFlatIP(self.anchors_.shape[1])
         index.add(np.ascontiguousarray(self.anchors_))
         _, nearest = index.search(np.ascontiguousarray(normalise_rows(X32)), 1)

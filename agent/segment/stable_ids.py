@@ -16,8 +16,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
-IntArray = npt.NDArray[np.int64]
-F32 = npt.NDArray[np.float32]
+from segmint.agent.core.arrays import F32, IntArray
 
 # A new cluster keeps an old id only if they share at least this Jaccard overlap of members.
 MIN_JACCARD = 0.3

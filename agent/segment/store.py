@@ -1,18 +1,17 @@
-"""Segments in the workspace: the `segments`, `segment_transitions` and `segment_runs` tables, the
-per-customer `segment_id` / `membership` / `nearest_segment_id` columns of `users`, and the
-previous run's segments read back for stable ids.
+"""Segments in the workspace: the segment step's tables, and the previous run's segments read back
+for stable ids.
 
-Tables written by `write_segments` (one run's database):
+Tables written by `write_segments` (one run's database; columns in `segmint.agent.core.schema`):
 
-- `segments(segment_id INTEGER, kind VARCHAR, size BIGINT, share DOUBLE, radius DOUBLE,
-  status VARCHAR, centroid FLOAT[])`: one row per segment; segment 0 is the Unassigned group
-  (kind `unassigned`); `status` is the transition (kept, merged, split, new).
-- `segment_transitions(segment_id INTEGER, status VARCHAR, previous INTEGER[], current INTEGER[],
-  jaccard DOUBLE)`: kept / merged / split / new / retired against the previous run.
-- `segment_runs(next_id INTEGER, noise_share DOUBLE, n_segments INTEGER, summary JSON,
-  model_file VARCHAR)`: one row: the id counter and the run facts.
-- `users` gains `segment_id INTEGER` (0 = Unassigned), `membership DOUBLE` (0-1),
-  `nearest_segment_id INTEGER`.
+- `segment_clusters`: one row per segment; segment 0 is the Unassigned group (kind `unassigned`);
+  `status` is the transition (kept, merged, split, new);
+- `segment_members`: per customer `segment_id` (0 = Unassigned), `membership` (0-1) and
+  `nearest_segment_id`;
+- `segment_transitions`: kept / merged / split / new / retired against the previous run;
+- `segment_runs`: one row: the id counter and the step's report (`SegmentResult.summary`), the one
+  place the newcomer model's held-out accuracy is kept.
+
+Readers see them through `users` and `segments` (`segmint.agent.core.schema.assemble_users`).
 """
 
 from __future__ import annotations
@@ -30,26 +29,31 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from segmint.agent.core.schema import (
+    SEGMENT_CLUSTERS,
+    SEGMENT_MEMBERS,
+    SEGMENT_RUNS,
+    SEGMENT_TRANSITIONS,
+)
 from segmint.agent.core.sql import fetch_one
 from segmint.agent.segment.assign import holdout_report
 from segmint.agent.segment.build import UNASSIGNED, SegmentParams, SegmentResult, build_segments
 from segmint.agent.segment.model import BEHAVIOUR_COLUMNS, MODEL_FILE, SegmentModel, SpaceModel
+from segmint.agent.segment.reduce_autoencoder import AutoencoderReducer
 from segmint.agent.segment.stable_ids import PreviousSegments
-
-SEGMENT_COLUMNS = ("segment_id", "membership", "nearest_segment_id")
 
 
 def behaviour_matrix(con: duckdb.DuckDBPyConnection, user_ids: list[str]) -> npt.NDArray[np.float64]:
-    """The raw behaviour columns of `users` (recency_days, orders, revenue, n_events), in the order
-    of `user_ids`; NaN where a value (or the customer) is missing."""
+    """The raw behaviour columns of `customer_features` (recency_days, orders, revenue, n_events),
+    in the order of `user_ids`; NaN where a value (or the customer) is missing."""
     table = pa.table({"user_id": pa.array(user_ids, pa.string()),
                       "pos": pa.array(np.arange(len(user_ids)), pa.int64())})
     name = f"_segmint_order_{uuid.uuid4().hex[:8]}"
     con.register(name, table)
     try:
         cols = ", ".join(f"CAST(u.{c} AS DOUBLE) AS {c}" for c in BEHAVIOUR_COLUMNS)
-        data = con.execute(f"SELECT o.pos, {cols} FROM {name} o LEFT JOIN users u USING (user_id)"
-                           ).fetchnumpy()
+        data = con.execute(f"SELECT o.pos, {cols} FROM {name} o "
+                           "LEFT JOIN customer_features u USING (user_id)").fetchnumpy()
     finally:
         con.unregister(name)
     out = np.full((len(user_ids), len(BEHAVIOUR_COLUMNS)), np.nan)
@@ -63,6 +67,9 @@ def behaviour_matrix(con: duckdb.DuckDBPyConnection, user_ids: list[str]) -> npt
 def read_previous(con: duckdb.DuckDBPyConnection, previous_db: Path | None, user_ids: list[str]
                   ) -> PreviousSegments | None:
     """The previous run's segments aligned to `user_ids`, or None when there are none.
+
+    Reads the tables every finished run publishes (`segments`, `users`), so a workspace written
+    by an earlier version of segmint keeps its segment ids too.
 
     Args:
         con: the new run's connection (the previous database is attached read-only to it).
@@ -108,10 +115,10 @@ def read_previous(con: duckdb.DuckDBPyConnection, previous_db: Path | None, user
 
 def write_segments(con: duckdb.DuckDBPyConnection, user_ids: list[str], result: SegmentResult,
                    *, model_file: Path | None = None) -> None:
-    """Write the segment tables and add the segment columns to `users`.
+    """Write the segment step's tables (see the module docstring).
 
     Args:
-        con: the run's connection; `users` must exist.
+        con: the run's connection.
         user_ids: customer per row of `result.labels`.
         result: what `build_segments` returned.
         model_file: where the model was saved (recorded for `segmint assign`).
@@ -119,51 +126,44 @@ def write_segments(con: duckdb.DuckDBPyConnection, user_ids: list[str], result: 
     if len(user_ids) != len(result.labels):
         raise ValueError("one user id per label is needed")
     status = {t.id: t.status for t in result.transitions}
-    seg = pa.table({
-        "segment_id": pa.array([s.id for s in result.segments], pa.int32()),
-        "kind": pa.array([s.kind for s in result.segments], pa.string()),
-        "size": pa.array([s.size for s in result.segments], pa.int64()),
-        "share": pa.array([s.share for s in result.segments], pa.float64()),
-        "radius": pa.array([s.radius for s in result.segments], pa.float64()),
-        "status": pa.array([status.get(s.id) for s in result.segments], pa.string()),
-        "centroid": pa.array([s.centroid.tolist() for s in result.segments],
-                             pa.list_(pa.float32())),
-    })
-    trans = pa.table({
-        "segment_id": pa.array([t.id for t in result.transitions], pa.int32()),
-        "status": pa.array([t.status for t in result.transitions], pa.string()),
-        "previous": pa.array([t.previous for t in result.transitions], pa.list_(pa.int32())),
-        "current": pa.array([t.current for t in result.transitions], pa.list_(pa.int32())),
-        "jaccard": pa.array([t.jaccard for t in result.transitions], pa.float64()),
-    })
-    per_user = pa.table({
-        "user_id": pa.array(user_ids, pa.string()),
-        "segment_id": pa.array(result.labels.astype(np.int32)),
-        "membership": pa.array(result.membership.astype(np.float64)),
-        "nearest_segment_id": pa.array(result.nearest.astype(np.int32)),
-    })
-    summary: dict[str, Any] = result.summary()
-    for name, table in (("_segmint_seg", seg), ("_segmint_trans", trans), ("_segmint_users", per_user)):
-        con.register(name, table)
-    try:
-        con.execute("CREATE OR REPLACE TABLE segments AS SELECT * FROM _segmint_seg")
-        con.execute("CREATE OR REPLACE TABLE segment_transitions AS SELECT * FROM _segmint_trans")
-        con.execute("""CREATE OR REPLACE TABLE segment_runs (next_id INTEGER, noise_share DOUBLE,
-                       n_segments INTEGER, summary JSON, model_file VARCHAR)""")
-        con.execute("INSERT INTO segment_runs VALUES (?, ?, ?, ?, ?)",
-                    [result.model.next_id, result.noise_share, result.n_segments,
-                     json.dumps(summary, default=str), None if model_file is None else str(model_file)])
-        existing = {r[0] for r in con.execute("DESCRIBE users").fetchall()}
-        for col, typ in (("segment_id", "INTEGER"), ("membership", "DOUBLE"),
-                         ("nearest_segment_id", "INTEGER")):
-            if col not in existing:
-                con.execute(f"ALTER TABLE users ADD COLUMN {col} {typ}")
-        con.execute("""UPDATE users SET segment_id = s.segment_id, membership = s.membership,
-                       nearest_segment_id = s.nearest_segment_id
-                       FROM _segmint_users s WHERE users.user_id = s.user_id""")
-    finally:
-        for name in ("_segmint_seg", "_segmint_trans", "_segmint_users"):
-            con.unregister(name)
+    tables = {
+        SEGMENT_CLUSTERS.name: pa.table({
+            "segment_id": pa.array([s.id for s in result.segments], pa.int32()),
+            "kind": pa.array([s.kind for s in result.segments], pa.string()),
+            "size": pa.array([s.size for s in result.segments], pa.int64()),
+            "share": pa.array([s.share for s in result.segments], pa.float64()),
+            "radius": pa.array([s.radius for s in result.segments], pa.float64()),
+            "status": pa.array([status.get(s.id) for s in result.segments], pa.string()),
+            "centroid": pa.array([s.centroid.tolist() for s in result.segments],
+                                 pa.list_(pa.float32())),
+        }),
+        SEGMENT_TRANSITIONS.name: pa.table({
+            "segment_id": pa.array([t.id for t in result.transitions], pa.int32()),
+            "status": pa.array([t.status for t in result.transitions], pa.string()),
+            "previous": pa.array([t.previous for t in result.transitions], pa.list_(pa.int32())),
+            "current": pa.array([t.current for t in result.transitions], pa.list_(pa.int32())),
+            "jaccard": pa.array([t.jaccard for t in result.transitions], pa.float64()),
+        }),
+        SEGMENT_MEMBERS.name: pa.table({
+            "user_id": pa.array(user_ids, pa.string()),
+            "segment_id": pa.array(result.labels.astype(np.int32)),
+            "membership": pa.array(result.membership.astype(np.float64)),
+            "nearest_segment_id": pa.array(result.nearest.astype(np.int32)),
+        }),
+    }
+    for table in (SEGMENT_CLUSTERS, SEGMENT_TRANSITIONS, SEGMENT_MEMBERS, SEGMENT_RUNS):
+        table.create(con)
+    for name, data in tables.items():
+        staged = f"_segmint_{name}"
+        con.register(staged, data)
+        try:
+            con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM {staged}")
+        finally:
+            con.unregister(staged)
+    con.execute("INSERT INTO segment_runs VALUES (?, ?, ?, ?, ?)",
+                [result.model.next_id, result.noise_share, result.n_segments,
+                 json.dumps(result.summary(), default=str),
+                 None if model_file is None else str(model_file)])
 
 
 def save_model(result: SegmentResult, files_dir: Path) -> Path:
@@ -188,7 +188,7 @@ def segments_overview(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 
     What `segmint segments --json` can show before names and profiles are joined in.
     """
-    rows = con.execute("""SELECT segment_id, kind, size, share, status FROM segments
+    rows = con.execute("""SELECT segment_id, kind, size, share, status FROM segment_clusters
                           ORDER BY segment_id = 0, size DESC, segment_id""").fetchall()
     run = fetch_one(con.execute("SELECT summary FROM segment_runs"))
     return {
@@ -206,12 +206,12 @@ def segment_step(con: duckdb.DuckDBPyConnection, user_ids: list[str],
                  ) -> SegmentResult:
     """The whole segment step of a run, for the orchestrator.
 
-    Reads the behaviour columns from `users`, the previous run's segments (for stable ids),
+    Reads the behaviour columns from `customer_features`, the previous run's segments (for stable ids),
     builds the segments, measures the newcomer model on held-out customers, saves the model in
     `files_dir` and writes the tables.
 
     Args:
-        con: the run's (staging) connection with `users`.
+        con: the run's (staging) connection with `customer_features`.
         user_ids: customers in the row order of `vectors` (e.g. `CustomerVectors.user_ids`).
         vectors: their unit text vectors.
         has_text: whether each has text.
@@ -223,8 +223,6 @@ def segment_step(con: duckdb.DuckDBPyConnection, user_ids: list[str],
     params = params or SegmentParams()
     behaviour = behaviour_matrix(con, user_ids)
     if params.reducer == "autoencoder":
-        from segmint.agent.segment.reduce_autoencoder import AutoencoderReducer
-
         # The autoencoder reads text vectors joined with each customer's scaled behaviour.
         reducer = AutoencoderReducer(seed=params.seed).attach_behaviour(vectors[has_text],
                                                                         behaviour[has_text])

@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from conftest import run_cli
-from segmint.agent.act.audit import HIGH, LOW, audit_users, export_skew
+from segmint.agent.act.audit import HIGH, LOW, audit, audit_users, export_skew
+from segmint.agent.cli import app
+from segmint.agent.core.errors import InputError
 from segmint.agent.core.workspace import Workspace
 
 pd = pytest.importorskip("pandas")
 
 
-def _truth(ws: Path, events: Path, column: str) -> tuple[object, object]:
+def cli_json(*args: str) -> dict[str, Any]:
+    """One command's `--json` document, run in this process."""
+    result = CliRunner().invoke(app, [*args, "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    doc: dict[str, Any] = json.loads(result.stdout)
+    return doc
+
+
+def _truth(ws: Path, events: Path, column: str) -> tuple[Any, Any]:
     """(per-user frame with segment and attribute, population shares) computed independently."""
     users = pd.read_csv(f"{events}.users.csv", dtype=str)
     with Workspace(ws).connect() as con:
@@ -28,8 +41,7 @@ def _truth(ws: Path, events: Path, column: str) -> tuple[object, object]:
                                                ("region", "region")])
 def test_ratios_are_true_shares(shop_with_users: tuple[Path, Path], asked: str, column: str) -> None:
     ws, events = shop_with_users
-    doc = json.loads(run_cli("audit", "--attribute", asked, "-w", str(ws), "--json",
-                             check=True).stdout)
+    doc = cli_json("audit", "--attribute", asked, "-w", str(ws))
     known, population = _truth(ws, events, column)
     assert doc["attribute"] == column
     assert doc["population"] == pytest.approx(population.to_dict(), abs=1e-6)
@@ -49,12 +61,14 @@ def test_ratios_are_true_shares(shop_with_users: tuple[Path, Path], asked: str, 
         assert sum(population[v] * seg["ratios"][v] for v in population.index) == pytest.approx(1.0)
 
 
-def test_question_audit_matches_the_export(shop_with_users: tuple[Path, Path], tmp_path: Path) -> None:
+def test_question_audit_matches_the_export(shop_with_users: tuple[Path, Path], tmp_path: Path,
+                                           caplog: pytest.LogCaptureFixture) -> None:
     ws, events = shop_with_users
     out = tmp_path / "lapsed.csv"
-    proc = run_cli("ask", "lapsed customers", "-w", str(ws), "--export", str(out), check=True)
-    doc = json.loads(run_cli("audit", "--attribute", "age_band", "--question", "lapsed customers",
-                             "-w", str(ws), "--json", check=True).stdout)
+    with caplog.at_level(logging.WARNING):
+        cli_json("ask", "lapsed customers", "-w", str(ws), "--export", str(out))
+    doc = cli_json("audit", "--attribute", "age_band", "--question", "lapsed customers",
+                   "-w", str(ws))
     exported = pd.read_csv(out, dtype=str)
     known, population = _truth(ws, events, "age_band")
     chosen = known[known["user_id"].isin(exported["user_id"])]
@@ -63,7 +77,7 @@ def test_question_audit_matches_the_export(shop_with_users: tuple[Path, Path], t
     assert doc["known"] == len(chosen)
     for value, pop in population.items():
         assert doc["ratios"][value] == pytest.approx(shares.get(value, 0.0) / pop, abs=1e-5)
-    warned = [line for line in proc.stderr.splitlines() if "skewed on age_band" in line]
+    warned = [r.message for r in caplog.records if "skewed on age_band" in r.message]
     expected_flags = [v for v in doc["flags"] if population[v] * len(chosen) >= 10]
     assert bool(warned) == bool(expected_flags)
 
@@ -85,9 +99,15 @@ def test_export_of_a_skewed_segment_warns_and_of_everyone_does_not(
 
 @pytest.mark.parametrize(("name", "message"), [("nope", "no customer attribute"),
                                                ("e", "matches")])
-def test_bad_attribute_is_a_one_line_usage_error(shop_with_users: tuple[Path, Path], name: str,
-                                                 message: str) -> None:
-    proc = run_cli("audit", "--attribute", name, "-w", str(shop_with_users[0]))
+def test_bad_attribute_is_a_usage_error(shop_with_users: tuple[Path, Path], name: str,
+                                        message: str) -> None:
+    with pytest.raises(InputError, match=message) as err:
+        audit(Workspace(shop_with_users[0]), name)
+    assert err.value.exit_code == 2 and "\n" not in str(err.value)
+
+
+def test_bad_attribute_exits_2_with_one_line(shop_with_users: tuple[Path, Path]) -> None:
+    proc = run_cli("audit", "--attribute", "nope", "-w", str(shop_with_users[0]))
     assert proc.returncode == 2
-    assert message in proc.stderr
+    assert "no customer attribute" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1

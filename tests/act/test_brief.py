@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from langchain_core.messages import AIMessage
-from test_llm_parser import ToolCallingFake
+from llm_fakes import ToolCallingFake
 
 from conftest import run_cli
 from segmint.agent.act.brief import (
@@ -16,11 +16,14 @@ from segmint.agent.act.brief import (
     BriefText,
     builtin_brief,
     campaign_brief,
+    llm_brief,
     load_facts,
     verify_brief,
     write_with_model,
 )
 from segmint.agent.core.workspace import Workspace
+from segmint.agent.llm.backends import LLMSpecError
+from segmint.agent.llm.privacy import read_call_log
 from segmint.agent.query.glossary import load_glossary
 
 if TYPE_CHECKING:
@@ -83,10 +86,29 @@ def test_llm_brief_is_repaired_once_then_falls_back(shop_with_users: tuple[Path,
         facts = load_facts(con, _segment_ids(ws)[1])
     right = builtin_brief(facts).model_dump()
     wrong = {**right, "goal": f"Reach {facts.profile.size + 777} shoppers."}
-    text, how = write_with_model(_fake(wrong, right), "fake", facts, load_glossary())
+    model = _fake(wrong, right)
+    text, how = write_with_model(model, "fake", facts, load_glossary())
     assert how == "llm:fake" and text == BriefText(**right)
-    text, how = write_with_model(_fake(wrong, wrong), "fake", facts, load_glossary())
-    assert text is None and "rejected twice" in how and str(facts.profile.size + 777) in how
+    problem = f"the number {facts.profile.size + 777} in the goal is not one of the facts"
+    assert f"Your previous answer was rejected: {problem}" in str(model.seen[1][-1].content)
+    model = _fake(wrong, wrong, right)
+    text, how = write_with_model(model, "fake", facts, load_glossary())
+    assert text is None and how == f"LLM brief rejected twice: {problem}"
+    assert len(model.seen) == 2  # one repair, never a third call
+
+
+def test_llm_brief_reports_builtin_and_a_dead_server_without_calling(
+        shop_with_users: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ws, _ = shop_with_users
+    with Workspace(ws).connect() as con:
+        facts = load_facts(con, _segment_ids(ws)[0])
+    assert llm_brief(facts, "builtin", load_glossary(), tmp_path) == (None, "builtin asked for")
+    with pytest.raises(LLMSpecError):
+        llm_brief(facts, "gpt-4o", load_glossary(), tmp_path)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    text, why = llm_brief(facts, "openai:smollm2", load_glossary(), tmp_path)
+    assert text is None and why.startswith("LLM backend openai:smollm2: unreachable at http://127.0.0.1:9/v1")
+    assert read_call_log(tmp_path) == []  # the probe stopped it before any call
 
 
 def test_cli_brief_json_and_errors(shop_with_users: tuple[Path, Path]) -> None:

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from conftest import ONLINE_RETAIL, WriteEvents
-from segmint.agent.ask.answer import ask
+from segmint.agent.ask import Answerer, ask, interest_matches
 from segmint.agent.ask.parser import parse_question
 from segmint.agent.core.config import RunConfig
-from segmint.agent.core.errors import NotUnderstood
+from segmint.agent.core.errors import InputError, NotUnderstood
 from segmint.agent.core.workspace import Workspace
 from segmint.agent.query.glossary import load_glossary
-from segmint.agent.query.spec import Catalogue, Condition
+from segmint.agent.query.spec import Catalogue, Condition, QuerySpec, catalogue, compile_spec
 from segmint.agent.run.pipeline import run
 
 CAT = Catalogue(numeric=["recency_days", "tenure_days", "orders", "revenue", "aov", "returns"],
@@ -71,7 +73,7 @@ def test_top_n_and_count() -> None:
 @pytest.fixture
 def shop(write_events: WriteEvents, workspace_dir: Path) -> Workspace:
     rng = np.random.default_rng(0)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for u in range(200):
         for k in range(int(rng.integers(1, 6))):
             day = int(rng.integers(1, 360))
@@ -94,16 +96,15 @@ def _users(ws: Workspace) -> dict[str, dict[str, float]]:
                 for r in cur.fetchall()}
 
 
-def test_answers_are_exact(shop: Workspace, tmp_path: Path) -> None:
+def test_answers_are_exact(shop: Workspace) -> None:
     users = _users(shop)
     revenue = np.array([u["revenue"] for u in users.values() if u["orders"] >= 1])
     p80 = np.percentile(revenue, 80)
     expected = {k for k, u in users.items() if u["revenue"] >= p80 and u["recency"] > 90}
-    out = tmp_path / "x.csv"
-    answer = ask(shop, "who are my lapsed high spenders?", export=out)
+    selection = Answerer(shop).select("who are my lapsed high spenders?")
+    answer = selection.answer
     assert answer.count == len(expected)
-    exported = {line.split(",")[0].strip('"') for line in out.read_text().splitlines()[1:]}
-    assert exported == expected
+    assert {r["user_id"] for r in selection.customers} == expected
     assert f"{p80:,.0f}" in answer.definition and "more than 90 days before" in answer.definition
 
     german = ask(shop, "customers in Germany who spent more than 100")
@@ -134,6 +135,33 @@ def test_hostile_questions_are_answered_or_refused_safely(shop: Workspace, quest
     assert len(_users(shop)) == 200
 
 
+def test_interest_matches_are_data_bound_into_the_query(shop: Workspace) -> None:
+    candles = {f"u{u:03d}" for u in range(200) if u % 3 == 0}
+    spec = QuerySpec(any_of=[[Condition(kind="interest", interest="candles")]])
+    with contextlib.closing(shop.reader()) as con:
+        matches = interest_matches(con, spec)
+        assert set(matches["candles"]) == candles
+        cat, glossary = catalogue(con), load_glossary()
+
+        def selected(spec: QuerySpec, given: dict[str, list[str]]) -> set[str]:
+            compiled = compile_spec(spec, cat, glossary, con, given)
+            return {r[0] for r in con.execute(
+                f"SELECT user_id FROM users u WHERE {compiled.where}", compiled.params).fetchall()}
+
+        assert selected(spec, matches) == candles
+        assert selected(spec, {"candles": ["u001", "u002"]}) == {"u001", "u002"}  # the data decides
+        assert selected(spec, {}) == set()  # a phrase without matches matches no one
+        never = QuerySpec(any_of=[[Condition(kind="interest", interest="candles", negate=True)]])
+        assert selected(never, matches) == set(_users(shop)) - candles
+        assert "interest_matches" not in {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+
+
+def test_a_query_naming_an_unknown_field_is_an_input_error(shop: Workspace) -> None:
+    spec = QuerySpec(any_of=[[Condition(kind="field", field="password", op=">", value=1)]])
+    with pytest.raises(InputError, match="unknown field 'password'"):
+        Answerer(shop).select_spec("query", spec)
+
+
 def test_injection_text_in_event_texts_is_only_data(shop: Workspace) -> None:
     answer = ask(shop, "who bought drop table users")
     assert answer.count == sum(1 for u in range(200) if u % 3 == 2)
@@ -145,8 +173,7 @@ def test_unknown_words_are_refused_not_guessed(shop: Workspace) -> None:
         ask(shop, "lapsed customers by weather")
 
 
-def test_online_retail_lapsed_high_spenders_exact(online_retail: tuple[Path, object],
-                                                  tmp_path: Path) -> None:
+def test_online_retail_lapsed_high_spenders_exact(online_retail: tuple[Path, object]) -> None:
     pd = pytest.importorskip("pandas")
     ws, _ = online_retail
     raw = pd.read_csv(ONLINE_RETAIL, dtype={"CustomerID": str, "InvoiceNo": str})
@@ -160,9 +187,8 @@ def test_online_retail_lapsed_high_spenders_exact(online_retail: tuple[Path, obj
     recency = ((raw["ts"].max() - bought.groupby("uid")["ts"].max()).dt.total_seconds() // 86400)
     p80 = np.percentile(revenue[orders >= 1], 80)
     expected = set(revenue.index[(revenue >= p80) & (recency.reindex(revenue.index) > 90)])
-    out = tmp_path / "answer.csv"
-    answer = ask(Workspace(ws), "who are my lapsed high spenders?", export=out)
-    got = {line.split(",")[0].strip('"') for line in out.read_text().splitlines()[1:]}
-    assert got == expected and answer.count == len(expected)
+    selection = Answerer(Workspace(ws)).select("who are my lapsed high spenders?")
+    answer = selection.answer
+    assert {r["user_id"] for r in selection.customers} == expected and answer.count == len(expected)
     assert f"revenue ≥ £{p80:,.0f} (top 20%)" in answer.definition
     assert "last purchase more than 90 days before 2011-12-09" in answer.definition

@@ -1,27 +1,43 @@
-"""Follow-up questions refine the previous answer."""
+"""Follow-up questions refine the previous answer, with the built-in parser or an LLM, on every
+entry point that keeps a conversation (the library, `segmint chat`, `POST /api/ask`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
+from scripted_openai import scripted_openai
+from typer.testing import CliRunner
 
 from conftest import WriteEvents
+from segmint.agent.api.app import create_app
+from segmint.agent.ask.answer import Answerer
 from segmint.agent.ask.conversation import Conversation
+from segmint.agent.cli import app
 from segmint.agent.core.config import RunConfig
 from segmint.agent.core.errors import NotUnderstood
 from segmint.agent.core.workspace import Workspace
 from segmint.agent.run.pipeline import run
 
+HIGH_SPENDERS = {"intent": "list", "conditions": [{"kind": "term", "name": "high_spenders"}]}
+IN_GERMANY = {"intent": "list", "conditions": [{"kind": "field", "name": "country", "op": "=",
+                                                "value": "Germany"}]}
+
 
 @pytest.fixture
-def conv(write_events: WriteEvents, workspace_dir: Path) -> Conversation:
+def ws(write_events: WriteEvents, workspace_dir: Path) -> Workspace:
     rows = [{"user_id": str(u), "timestamp": f"2024-{1 + u % 12:02d}-01", "order_id": f"o{u}",
              "price": str(10 * (u + 1)), "country": ["Germany", "France", "Spain"][u % 3]}
             for u in range(60)]
     run(workspace_dir, [write_events(rows)],
         RunConfig.model_validate({"attr": {"country": "country"}}))
-    return Conversation(Workspace(workspace_dir))
+    return Workspace(workspace_dir)
+
+
+@pytest.fixture
+def conv(ws: Workspace) -> Conversation:
+    return Conversation(Answerer(ws))
 
 
 def test_follow_ups_narrow_the_previous_answer(conv: Conversation) -> None:
@@ -31,6 +47,7 @@ def test_follow_ups_narrow_the_previous_answer(conv: Conversation) -> None:
     assert everyone.count == 12  # revenue >= p80 of 10..600: the 12 highest
     assert german.count == 4 and "Germany" in german.definition
     assert top.count == 3 and [r["revenue"] for r in top.sample] == [580.0, 550.0, 520.0]
+    assert {a.parser for a in (everyone, german, top)} == {"builtin"}
     assert "high" not in conv.ask("lapsed customers").definition  # a new question starts over
 
 
@@ -41,3 +58,46 @@ def test_reset_and_refusal_keep_context(conv: Conversation) -> None:
     assert conv.ask("of those, who is in Spain?").count == 4
     conv.reset()
     assert conv.ask("customers in Spain").count == 20
+
+
+def test_follow_ups_go_through_the_llm_parser(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    with scripted_openai([HIGH_SPENDERS, IN_GERMANY]) as llm:
+        monkeypatch.setenv("OPENAI_BASE_URL", llm.base_url)
+        conv = Conversation(Answerer(ws, llm="openai:scripted"))
+        everyone = conv.ask("who are my high spenders?")
+        german = conv.ask("of those, who is in Germany?")
+    assert [a.parser for a in (everyone, german)] == ["llm:openai:scripted"] * 2
+    assert (everyone.count, german.count) == (12, 4)
+    # The model is asked the refinement only; the context is merged by code.
+    asked = llm.questions()
+    assert "who is in Germany" in asked[1] and "of those" not in asked[1]
+    assert (ws.path / "llm_calls.jsonl").read_text().count("parse_question") == 2
+
+
+def test_a_failing_llm_falls_back_and_says_why(ws: Workspace, tmp_path: Path) -> None:
+    conv = Conversation(Answerer(ws, llm=f"llamacpp:{tmp_path / 'missing.gguf'}"))
+    answer = conv.ask("who are my high spenders?")
+    assert answer.count == 12
+    assert answer.parser.startswith("builtin (fallback: ") and "model file not found" in answer.parser
+
+
+def test_chat_takes_the_llm_option(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    with scripted_openai([HIGH_SPENDERS, IN_GERMANY]) as llm:
+        monkeypatch.setenv("OPENAI_BASE_URL", llm.base_url)
+        result = CliRunner().invoke(
+            app, ["chat", "-w", str(ws.path), "--llm", "openai:scripted"],
+            input="who are my high spenders?\nof those, who is in Germany?\n\n")
+    assert result.exit_code == 0, result.output
+    assert "12 customers match" in result.stdout and "4 customers match" in result.stdout
+    assert len(llm.requests) == 2
+
+
+def test_the_api_answers_follow_ups_with_its_llm(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    with scripted_openai([HIGH_SPENDERS, IN_GERMANY]) as llm:
+        monkeypatch.setenv("OPENAI_BASE_URL", llm.base_url)
+        client = TestClient(create_app(ws.path, llm="openai:scripted"))
+        first = client.post("/api/ask", json={"question": "who are my high spenders?"}).json()
+        follow = client.post("/api/ask", json={"question": "of those, who is in Germany?",
+                                               "context": first["query"]}).json()
+    assert (first["count"], follow["count"]) == (12, 4)
+    assert first["parser"] == follow["parser"] == "llm:openai:scripted"

@@ -7,24 +7,22 @@ in test_llm_server.py. Everything of ours (prompt, validation, spec building, ex
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatResult
-from langchain_core.tools import BaseTool
-from pydantic import Field
+from langchain_core.messages import AIMessage
+from llm_fakes import ToolCallingFake, tool_call
 
 from conftest import write_rows
 from segmint.agent.ask.answer import run_spec
-from segmint.agent.ask.llm_parser import CustomerQuery, parse_with_llm, question_numbers
+from segmint.agent.ask.llm_parser import CustomerQuery, llm_parse, parse_with_llm, question_numbers
 from segmint.agent.ask.parser import parse_question
 from segmint.agent.core.config import RunConfig
 from segmint.agent.core.workspace import Workspace
+from segmint.agent.llm.backends import LLMSpecError
 from segmint.agent.llm.privacy import CallLog, read_call_log
 from segmint.agent.query.glossary import load_glossary
 from segmint.agent.query.spec import Catalogue, Condition, QuerySpec, catalogue
@@ -34,32 +32,6 @@ CAT = Catalogue(numeric=["recency_days", "tenure_days", "orders", "revenue", "ao
                 text=["country"], attribute_values={"country": ["Germany", "United Kingdom"]},
                 segments={"3": "Candle lovers", "7": "Lapsed campers"}, has_segments=True)
 GLOSSARY = load_glossary()
-
-
-class ToolCallingFake(FakeMessagesListChatModel):
-    """LangChain's scripted fake, made to accept tools the way a tool-calling backend does.
-
-    It records what it was sent, so tests can check the prompt and the tool schema.
-    """
-
-    seen: list[list[BaseMessage]] = Field(default_factory=list)
-    tools: list[Any] = Field(default_factory=list)
-
-    def bind_tools(self, tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
-                   *, tool_choice: str | None = None, **kwargs: Any) -> ToolCallingFake:
-        self.tools = list(tools)
-        return self
-
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                  run_manager: Any = None, **kwargs: Any) -> ChatResult:
-        self.seen = [*self.seen, messages]
-        return super()._generate(messages, stop, run_manager, **kwargs)
-
-
-def tool_call(args: dict[str, Any], name: str = "CustomerQuery") -> AIMessage:
-    """A reply calling one tool; `intent` (required by the schema) defaults to list."""
-    return AIMessage(content="", tool_calls=[{"name": name, "args": {"intent": "list", **args},
-                                              "id": "call_1"}])
 
 
 def fake(*replies: AIMessage) -> ToolCallingFake:
@@ -201,6 +173,32 @@ def test_a_failing_backend_falls_back_and_is_logged(tmp_path: Path) -> None:
     assert spec is None and reason is not None and reason.startswith("fake call failed (IndexError")
     (rec,) = read_call_log(tmp_path)
     assert rec["purpose"] == "parse_question" and rec["ok"] is False
+
+
+def test_the_model_is_asked_once_even_when_its_query_is_rejected() -> None:
+    model = fake(tool_call({"conditions": [cond("field", "revenue", op=">", value=999)]}),
+                 tool_call({"conditions": [cond("term", "lapsed")]}))
+    spec, reason = parse_with_llm("lapsed customers", model, GLOSSARY, CAT, backend="fake")
+    assert spec is None
+    assert reason == "the model's query was rejected: number 999 for 'revenue' is not in the question"
+    assert len(model.seen) == 1  # no repair turn for questions: the built-in parser answers
+
+
+def test_llm_parse_says_which_parser_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert llm_parse("lapsed customers", "builtin", GLOSSARY, CAT, tmp_path) == (None, "builtin")
+    with pytest.raises(LLMSpecError):  # a usage error, never a silent fallback
+        llm_parse("lapsed customers", "gpt-4o", GLOSSARY, CAT, tmp_path)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    spec, parser = llm_parse("lapsed customers", "openai:smollm2", GLOSSARY, CAT, tmp_path)
+    assert spec is None
+    assert parser == "builtin (fallback: openai:smollm2 unreachable at http://127.0.0.1:9/v1)"
+    # No probe for a question: the one call is made, fails, and is in the workspace's call log.
+    (rec,) = read_call_log(tmp_path)
+    assert (rec["purpose"], rec["backend"], rec["ok"]) == ("parse_question", "openai:smollm2", False)
+    missing = tmp_path / "missing.gguf"
+    assert llm_parse("lapsed customers", f"llamacpp:{missing}", GLOSSARY, CAT, tmp_path) == (
+        None, f"builtin (fallback: LLM backend llamacpp:{missing}: model file not found: {missing} "
+              "— fix: give the path of a local .gguf file)")
 
 
 def test_question_numbers() -> None:

@@ -12,18 +12,23 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import pandas as pd
 import pytest
 from langchain_core.messages import AIMessage
-from test_llm_parser import ToolCallingFake
+from llm_fakes import ToolCallingFake, UnreachableFake
 
 from conftest import write_rows
 from segmint.agent.ask.answer import ask
 from segmint.agent.core.config import RunConfig
 from segmint.agent.core.workspace import Workspace
+from segmint.agent.describe.namers import make_namer
 from segmint.agent.describe.naming import NamedSegment, builtin_text, unique_names, verify
 from segmint.agent.describe.naming_chain import LLMNamer
 from segmint.agent.describe.profile import profile_segments
 from segmint.agent.describe.step import segments_document, shop_term_shares
+from segmint.agent.llm.backends import LLMSpecError
+from segmint.agent.llm.privacy import read_call_log
 from segmint.agent.query.glossary import load_glossary
 from segmint.agent.query.spec import catalogue
 from segmint.agent.run.pipeline import run
@@ -90,10 +95,15 @@ def test_run_with_a_real_llm_names_every_segment_verifiably(
 def test_ask_with_a_real_llm_answers_or_falls_back(llama_env: LlamaServer, shop: Workspace) -> None:
     answer = ask(shop, "who are my high spenders?", llm=llama_env.spec)
     assert answer.parser.startswith(("llm:", "builtin (fallback:"))
-    assert answer.understood and answer.count >= 0
+    # Whichever parser answered, high spenders are the glossary's: revenue at or above the 80th
+    # percentile, here worked out from the events themselves (one unit per row).
+    events = pd.DataFrame(_rows()).astype({"price": float})
+    revenue = events.groupby("user_id")["price"].sum()
+    assert answer.understood and answer.count == int((revenue >= np.quantile(revenue, 0.8)).sum())
+    assert answer.query == {"any_of": [[{"kind": "term", "term": "high_spenders"}]]}
 
 
-def _namer(replies: list[str]) -> tuple[LLMNamer, Any]:
+def _namer(replies: list[str]) -> tuple[LLMNamer, ToolCallingFake]:
     """A namer over a fake chat model that answers with the given tool-call arguments."""
     model = ToolCallingFake(responses=[AIMessage(content="", tool_calls=[
         {"name": "SegmentText", "args": json.loads(r), "id": f"call{i}"}])
@@ -102,25 +112,35 @@ def _namer(replies: list[str]) -> tuple[LLMNamer, Any]:
 
 
 @pytest.fixture(scope="module")
-def first(shop: Workspace) -> tuple[Any, NamedSegment]:
+def segments(shop: Workspace) -> tuple[list[Any], list[NamedSegment]]:
     with shop.connect() as con:
         profiles = [p for p in profile_segments(con, load_glossary(), catalogue(con)) if p.id != "0"]
-    shares = shop_term_shares(profiles)
-    texts = unique_names([builtin_text(p, shares) for p in profiles], profiles)
-    return profiles[0], NamedSegment(profiles[0].id, texts[0], "builtin")
+    texts = unique_names([builtin_text(p, shop_term_shares(profiles)) for p in profiles], profiles)
+    return profiles, [NamedSegment(p.id, t, "builtin") for p, t in zip(profiles, texts, strict=True)]
+
+
+@pytest.fixture(scope="module")
+def first(segments: tuple[list[Any], list[NamedSegment]]) -> tuple[Any, NamedSegment]:
+    profiles, builtin = segments
+    return profiles[0], builtin[0]
 
 
 def test_planted_wrong_number_is_repaired_or_falls_back(first: tuple[Any, NamedSegment]) -> None:
     prof, builtin = first
     wrong = json.dumps({"name": "Candle fans", "description": f"{prof.size + 1000} customers."})
     right = json.dumps({"name": "Candle fans", "description": f"{prof.size} customers love candles."})
-    namer, _ = _namer([wrong, right])
+    namer, model = _namer([wrong, right])
     [named] = namer.name([prof], [builtin])
     assert named.namer == "llm:fake" and named.reason == "verified after one repair"
-    namer, _ = _namer([wrong, wrong])
+    assert named.text.description == f"{prof.size} customers love candles."
+    repair = str(model.seen[1][-1].content)
+    assert f"rejected: the number {prof.size + 1000} is not one of the segment's facts" in repair
+    namer, model = _namer([wrong, wrong, right])
     [named] = namer.name([prof], [builtin])
-    assert named.namer == "builtin" and "is not one of the segment's facts" in named.reason
-    assert named.text == builtin.text
+    assert named.namer == "builtin" and named.text == builtin.text
+    assert named.reason == ("LLM text rejected twice: "
+                            f"the number {prof.size + 1000} is not one of the segment's facts")
+    assert len(model.seen) == 2  # one repair, never a third call
 
 
 def test_injected_name_cannot_pass_the_verifier(first: tuple[Any, NamedSegment]) -> None:
@@ -131,3 +151,47 @@ def test_injected_name_cannot_pass_the_verifier(first: tuple[Any, NamedSegment])
     [named] = namer.name([prof], [builtin])
     assert named.namer == "builtin" and named.text.name == builtin.text.name
     assert "at most 5" in named.reason and "personal data" in named.reason
+
+
+def test_names_are_asked_once_each_and_later_names_avoid_earlier_ones(
+        segments: tuple[list[Any], list[NamedSegment]]) -> None:
+    profiles, builtin = segments
+    assert len(profiles) == 2
+    replies = [json.dumps({"name": f"Group {word}", "description": f"{p.size} customers."})
+               for word, p in zip(("one", "two"), profiles, strict=True)]
+    namer, model = _namer(replies)
+    named = namer.name(profiles, builtin)
+    assert [(n.namer, n.reason, n.text.name) for n in named] == [
+        ("llm:fake", "verified", "Group one"), ("llm:fake", "verified", "Group two")]
+    assert len(model.seen) == 2
+    assert "Group one" in str(model.seen[1][-1].content)  # the taken names go into the next prompt
+
+
+def test_an_unreachable_server_is_called_once_not_once_per_segment(
+        segments: tuple[list[Any], list[NamedSegment]]) -> None:
+    profiles, builtin = segments
+    model = UnreachableFake(responses=[])
+    named = LLMNamer(model, "fake", load_glossary(), total_customers=90).name(profiles, builtin)
+    assert [(n.namer, n.reason, n.text) for n in named] == [
+        ("builtin", "fake unreachable: unreachable", b.text) for b in builtin]
+    assert len(model.seen) == 1
+
+
+def test_make_namer_reports_a_dead_server_before_any_call(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    glossary = load_glossary()
+    assert make_namer("builtin", tmp_path, glossary, 90) == (None, None)
+    with pytest.raises(LLMSpecError):
+        make_namer("gpt-4o", tmp_path, glossary, 90)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    namer, reason = make_namer("openai:smollm2", tmp_path, glossary, 90)
+    assert namer is None and reason == (
+        "LLM backend openai:smollm2: unreachable at http://127.0.0.1:9/v1 "
+        "— fix: start the server or set OPENAI_BASE_URL, or use --llm builtin")
+    assert read_call_log(tmp_path) == []  # the probe stopped it before any call
+
+
+def test_make_namer_builds_the_chain_with_the_call_log(llama_env: LlamaServer, tmp_path: Path) -> None:
+    namer, reason = make_namer(llama_env.spec, tmp_path, load_glossary(), 90)
+    assert reason is None and isinstance(namer, LLMNamer)
+    assert (namer.backend, namer.total_customers) == (llama_env.spec, 90)

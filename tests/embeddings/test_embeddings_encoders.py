@@ -8,8 +8,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from segmint.embeddings import Encoder, known_specs, make_encoder
+from segmint.embeddings import (
+    ENCODERS,
+    Encoder,
+    SentenceTransformerEncoder,
+    known_specs,
+    make_encoder,
+    resolve_spec,
+)
 from segmint.embeddings.encoders import clean_text, packaged_model_dir
+from segmint.embeddings.numpy_backend import NumpyBertEncoder
+from segmint.embeddings.onnx_backend import OnnxEncoder
+from segmint.embeddings.static_backend import StaticEncoder
 
 BAD_INPUTS: list[object] = [
     "",
@@ -118,9 +128,27 @@ def test_unknown_spec_lists_known_ones() -> None:
     assert "minilm" in known_specs()
 
 
-def test_auto_spec_picks_a_concrete_backend() -> None:
-    from segmint.embeddings.encoders import resolve_spec
+def test_specs_are_the_registry_in_the_documented_order() -> None:
+    assert known_specs() == ("minilm", "st:NAME_OR_PATH", "minilm-numpy", "minilm-onnx-int8",
+                             "minilm-onnx", "minilm-static", "auto")
+    assert ENCODERS.names() == known_specs()[:-1]
+    with pytest.raises(ValueError) as err:
+        make_encoder("st:")
+    assert str(err.value) == ("unknown embedder 'st:'; use one of: minilm, st:NAME_OR_PATH, "
+                              "minilm-numpy, minilm-onnx-int8, minilm-onnx, minilm-static, auto")
 
+
+def test_spec_picks_the_backend(tmp_path: Path) -> None:
+    st = make_encoder(f"st:{tmp_path}", device="cpu")
+    assert isinstance(st, SentenceTransformerEncoder)
+    assert (st.name_or_path, st.device) == (str(tmp_path), "cpu")
+    assert isinstance(make_encoder(" minilm-numpy "), NumpyBertEncoder)
+    assert isinstance(make_encoder("minilm-static"), StaticEncoder)
+    onnx = [make_encoder(s) for s in ("minilm-onnx", "minilm-onnx-int8")]
+    assert [e.quantize for e in onnx if isinstance(e, OnnxEncoder)] == [False, True]
+
+
+def test_auto_spec_picks_a_concrete_backend() -> None:
     assert resolve_spec("auto", gpu=True) == "minilm"
     assert resolve_spec("auto", gpu=False) == "minilm-onnx-int8"
     assert resolve_spec("minilm-static") == "minilm-static"

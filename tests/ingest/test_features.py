@@ -11,6 +11,7 @@ import pytest
 
 from conftest import ONLINE_RETAIL, WriteEvents
 from segmint.agent.core.config import RunConfig
+from segmint.agent.core.errors import InputError
 from segmint.agent.core.workspace import Workspace
 from segmint.agent.run.pipeline import run
 
@@ -97,6 +98,17 @@ def test_users_file_joins_attributes(write_events: WriteEvents, workspace_dir: P
     with Workspace(workspace_dir).connect() as con:
         got = con.execute("SELECT user_id, age_band, region FROM users ORDER BY user_id").fetchall()
     assert got == [("a", "25-34", "North"), ("b", "55+", "South"), ("c", None, None)]
+
+
+@pytest.mark.parametrize("column", ["Revenue", "segment_id", "risk_score"])
+def test_users_file_columns_may_not_shadow_computed_ones(write_events: WriteEvents, workspace_dir: Path,
+                                                         tmp_path: Path, column: str) -> None:
+    # `users` holds the features and the segment, risk and LTV columns: none may appear twice.
+    users_file = tmp_path / "users.csv"
+    users_file.write_text(f"user_id,{column}\na,1\n")
+    with pytest.raises(InputError, match=f"'{column}': clashes with a computed feature"):
+        run(workspace_dir, [write_events(ROWS)], RunConfig(users=users_file))
+    assert not Workspace(workspace_dir).exists()
 
 
 def test_online_retail_features_match_an_independent_computation(

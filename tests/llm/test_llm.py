@@ -80,7 +80,8 @@ def test_local_backends_need_an_existing_model(tmp_path: Path) -> None:
 
 
 def test_optional_backends_are_imported_lazily() -> None:
-    code = ("import sys, segmint.agent.llm.backends, segmint.agent.ask.llm_parser, segmint.agent.llm.privacy\n"
+    code = ("import sys, segmint.agent.llm.backends, segmint.agent.ask.llm_parser, "
+            "segmint.agent.llm.privacy, segmint.agent.llm.structured\n"
             "heavy = [m for m in ('llama_cpp', 'langchain_community', 'langchain_huggingface', "
             "'transformers', 'langchain_openai', 'langchain_ollama', 'openai') if m in sys.modules]\n"
             "print(heavy)")

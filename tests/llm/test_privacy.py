@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -109,11 +110,14 @@ def test_scrub_value_walks_nested_data() -> None:
 
 def test_call_log_records_sizes_and_outcome_without_payload(tmp_path: Path) -> None:
     log = CallLog(tmp_path, backend="fake:model", remote=False)
+    # The fake answers after 50 ms, so the recorded latency must be at least that.
     model = FakeMessagesListChatModel(responses=[AIMessage(content="Lapsed candle buyers")],
-                                      callbacks=[log])
+                                      callbacks=[log], sleep=0.05)
     secret = "SECRET-QUESTION-TEXT"
+    start = time.perf_counter()
     answer = invoke_llm(model, [("human", f"who are {secret} a@b.co?")], backend="fake:model",
                         purpose="unit_test")
+    elapsed_ms = (time.perf_counter() - start) * 1000
     assert answer.content == "Lapsed candle buyers"
     records = read_call_log(tmp_path)
     assert len(records) == 1
@@ -122,7 +126,7 @@ def test_call_log_records_sizes_and_outcome_without_payload(tmp_path: Path) -> N
     assert rec["prompt_chars"] == len(f"who are {secret} a@b.co?")
     assert rec["response_chars"] == len("Lapsed candle buyers")
     assert rec["prompt_tokens"] > 0 and rec["tokens_estimated"] is True
-    assert rec["latency_ms"] >= 0
+    assert 50 <= rec["latency_ms"] <= elapsed_ms + 0.1  # 0.1: the log rounds to 0.1 ms
     assert rec["pii_in_prompt"] == 1  # the safety net noticed an unscrubbed address
     raw = call_log_path(tmp_path).read_text(encoding="utf-8")
     assert secret not in raw and "a@b.co" not in raw and "Lapsed" not in raw

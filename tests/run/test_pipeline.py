@@ -80,3 +80,32 @@ def test_interests_match_by_meaning_but_stay_precise(shop: Workspace) -> None:
     assert answer.count == len(matched) and matched > lexical_only
     garden = ask(shop, "who buys tomato seeds")
     assert {r["user_id"] for r in garden.sample} <= {f"c{u}" for u in range(6, 12)}
+
+
+def test_run_counts_are_the_stage_reports(shop: Workspace) -> None:
+    latest = shop.latest_run()
+    assert latest is not None
+    assert list(latest.counts) == ["mode", "engine", "risk", "users", "events_in", "events_ok",
+                                   "events_rejected", "as_of", "reject_reasons", "embedding", "namers"]
+    with shop.connect() as con:
+        (risky,) = con.execute(
+            "SELECT count(*) FROM risk_scores WHERE risk_reason IS NOT NULL").fetchone() or (0,)
+        named = dict(con.execute("SELECT CAST(segment_id AS VARCHAR), namer FROM segment_names"
+                                 ).fetchall())
+    assert latest.counts["risk"]["risky"] == risky and set(latest.counts["risk"]) == {"threshold", "risky"}
+    assert {k: v["namer"] for k, v in latest.counts["namers"].items()} == named
+    assert list(latest.counts["embedding"]) == ["embedder", "fingerprint", "texts", "cached", "embedded",
+                                                "encode_seconds", "users_with_text", "index"]
+    assert latest.counts["users"] == 13 and latest.counts["mode"] == "full"
+
+
+def test_run_json_shape(write_events: WriteEvents, workspace_dir: Path) -> None:
+    rows = [{"user_id": f"u{u}", "timestamp": f"2024-03-0{1 + u % 5}", "text": COFFEE[u % 4],
+             "price": "4"} for u in range(8)]
+    doc = run(workspace_dir, [write_events(rows)], RunConfig()).to_json()
+    assert list(doc) == ["run_id", "workspace", "users", "events_in", "events_ok", "events_rejected",
+                         "segments", "noise_share", "as_of", "seconds", "reject_reasons", "files",
+                         "users_file", "embedding", "mode", "engine", "appended_to"]
+    assert (doc["users"], doc["events_in"], doc["users_file"], doc["appended_to"]) == (8, 8, None, None)
+    assert doc["engine"] == {"engine": "local"} and doc["as_of"] == "2024-03-05T00:00:00"
+    assert list(doc["seconds"]) == ["ingest", "features", "embed", "segment", "risk", "name"]

@@ -10,8 +10,11 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
-from segmint.agent.core.workspace import Workspace
-from segmint.agent.scores.risk import RISKY_PERCENTILE, WEIGHTS
+from segmint.agent.core.config import RunConfig
+from segmint.agent.core.workspace import Workspace, connect
+from segmint.agent.ingest.events import ingest
+from segmint.agent.ingest.features import features_step
+from segmint.agent.scores.risk import RISK_COLUMNS, RISKY_PERCENTILE, WEIGHTS, RiskReport, score_risk
 
 pd = pytest.importorskip("pandas")
 
@@ -98,3 +101,23 @@ def test_a_serial_returner_with_an_order_burst_is_flagged(write_events: Any, wor
     asked = json.loads(run_cli("ask", "suspicious customers", "-w", str(workspace_dir), "--json",
                                check=True).stdout)
     assert [r["user_id"] for r in asked["sample"]] == ["zz"]
+
+
+def test_risk_writes_only_its_own_table(write_events: Any) -> None:
+    rows = [r for i in range(30) for r in _normal(f"c{i:02d}", 1 + i % 27)]
+    rows += [{"user_id": "zz", "timestamp": f"2024-03-2{k}T10:00:00", "event_type": kind,
+              "product_id": "p1", "order_id": "zz-0", "quantity": qty, "price": 80}
+             for k, kind, qty in ((0, "purchase", 3), (5, "return", -3))]
+    con = connect(":memory:")
+    features_step(con, RunConfig(), ingest(con, [write_events(rows)], RunConfig()))
+    before = con.execute("DESCRIBE customer_features").fetchall()
+    report = score_risk(con, "£")
+    assert isinstance(report, RiskReport) and report.to_json() == {
+        "threshold": report.threshold, "risky": report.risky}
+    assert con.execute("DESCRIBE customer_features").fetchall() == before
+    assert [r[0] for r in con.execute("DESCRIBE risk_scores").fetchall()] == ["user_id", *RISK_COLUMNS]
+    got = dict(con.execute("SELECT user_id, risk_reason FROM risk_scores").fetchall())
+    assert len(got) == 31 and sum(v is not None for v in got.values()) == report.risky >= 1
+    assert "refunded 100% of spend" in got["zz"]
+    # Without segment memberships nobody is unlike their segment.
+    assert con.execute("SELECT max(outlier_score) FROM risk_scores").fetchone() == (0.0,)

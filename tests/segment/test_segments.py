@@ -10,9 +10,11 @@ from hypothesis import strategies as st
 from sklearn.metrics import adjusted_rand_score
 
 from conftest import BLOB_DIM, blobs
-from segmint.agent.segment.build import UNASSIGNED, SegmentParams, build_segments, row_keys
+from segmint.agent.core.arrays import UNASSIGNED
+from segmint.agent.segment._vectors import center_normalise, knn
+from segmint.agent.segment.build import SegmentParams, build_segments, row_keys
 from segmint.agent.segment.model import SegmentModel
-from segmint.agent.segment.reduce import PCAReducer, SpectralReducer, center_normalise, knn
+from segmint.agent.segment.reduce import PCAReducer, SpectralReducer
 
 
 def no_behaviour(n: int) -> npt.NDArray[np.float64]:

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from conftest import BLOB_DIM, blobs
+from segmint.agent.core.arrays import UNASSIGNED
 from segmint.agent.segment.assign import assign, holdout_report, write_assignment
-from segmint.agent.segment.build import UNASSIGNED, build_segments
+from segmint.agent.segment.build import build_segments
 from segmint.agent.segment.model import SegmentModel
 
 

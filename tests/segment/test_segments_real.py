@@ -11,7 +11,8 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from conftest import AMAZON, ONLINE_RETAIL
-from segmint.agent.segment.build import UNASSIGNED, build_segments
+from segmint.agent.core.arrays import UNASSIGNED
+from segmint.agent.segment.build import build_segments
 
 needs_retail = pytest.mark.skipif(not ONLINE_RETAIL.exists(), reason="Online Retail not present")
 needs_amazon = pytest.mark.skipif(not AMAZON.exists(), reason="amazon_user_histories not present")

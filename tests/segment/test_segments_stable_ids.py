@@ -6,12 +6,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from segmint.agent.segment.build import (
-    UNASSIGNED,
-    SegmentParams,
-    build_segments,
-    previous_from_result,
-)
+from segmint.agent.core.arrays import UNASSIGNED
+from segmint.agent.segment.build import SegmentParams, build_segments, previous_from_result
 from segmint.agent.segment.stable_ids import PreviousSegments, match_ids, transitions
 
 DIM = 48

@@ -1,4 +1,4 @@
-"""Segments in DuckDB: tables, user columns, the previous run read back, the model file."""
+"""Segments in DuckDB: the step's own tables, the previous run read back, the model file."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from segmint.agent.core.schema import assemble_segments, assemble_users
 from segmint.agent.segment.build import SegmentParams
 from segmint.agent.segment.model import MODEL_FILE
 from segmint.agent.segment.store import (
@@ -34,9 +35,9 @@ def vectors(n_per: list[int], seed: int = 0) -> npt.NDArray[np.float32]:
 
 
 def make_db(path: Path, user_ids: list[str]) -> duckdb.DuckDBPyConnection:
-    """A `users` table whose behaviour values depend on the customer id only."""
+    """A `customer_features` table whose behaviour values depend on the customer id only."""
     con = duckdb.connect(str(path))
-    con.execute("CREATE TABLE users (user_id VARCHAR, recency_days BIGINT, orders BIGINT, "
+    con.execute("CREATE TABLE customer_features (user_id VARCHAR, recency_days BIGINT, orders BIGINT, "
                 "revenue DOUBLE, n_events BIGINT, country VARCHAR)")
     rows = []
     for u in user_ids:
@@ -44,7 +45,7 @@ def make_db(path: Path, user_ids: list[str]) -> duckdb.DuckDBPyConnection:
         rows.append((u, None if rng.random() < 0.1 else int(rng.integers(0, 400)),
                      int(rng.integers(0, 9)), float(rng.lognormal(4, 1)),
                      int(rng.integers(1, 80)), "UK"))
-    con.executemany("INSERT INTO users VALUES (?, ?, ?, ?, ?, ?)", rows)
+    con.executemany("INSERT INTO customer_features VALUES (?, ?, ?, ?, ?, ?)", rows)
     return con
 
 
@@ -61,18 +62,23 @@ def test_segment_step_writes_tables_columns_and_model(tmp_path: Path, shop) -> N
     ids, X, has_text = shop
     con = make_db(tmp_path / "run1.duckdb", ids)
     r = segment_step(con, ids, X, has_text, files_dir=tmp_path / "files1")
-    seg = con.execute("SELECT segment_id, kind, size, share, status, len(centroid) FROM segments "
-                      "ORDER BY segment_id").fetchall()
+    seg = con.execute("SELECT segment_id, kind, size, share, status, len(centroid) "
+                      "FROM segment_clusters ORDER BY segment_id").fetchall()
     assert seg[0][:2] == (0, "unassigned")
     assert sum(row[2] for row in seg) == len(ids)
     assert {row[1] for row in seg[1:]} == {"interest", "behaviour"}
     assert all(row[4] == "new" for row in seg[1:])
     interest_dims = {row[5] for row in seg[1:] if row[1] == "interest"}
     assert interest_dims == {DIM}
-    cols = {c[0] for c in con.execute("DESCRIBE users").fetchall()}
-    assert {"segment_id", "membership", "nearest_segment_id", "country"} <= cols
-    per_user = dict(con.execute("SELECT user_id, segment_id FROM users").fetchall())
+    # The step writes only its own tables; `users` is assembled from them for the readers.
+    assert [c[0] for c in con.execute("DESCRIBE customer_features").fetchall()] == [
+        "user_id", "recency_days", "orders", "revenue", "n_events", "country"]
+    per_user = dict(con.execute("SELECT user_id, segment_id FROM segment_members").fetchall())
     assert [per_user[u] for u in ids] == r.labels.tolist()
+    assemble_users(con)
+    cols = [c[0] for c in con.execute("DESCRIBE users").fetchall()]
+    assert cols[-4:] == ["country", "segment_id", "membership", "nearest_segment_id"]
+    assert dict(con.execute("SELECT user_id, segment_id FROM users").fetchall()) == per_user
     run = con.execute("SELECT next_id, n_segments, summary, model_file FROM segment_runs"
                       ).fetchall()[0]
     assert run[0] == r.model.next_id and run[1] == r.n_segments
@@ -93,6 +99,9 @@ def test_rerun_reads_previous_database_and_keeps_ids(tmp_path: Path, shop) -> No
     ids, X, has_text = shop
     con1 = make_db(tmp_path / "run1.duckdb", ids)
     first = segment_step(con1, ids, X, has_text, files_dir=tmp_path / "f1")
+    # What a finished run publishes is what the next run reads back.
+    assemble_users(con1)
+    assemble_segments(con1)
     con1.close()
     # The new run has the customers in another order, and three new ones.
     order = np.random.default_rng(5).permutation(len(ids))
@@ -126,7 +135,7 @@ def test_read_previous_without_a_previous_run(tmp_path: Path) -> None:
 
 def test_behaviour_matrix_follows_the_given_order_with_gaps(tmp_path: Path) -> None:
     con = duckdb.connect()
-    con.execute("CREATE TABLE users AS SELECT * FROM (VALUES ('a', 3, 2, 50.0, 9), "
+    con.execute("CREATE TABLE customer_features AS SELECT * FROM (VALUES ('a', 3, 2, 50.0, 9), "
                 "('b', NULL, 0, 0.0, 1)) t(user_id, recency_days, orders, revenue, n_events)")
     m = behaviour_matrix(con, ["b", "zz", "a"])
     assert np.isnan(m[0, 0]) and m[0, 3] == 1

@@ -1,0 +1,127 @@
+"""The parser's last step: pieces -> QuerySpec. Values of one attribute joined by "or"/"and" merge
+into one `in`; "or" splits AND-groups; an explicit number replaces the default it refines.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+from segmint.agent.ask._parse_text import Parse, Piece
+from segmint.agent.ask._parse_text import field_condition as _field
+from segmint.agent.query.glossary import Glossary
+from segmint.agent.query.spec import Condition, QuerySpec
+
+OR_GAP = re.compile(r"\bor\b")
+LIST_GAP = re.compile(r"^(?:\s|,|\band\b|\bor\b|&|\bthe\b|\bin\b|\bfrom\b)*$")
+
+
+def _merge_values(pieces: list[Piece], text: str) -> list[Piece]:
+    """'France or Germany', 'Spain, Italy and Portugal' -> one `in` condition (one value each)."""
+    merged: list[Piece] = []
+    for piece in pieces:
+        prev = merged[-1] if merged else None
+        if (prev is not None and piece.attribute is not None and prev.attribute == piece.attribute
+                and not piece.conditions[0].negate and LIST_GAP.match(text[prev.end:piece.start])):
+            first = prev.conditions[0]
+            values = first.value if first.op == "in" and isinstance(first.value, list) else [first.value]
+            values = [*values, piece.conditions[0].value]
+            prev.conditions = [first.model_copy(update={"op": "in", "value": values})]
+            prev.end = piece.end
+            continue
+        merged.append(Piece(piece.start, piece.end, list(piece.conditions), piece.attribute))
+    return merged
+
+
+def _groups(pieces: list[Piece], text: str, glossary: Glossary) -> list[list[Condition]]:
+    """AND everything, except pieces joined by 'or': each choice becomes its own AND-group.
+
+    Two terms no customer can both meet, joined by 'and' ("churned and at-risk customers"), are
+    read as a list of both groups too: the literal AND would always be empty.
+    """
+    slots: list[list[list[Condition]]] = []
+    prev: Piece | None = None
+    for piece in sorted(pieces, key=lambda x: x.start):
+        gap = text[prev.end:piece.start] if prev is not None else ""
+        if prev is not None and slots and (OR_GAP.search(gap) or (
+                AND_GAP.match(gap) and _exclusive(prev.conditions, piece.conditions, glossary))):
+            slots[-1].append(piece.conditions)
+        else:
+            slots.append([piece.conditions])
+        prev = piece
+    groups = []
+    for choice in itertools.product(*slots):
+        group: list[Condition] = []
+        for conditions in choice:
+            group += [c for c in conditions if c not in group]
+        groups.append(group)
+    return groups
+
+
+Interval = tuple[float, bool, float, bool]  # low, low included, high, high included
+AND_GAP = re.compile(r"^(?=.*(?:\band\b|,|&))(?:\s|,|&|\band\b|\bcustomers\b|\bbuyers\b|\bclients\b|"
+                     r"\bpeople\b|\bshoppers\b)*$")
+
+
+def _exclusive(a: list[Condition], b: list[Condition], glossary: Glossary) -> bool:
+    """Whether two single glossary terms can never hold together (disjoint on some field)."""
+    if len(a) != 1 or len(b) != 1 or a[0].negate or b[0].negate:
+        return False
+    ranges_a, ranges_b = _term_ranges(a[0], glossary), _term_ranges(b[0], glossary)
+    return any(_empty(_meet(ranges_a[k], ranges_b[k])) for k in ranges_a.keys() & ranges_b.keys())
+
+
+def _term_ranges(c: Condition, glossary: Glossary) -> dict[tuple[str, bool], Interval]:
+    """The interval each of a term's fields must lie in (percentile thresholds on their own scale)."""
+    term = glossary.terms.get(c.term or "") if c.kind == "term" else None
+    ranges: dict[tuple[str, bool], Interval] = {}
+    for f in term.filters if term is not None else ():
+        v = f.percentile if f.percentile is not None else f.value
+        if v is None or f.op == "!=":
+            continue
+        inf = float("inf")
+        bound: Interval = {">": (v, False, inf, False), ">=": (v, True, inf, False),
+                           "<": (-inf, False, v, False), "<=": (-inf, False, v, True),
+                           "=": (v, True, v, True)}[f.op]
+        key = (f.field, f.percentile is not None)
+        ranges[key] = _meet(ranges[key], bound) if key in ranges else bound
+    return ranges
+
+
+def _meet(a: Interval, b: Interval) -> Interval:
+    low = max((a[0], a[1]), (b[0], b[1]), key=lambda x: (x[0], not x[1]))
+    high = min((a[2], a[3]), (b[2], b[3]), key=lambda x: (x[0], x[1]))
+    return low[0], low[1], high[0], high[1]
+
+
+def _empty(r: Interval) -> bool:
+    return r[0] > r[2] or (r[0] == r[2] and not (r[1] and r[3]))
+
+
+def _override(group: list[Condition], glossary: Glossary) -> list[Condition]:
+    """An explicit number replaces the default it refines: 'lapsed, no purchase in 6 months'.
+
+    A term whose field is also given explicitly in the same group is replaced by its other
+    filters (fixed thresholds only; a term with another percentile filter is kept whole).
+    """
+    explicit = {c.field for c in group if c.kind == "field" and not c.negate}
+    out: list[Condition] = []
+    for c in group:
+        term = glossary.terms.get(c.term or "") if c.kind == "term" and not c.negate else None
+        if term is None or not explicit & {f.field for f in term.filters}:
+            out.append(c)
+            continue
+        rest = [f for f in term.filters if f.field not in explicit]
+        if any(f.percentile is not None for f in rest):
+            out.append(c)
+            continue
+        out += [x for x in (_field(f.field, f.op, f.value or 0.0) for f in rest) if x not in out]
+    return out
+
+
+def build_spec(p: Parse, glossary: Glossary) -> QuerySpec:
+    """The query a finished parse stands for."""
+    pieces = _merge_values(sorted(p.pieces, key=lambda x: x.start), p.text)
+    groups = [_override(g, glossary) for g in _groups(pieces, p.text, glossary)]
+    return QuerySpec(intent=p.intent, any_of=[g for g in groups if g], sort_by=p.sort_by,
+                     descending=p.descending, limit=p.limit)

@@ -1,0 +1,123 @@
+"""Parser pass: explicit numbers with their units and comparisons ("haven't bought in 6 months",
+"spent more than £500", "at least 3 orders"); they override a glossary term's default threshold.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from segmint.agent.ask._parse_text import NUM, UNIT, Parse, days, number
+from segmint.agent.ask._parse_text import field_condition as _field
+from segmint.agent.query.spec import Condition
+
+CURRENCY = r"(?:[£$€¥]\s*)?"
+MONEY = CURRENCY + NUM + r"(?:\s*(?:gbp|usd|euros|eur|pounds|dollars|quid))?"
+MORE = r"(more than|over|above|greater than|at least|>=|>|no less than|exceeding|upwards of)"
+LESS = r"(less than|under|below|fewer than|at most|<=|<|no more than|up to)"
+COMPARE = r"(" + MORE[1:-1] + "|" + LESS[1:-1] + r")"
+OP_WORDS = {"more than": ">", "over": ">", "above": ">", "greater than": ">", "exceeding": ">",
+            "upwards of": ">", "at least": ">=", ">=": ">=", ">": ">", "no less than": ">=",
+            "less than": "<", "under": "<", "below": "<", "fewer than": "<", "at most": "<=",
+            "<=": "<=", "<": "<", "no more than": "<=", "up to": "<=", "exactly": "=", "": "="}
+
+
+Build = Callable[[re.Match[str]], list[Condition]]
+NEVER = r"(?:haven'?t|have not|hasn'?t|has not|didn'?t|did not|not|no|never|without)"
+BUY = r"(?:bought|purchased|ordered|shopped|buy|purchase|purchases|order|orders|shop|made a purchase|" \
+      r"placed an order)"
+MONEY_WORD = r"(?:spent|spend|spending|spends|revenue|lifetime value|ltv|total spend|sales)"
+AOV_WORD = r"(?:aov|average order value|average order|average basket|basket size|average spend per order)"
+ORDERS = r"(?:orders?|purchases?)\b"
+COUNT_VERB = r"(?:(?:ordered|bought|purchased|shopped|placed|made|with|having)\s+)?"
+COUNT_FIELDS = {"number of orders": "orders", "order count": "orders", "orders": "orders",
+                "returns": "returns", "units": "units", "items": "units"}
+END = r"(?=\s*(?:$|,|\b(?:and|or|who|in|from|but|with)\b))"
+
+
+def _between(m: re.Match[str], name: str) -> list[Condition]:
+    low, high = sorted((number(m[1]), number(m[2])))
+    return [_field(name, "between", [low, high])]
+
+
+RULES: list[tuple[re.Pattern[str], Build]] = [(re.compile(p), b) for p, b in (
+    # "haven't bought in 6 months", "no purchase for over a year", "hasn't ordered in the last 8 weeks"
+    (NEVER + r"\s+" + BUY + r"(?:\s+(?:anything|a thing))?\s+(?:in|for|within|during|since)\s+(?:the\s+)?"
+     r"(?:last\s+|past\s+)?(?:over\s+|more than\s+)?" + NUM + r"\s+" + UNIT,
+     lambda m: [_field("recency_days", ">", days(m[1], m[2]))]),
+    # "lapsed for 4 months": lapsed's own rule with the explicit threshold
+    (r"(?:inactive|lapsed|dormant|quiet|churned)\s+(?:for|in|over)\s+(?:the\s+)?(?:last\s+|past\s+)?"
+     r"(?:over\s+|more than\s+)?" + NUM + r"\s+" + UNIT,
+     lambda m: [_field("orders", ">=", 1), _field("recency_days", ">", days(m[1], m[2]))]),
+    (r"last\s+(?:purchase|order|bought|ordered|purchased)\s+(?:was\s+|is\s+)?" + COMPARE + r"\s+"
+     + NUM + r"\s+" + UNIT + r"\s+ago",
+     lambda m: [_field("recency_days", OP_WORDS[m[1]], days(m[2], m[3]))]),
+    (r"(?:bought|purchased|ordered|shopped|active|purchase|order|made a purchase|placed an order)"
+     r"(?:\s+(?:customers|buyers|something|anything))?\s+(?:in|within|during)\s+(?:the\s+)?"
+     r"(?:last|past)\s+" + NUM + r"\s+" + UNIT,
+     lambda m: [_field("recency_days", "<=", days(m[1], m[2]))]),
+    (r"(?:joined|signed up|first (?:purchase|order)|started buying|acquired|new(?:\s+(?:customers?|"
+     r"buyers|shoppers|clients))?)\s+(?:in|within|during)\s+(?:the\s+)?(?:last|past)\s+" + NUM
+     + r"\s+" + UNIT,
+     lambda m: [_field("tenure_days", "<=", days(m[1], m[2]))]),
+    (r"(?:customers?|with us|buying|shopping|ordering)\s+for\s+" + MORE + r"\s+" + NUM + r"\s+" + UNIT,
+     lambda m: [_field("tenure_days", OP_WORDS[m[1]], days(m[2], m[3]))]),
+    # money
+    (MONEY_WORD + r"\s+(?:of\s+)?between\s+" + MONEY + r"\s+and\s+" + MONEY,
+     lambda m: _between(m, "revenue")),
+    (MONEY_WORD + r"\s+(?:of\s+)?(?:from\s+)?" + MONEY + r"\s*(?:to|-|–)\s*" + MONEY,
+     lambda m: _between(m, "revenue")),
+    (MONEY_WORD + r"\s+(?:of\s+|is\s+|was\s+|totalling\s+)?" + COMPARE + r"\s+" + MONEY,
+     lambda m: [_field("revenue", OP_WORDS[m[1]], number(m[2]))]),
+    (MONEY_WORD + r"\s+(?:of\s+)?" + MONEY + r"\s*(?:or more|or over|\+|and up|and above|plus)",
+     lambda m: [_field("revenue", ">=", number(m[1]))]),
+    (MONEY_WORD + r"\s+(?:of\s+)?" + MONEY + r"\s*(?:or less|or under|and under|and below)",
+     lambda m: [_field("revenue", "<=", number(m[1]))]),
+    (COMPARE + r"\s+" + MONEY + r"\s+(?:in|of)\s+(?:revenue|sales|spend|spending|total spend)",
+     lambda m: [_field("revenue", OP_WORDS[m[1]], number(m[2]))]),
+    (AOV_WORD + r"\s+(?:of\s+|is\s+)?between\s+" + MONEY + r"\s+and\s+" + MONEY,
+     lambda m: _between(m, "aov")),
+    (AOV_WORD + r"\s+(?:of\s+|is\s+)?" + COMPARE + r"\s+" + MONEY,
+     lambda m: [_field("aov", OP_WORDS[m[1]], number(m[2]))]),
+    # returns, before order counts: "returned more than 5 times" is about returns
+    (r"(?:returned|returns?)\s+" + COMPARE + r"\s+" + NUM + r"(?:\s+(?:times|items|orders|products))?",
+     lambda m: [_field("returns", OP_WORDS[m[1]], number(m[2]))]),
+    (COMPARE + r"\s+" + NUM + r"\s+returns\b",
+     lambda m: [_field("returns", OP_WORDS[m[1]], number(m[2]))]),
+    (r"(?:never returned(?:\s+(?:anything|a thing|any items?|any products?))?|no returns|without returns|"
+     r"(?:haven'?t|hasn'?t|didn'?t) returned anything)",
+     lambda m: [_field("returns", "=", 0)]),
+    (r"(?:returned (?:something|anything|items?|products?|an item|a product)|made (?:a )?returns?|"
+     r"with returns)",
+     lambda m: [_field("returns", ">=", 1)]),
+    # order counts
+    (r"(" + "|".join(COUNT_FIELDS) + r")\s+(?:of\s+|is\s+|are\s+)?" + COMPARE + r"\s+" + NUM,
+     lambda m: [_field(COUNT_FIELDS[m[1]], OP_WORDS[m[2]], number(m[3]))]),
+    (COUNT_VERB + r"between\s+" + NUM + r"\s+and\s+" + NUM + r"\s+" + ORDERS,
+     lambda m: _between(m, "orders")),
+    (COUNT_VERB + NUM + r"\s*(?:to|-|–)\s*" + NUM + r"\s+" + ORDERS,
+     lambda m: _between(m, "orders")),
+    (COUNT_VERB + r"(" + COMPARE[1:-1] + r"|exactly)\s+" + NUM + r"\s+(?:" + ORDERS + r"|times\b)",
+     lambda m: [_field("orders", OP_WORDS[m[1]], number(m[2]))]),
+    (COUNT_VERB + NUM + r"\s*(?:or more|\+|or over)\s+" + ORDERS,
+     lambda m: [_field("orders", ">=", number(m[1]))]),
+    (COUNT_VERB + NUM + r"\s+" + ORDERS + r"\s*(?:or more|\+|or over)",
+     lambda m: [_field("orders", ">=", number(m[1]))]),
+    (COUNT_VERB + NUM + r"\s+(?:or fewer|or less)\s+" + ORDERS,
+     lambda m: [_field("orders", "<=", number(m[1]))]),
+    (r"(?:ordered|bought|purchased|shopped)\s+(?:exactly\s+)?" + NUM + r"\s+times\b",
+     lambda m: [_field("orders", "=", number(m[1]))]),
+    (r"(?:with|placed|made|having)\s+" + NUM + r"\s+" + ORDERS + END,
+     lambda m: [_field("orders", "=", number(m[1]))]),
+    (r"(?:never|not yet|no)\s+(?:bought|purchased|ordered|purchases|orders)"
+     r"(?:\s+(?:anything|a thing|yet))?" + END,
+     lambda m: [_field("orders", "=", 0)]),
+)]
+
+
+def read_numbers(p: Parse) -> None:
+    """Read every rule's matches that no earlier pass has read."""
+    for pattern, build in RULES:
+        for m in list(pattern.finditer(p.text)):
+            if p.free(*m.span()):
+                p.add(*m.span(), build(m))

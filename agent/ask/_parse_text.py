@@ -1,0 +1,128 @@
+"""The built-in parser's vocabulary and working state: numbers, stopwords, negation, `Parse`.
+
+Every pass (agent/ask/parser.py lists them in order) reads `Parse.text`, records what it recognised
+as a `Piece` and blanks the span out, so no later pass reads it twice.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from segmint.agent.query.spec import Condition, Intent
+
+UNITS = {"day": 1, "days": 1, "week": 7, "weeks": 7, "month": 30, "months": 30, "year": 365,
+         "years": 365}
+WORD_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+                "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15,
+                "twenty": 20, "thirty": 30, "fifty": 50, "hundred": 100, "a": 1, "an": 1}
+NUM = r"(\d[\d,]*(?:\.\d+)?k?|" + "|".join(sorted(WORD_NUMBERS, key=len, reverse=True)) + r")\b"
+UNIT = r"(days?|weeks?|months?|years?)\b"
+# Words that only frame a request in this domain ("show me", "customers who are"); a word that
+# could change which customers are meant (a negation, a time word) must never be here.
+STOPWORDS = frozenset({
+    "a", "an", "the", "of", "to", "in", "on", "at", "by", "for", "from", "with", "and", "or", "but",
+    "who", "whom", "whose", "which", "that", "what", "are", "is", "be", "been", "being", "my", "our",
+    "their", "customers", "customer", "clients", "client", "people", "users", "user", "shoppers",
+    "buyers", "accounts", "folks", "show", "me", "list", "give", "find", "get", "got", "all", "any",
+    "those", "these", "them", "they", "do", "does", "did", "have", "has", "had", "how", "many",
+    "much", "number", "count", "please", "can", "could", "would", "you", "i", "we", "us", "want",
+    "see", "were", "was", "there", "here", "as", "than", "only", "just", "also", "very", "ones",
+    "one", "some", "who's", "whos", "segment", "segments", "buy", "buys", "bought", "purchased",
+    "like", "likes", "love", "loves", "what's", "whats", "looking", "searched", "anyone", "anybody",
+    "everyone", "ever", "currently", "still", "already", "anything", "something", "based",
+    "located", "living", "display", "pull", "fetch", "export", "identify",
+    "live", "lives", "let", "know", "we've", "i'd", "we're", "they're", "it", "its", "am", "it's",
+    "so", "up", "each", "every", "both", "either", "shop", "store", "right", "now",
+})
+NEGATION = (r"(?:\b(?:not|never|no longer|excluding|exclude|except(?:\s+for)?|other than|"
+            r"outside(?:\s+of)?|(?:are|is|do|does|did|have|has|were|was)n'?t|non)\b)")
+NEG_FILLER = (r"(?:(?:those|ones|the|customers|people|who|that|are|is|in|from|of|a|an|based|living|"
+              r"located|live|lives)\s+)*")
+NEG_BEFORE = re.compile(NEGATION + r"\s*" + NEG_FILLER + r"$")
+SPACES = re.compile(r"\s+")
+
+
+def number(text: str) -> float:
+    """Read '2,015', '1.5k' or 'six' as a number."""
+    text = text.strip().lower()
+    if text in WORD_NUMBERS:
+        return float(WORD_NUMBERS[text])
+    scale = 1000.0 if text.endswith("k") else 1.0
+    return float(text.rstrip("k").replace(",", "")) * scale
+
+
+def days(amount: str, unit: str) -> float:
+    """'6', 'months' -> 180 (docs/definitions.md: a month is 30 days, a year 365)."""
+    return number(amount) * UNITS[unit]
+
+
+@dataclass
+class Piece:
+    """A recognised part of the question: where it started, what it means.
+
+    Attributes:
+        start: offset in the normalised question (orders pieces; finds the words between them).
+        end: offset just past the piece.
+        conditions: what a customer must satisfy (several for "lapsed for 4 months").
+        attribute: for "country = X" pieces, the field, so "France or Germany" can merge.
+    """
+
+    start: int
+    end: int
+    conditions: list[Condition]
+    attribute: str | None = None
+
+
+@dataclass
+class Parse:
+    """A parse in progress: the text still unread, and what was recognised."""
+
+    text: str
+    pieces: list[Piece] = field(default_factory=list)
+    intent: Intent = "list"
+    sort_by: str | None = None
+    descending: bool = True
+    limit: int | None = None
+
+    def take(self, start: int, end: int) -> None:
+        """Blank out a recognised span so no later pass reads it again."""
+        self.text = self.text[:start] + " " * (end - start) + self.text[end:]
+
+    def free(self, start: int, end: int) -> bool:
+        """Whether no earlier pass has already read any of this span."""
+        return "  " not in self.text[start:end].strip() and self.text[start:end].strip() != ""
+
+    def add(self, start: int, end: int, conditions: list[Condition], *,
+            attribute: str | None = None) -> None:
+        """Record a piece, negated when a negation closes the text before it, and blank it out."""
+        neg = NEG_BEFORE.search(self.text, 0, start)
+        if neg is not None:
+            conditions = [c.model_copy(update={"negate": not c.negate}) for c in conditions]
+            self.take(neg.start(), start)
+        self.pieces.append(Piece(start, end, conditions, attribute))
+        self.take(start, end)
+
+
+def field_condition(name: str, op: str, value: float | list[float]) -> Condition:
+    """A comparison on one users-table field."""
+    return Condition(kind="field", field=name, op=op, value=value)
+
+
+TOKEN = re.compile(r"[a-z0-9£$€¥][\w'+.-]*|[£$€¥%]")
+
+
+def unknown_words(text: str) -> list[str]:
+    """Words nobody recognised (the parser refuses rather than guesses)."""
+    return [w for w in (t.strip(".'-") for t in TOKEN.findall(text)) if w and w not in STOPWORDS]
+
+
+def normalise(question: str) -> str:
+    """Lower case, one space between words, sentence punctuation dropped, 'non-UK' -> 'non uk'."""
+    if not question.isupper():  # "US customers": the country, not the pronoun
+        question = re.sub(r"\bU\.?S\.?(?:A\b\.?)?(?![\w'])", "USA", question)
+    text = question.lower().replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+    text = re.sub(r"[?!;\"()]|[.:](?=\s|$)", " ", text)
+    text = re.sub(r"\bnon-(?!binary)", "non ", text)
+    text = re.sub(r"\b(last|past)\s+(day|week|month|year)\b", r"\1 1 \2", text)  # "last month" = 1 month
+    return " " + SPACES.sub(" ", text).strip() + " "

@@ -1,0 +1,118 @@
+"""Question parsers by name: `builtin` (rules, offline) and `llm` (an LLM fills the query).
+
+`make_parser` picks one from a `--llm` spec; both turn a question into a `Reading` against one
+workspace's catalogue. The LLM parser falls back to the built-in one, and its `Reading.parser`
+says why (docs/cli.md `ask`). A plugin adds a parser with `PARSERS.register("name")(factory)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Protocol
+
+from segmint.agent.ask.llm_parser import llm_parse
+from segmint.agent.ask.paraphrase import Rewrite, default_mapper
+from segmint.agent.ask.parser import parse
+from segmint.agent.core.errors import NotUnderstood
+from segmint.agent.core.registry import Registry
+from segmint.agent.query.glossary import Glossary
+from segmint.agent.query.spec import Catalogue, QuerySpec
+
+MAX_QUESTION_CHARS = 1000
+
+
+@dataclass
+class Reading:
+    """What a parser read in a question.
+
+    Attributes:
+        spec: the query.
+        rewrites: phrases read as glossary terms by meaning (built-in parser only).
+        parser: which parser produced the spec, as `Answer.parser` shows it ("builtin",
+            "llm:LABEL", or "builtin (fallback: REASON)").
+    """
+
+    spec: QuerySpec
+    rewrites: list[Rewrite] = field(default_factory=list)
+    parser: str = "builtin"
+
+
+class QuestionParser(Protocol):
+    """Turns a question into a query over one workspace."""
+
+    def parse(self, question: str, glossary: Glossary, cat: Catalogue) -> Reading:
+        """Read the question.
+
+        Raises:
+            NotUnderstood: the question could not be read (a parser refuses rather than guesses).
+        """
+        ...
+
+
+PARSERS: Registry[QuestionParser] = Registry("question parser", "--llm")
+
+
+class BuiltinParser:
+    """The rule-based parser (agent/ask/parser.py), with unknown phrasings read by meaning."""
+
+    def parse(self, question: str, glossary: Glossary, cat: Catalogue) -> Reading:
+        """Parse, refusing rather than guessing.
+
+        Raises:
+            NotUnderstood: nothing, or not all, of the question could be read.
+        """
+        if not question.strip():
+            raise NotUnderstood("the question is empty; ask e.g. 'who are my lapsed high spenders?'")
+        parsed = parse(question[:MAX_QUESTION_CHARS], glossary, cat, mapper=default_mapper)
+        spec = parsed.spec
+        if parsed.unknown or not (spec.any_of or spec.sort_by or spec.intent == "count"):
+            raise NotUnderstood(not_understood_message(question, parsed.unknown, glossary, cat))
+        return Reading(spec, parsed.rewrites)
+
+
+@dataclass
+class LLMParser:
+    """An LLM fills the query through structured output (agent/ask/llm_parser.py); when it cannot,
+    the built-in parser reads the question.
+
+    Args:
+        llm: the `--llm` spec (`openai:MODEL`, `ollama:MODEL`, ...).
+        log_dir: where the call log is written (the workspace).
+    """
+
+    llm: str
+    log_dir: Path
+
+    def parse(self, question: str, glossary: Glossary, cat: Catalogue) -> Reading:
+        """Parse with the LLM, else with the built-in parser.
+
+        Raises:
+            UsageError: the `--llm` spec is malformed.
+            NotUnderstood: the LLM gave no valid query and the built-in parser cannot read it.
+        """
+        spec, label = llm_parse(question, self.llm, glossary, cat, self.log_dir)
+        if spec is None:
+            return replace(BuiltinParser().parse(question, glossary, cat), parser=label)
+        return Reading(spec, parser=label)
+
+
+PARSERS.register("builtin")(BuiltinParser)
+PARSERS.register("llm")(LLMParser)
+
+
+def make_parser(llm: str | None, log_dir: Path) -> QuestionParser:
+    """The parser a `--llm` value asks for: none or `builtin` is the built-in parser."""
+    if llm in (None, "", "builtin"):
+        return PARSERS.create("builtin")
+    return PARSERS.create("llm", llm=llm, log_dir=log_dir)
+
+
+def not_understood_message(question: str, unknown: list[str], glossary: Glossary,
+                           cat: Catalogue) -> str:
+    """A helpful refusal: what was not understood and the terms that are."""
+    terms = ", ".join(t.label for t in glossary.terms.values())
+    fields = ", ".join(sorted(cat.numeric)[:8])
+    unread = f" (not understood: {', '.join(unknown[:6])})" if unknown else ""
+    return (f"could not understand “{question.strip()[:120]}”{unread}. Try terms like {terms}; "
+            f"numbers on {fields}; 'top 10 by revenue'; 'who bought candles'")
