@@ -22,9 +22,9 @@ from pydantic import BaseModel, Field
 
 from segmint.agent.act.recommend import resolve_segment, segment_items
 from segmint.agent.core.errors import InputError
+from segmint.agent.core.records import SegmentProfile, read_latest_run, read_segment
 from segmint.agent.core.workspace import Workspace
 from segmint.agent.describe.naming import allowed_numbers, matches_fact, numbers_in
-from segmint.agent.describe.profile import SegmentProfile
 from segmint.agent.llm.backends import LLMUnavailable
 from segmint.agent.llm.privacy import pii_count, scrub
 from segmint.agent.llm.structured import StructuredChat, StructuredOutputUnsupported, open_chat_model
@@ -90,18 +90,14 @@ def load_facts(con: duckdb.DuckDBPyConnection, segment: str) -> BriefFacts:
     if sid == "0":
         raise InputError("the Unassigned group shares no common traits to brief a campaign on",
                          field="--segment", kind="option", fix="pick a segment from `segmint segments`")
-    rows = con.execute("SELECT facts FROM segments WHERE CAST(segment_id AS VARCHAR) = ?",
-                       [sid]).fetchall()
-    raw = json.loads(rows[0][0]) if rows and rows[0][0] else {}
-    if not raw:
+    found = read_segment(con, sid)
+    profile = found.profile if found is not None else None
+    if profile is None:
         raise InputError(f"segment {sid} has no profile", field="--segment", kind="option",
                          fix="run `segmint run` again with this version of segmint")
-    profile = SegmentProfile(**raw)
     (total,) = con.execute("SELECT count(*) FROM users").fetchall()[0]
-    currency_row = con.execute(
-        "SELECT params->>'$.currency' FROM runs WHERE command = 'run' "
-        "ORDER BY finished_at DESC LIMIT 1").fetchall()
-    currency = (currency_row[0][0] if currency_row else None) or ""
+    latest = read_latest_run(con)
+    currency = latest.currency if latest is not None else ""
     return BriefFacts(sid, name, profile, segment_items(con, sid, limit=5), int(total), currency)
 
 

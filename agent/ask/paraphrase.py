@@ -21,14 +21,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import numpy.typing as npt
 
+from segmint.agent.core.arrays import F32
 from segmint.agent.query.glossary import Glossary
 
 log = logging.getLogger(__name__)
 
-Vectors = npt.NDArray[np.float32]
-Encode = Callable[[list[str]], Vectors]
+Encode = Callable[[list[str]], F32]
 
 # Calibrated on data/eval/paraphrases.yaml (tests/test_eval.py): accepted paraphrases score
 # 0.77-0.96 ("no longer shop" -> "stopped shopping" 0.77, "buy frequently" -> "buy often" 0.96);
@@ -90,9 +89,9 @@ class PhraseMapper:
         self.threshold = threshold
         self.margin = margin
         self._synonyms: tuple[tuple[str, str], ...] = ()
-        self._vectors: Vectors | None = None
+        self._vectors: F32 | None = None
 
-    def _synonym_vectors(self, synonyms: tuple[tuple[str, str], ...]) -> Vectors:
+    def _synonym_vectors(self, synonyms: tuple[tuple[str, str], ...]) -> F32:
         if self._vectors is None or synonyms != self._synonyms:
             self._synonyms = synonyms
             self._vectors = self.encode([syn for syn, _ in synonyms])
@@ -223,13 +222,13 @@ def default_mapper() -> PhraseMapper | None:
         log.warning("paraphrase mapping unavailable: %s", exc)
         return None
 
-    def encode(texts: list[str]) -> Vectors:
+    def encode(texts: list[str]) -> F32:
         # A few short phrases: one thread is ~10x faster than a thread pool on a busy machine
         # (measured 0.06 s against 1 s); the process-wide setting is restored for other users.
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            vectors: Vectors = model.encode(texts, normalize_embeddings=True, batch_size=64,
+            vectors: F32 = model.encode(texts, normalize_embeddings=True, batch_size=64,
                                             show_progress_bar=False, convert_to_numpy=True)
         finally:
             torch.set_num_threads(threads)

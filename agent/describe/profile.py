@@ -129,9 +129,13 @@ def _item_lift(con: duckdb.DuckDBPyConnection, column: str, label: str, top_n: i
             GROUP BY 1, 2
         ),
         overall AS (SELECT item, sum(buyers) AS buyers FROM per_seg GROUP BY item),
-        texts AS (
-            SELECT {column} AS item, mode(text) AS text FROM events
-            WHERE {column} IS NOT NULL GROUP BY 1
+        text_counts AS (
+            SELECT {column} AS item, text, count(*) AS n FROM events
+            WHERE {column} IS NOT NULL AND text IS NOT NULL GROUP BY 1, 2
+        ),
+        texts AS (  -- the most frequent text of an item; ties go to the first in sort order
+            SELECT item, text FROM text_counts
+            QUALIFY row_number() OVER (PARTITION BY item ORDER BY n DESC, text) = 1
         )
         SELECT p.seg, p.item, texts.text, p.buyers, p.buyers / s.n AS share,
                (p.buyers / s.n) / (o.buyers / total.n) AS lift
@@ -140,7 +144,7 @@ def _item_lift(con: duckdb.DuckDBPyConnection, column: str, label: str, top_n: i
         WHERE p.buyers / s.n >= {MIN_ITEM_SHARE} AND p.buyers >= 2
         QUALIFY row_number() OVER (PARTITION BY p.seg ORDER BY round(lift, 1) DESC, share DESC, p.item)
             <= {top_n}
-        ORDER BY p.seg, lift DESC""")
+        ORDER BY p.seg, lift DESC, share DESC, p.item""")
     out: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         item = {label: r["item"], "buyers": int(r["buyers"]), "share": round(r["share"], 4),
@@ -175,7 +179,7 @@ def distinctive_terms(con: duckdb.DuckDBPyConnection, top_n: int) -> dict[str, l
         FROM counts c JOIN per_class p USING (seg) JOIN freq USING (tok), avg_words
         WHERE c.tf >= 2
         QUALIFY row_number() OVER (PARTITION BY c.seg ORDER BY score DESC, c.tok) <= {top_n}
-        ORDER BY c.seg, score DESC""")
+        ORDER BY c.seg, score DESC, c.tok""")
     out: dict[str, list[str]] = {}
     for r in rows:
         out.setdefault(r["seg"], []).append(r["tok"])
@@ -197,7 +201,7 @@ def _attribute_lift(con: duckdb.DuckDBPyConnection, attribute: str, top_n: int
         FROM known k JOIN seg_n s USING (seg) JOIN pop USING (value)
         GROUP BY k.seg, k.value
         QUALIFY row_number() OVER (PARTITION BY k.seg ORDER BY lift DESC, k.value) <= {top_n}
-        ORDER BY k.seg, lift DESC""")
+        ORDER BY k.seg, lift DESC, k.value""")
     out: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         out.setdefault(r["seg"], []).append(
@@ -211,7 +215,7 @@ def _representatives(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     rows = con.execute(f"""
         SELECT CAST(segment_id AS VARCHAR), user_id FROM users WHERE segment_id IS NOT NULL
         QUALIFY row_number() OVER (PARTITION BY segment_id ORDER BY {order}) <= 5
-        ORDER BY 1""").fetchall()
+        ORDER BY 1, {order}""").fetchall()
     out: dict[str, list[str]] = {}
     for seg, uid in rows:
         out.setdefault(seg, []).append(uid)

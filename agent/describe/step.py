@@ -12,6 +12,7 @@ from typing import Any
 
 import duckdb
 
+from segmint.agent.core.arrays import UNASSIGNED
 from segmint.agent.core.records import SegmentProfile, read_segment_run, read_segments
 from segmint.agent.core.schema import SEGMENT_NAMES
 from segmint.agent.describe.naming import NamedSegment, Namer, SegmentText, builtin_text, unique_names
@@ -22,7 +23,7 @@ from segmint.agent.query.spec import catalogue
 __all__ = ["UNASSIGNED_TEXT", "DescribeReport", "describe_segments", "segments_document",
            "shop_term_shares"]
 
-UNASSIGNED_ID = "0"
+UNASSIGNED_ID = str(UNASSIGNED)
 UNASSIGNED_TEXT = SegmentText(
     name="Unassigned",
     description="Customers not close enough to any segment to be placed in one.",

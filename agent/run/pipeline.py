@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import duckdb
 
@@ -22,10 +22,11 @@ from segmint.agent.core.errors import InputError
 from segmint.agent.core.runtime import offline_models
 from segmint.agent.core.schema import USER_TEXT, assemble_segments, assemble_users
 from segmint.agent.core.workspace import Workspace
+from segmint.agent.describe.namers import make_namer
 from segmint.agent.describe.step import describe_segments
 from segmint.agent.ingest.events import carry_events, ingest
 from segmint.agent.ingest.features import features_step
-from segmint.agent.query.glossary import Glossary, load_glossary
+from segmint.agent.query.glossary import load_glossary
 from segmint.agent.run.engine import Engine, LocalEngine
 from segmint.agent.run.engines import open_engine
 from segmint.agent.run.incremental import append_config, assign_to_existing
@@ -34,9 +35,6 @@ from segmint.agent.scores.risk import score_risk
 from segmint.agent.segment.build import SegmentParams
 from segmint.agent.segment.store import segment_step
 from segmint.embeddings import CustomerVectors, UserIndex, make_encoder
-
-if TYPE_CHECKING:
-    from segmint.agent.describe.naming_chain import LLMNamer
 
 ProgressHook = Callable[[str], None]
 
@@ -140,28 +138,6 @@ def embed_stage(con: duckdb.DuckDBPyConnection, config: RunConfig, files: Path,
     return vectors, EmbedReport(config.embedder, vectors.fingerprint, stats.texts, stats.cached,
                                 stats.embedded, round(stats.seconds, 3),
                                 int(vectors.has_text.sum()), index.kind)
-
-
-def make_namer(spec: str, log_dir: Path, glossary: Glossary, n_users: int
-               ) -> tuple[LLMNamer | None, str | None]:
-    """The LLM naming chain for a `--llm` spec (None for builtin), or the reason it cannot run."""
-    from segmint.agent.describe.naming_chain import LLMNamer
-    from segmint.agent.llm.backends import LLMError, make_chat_model, parse_llm_spec, probe
-    from segmint.agent.llm.privacy import CallLog
-
-    parsed = parse_llm_spec(spec)  # a malformed spec is a usage error (exit 2)
-    if parsed.backend == "builtin":
-        return None, None
-    try:
-        # One probe per run: a dead server costs seconds, not a timeout per segment.
-        probe(parsed)
-        model = make_chat_model(parsed, callbacks=[CallLog(log_dir, parsed.label,
-                                                           remote=parsed.remote)])
-    except LLMError as exc:
-        return None, str(exc)
-    if model is None:
-        return None, None
-    return LLMNamer(model, parsed.label, glossary, total_customers=n_users), None
 
 
 def run(
