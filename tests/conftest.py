@@ -117,6 +117,78 @@ def shop_with_users(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pat
     return ws, events
 
 
+# The shop fixture family: every test that needs a workspace takes one of these (or the session-wide
+# `online_retail` / `shop_with_users` above) instead of building its own.
+
+def purchase_rows(users: int, *, seed: int, texts: Sequence[str], countries: Sequence[str] | None = None,
+                  orders: tuple[int, int] = (1, 4), days: tuple[int, int] = (0, 300),
+                  price_scale: float = 30.0, prefix: str = "u", hour: int = 12) -> list[dict[str, Any]]:
+    """Purchases of a small shop in 2024: user i buys `texts[i % len]`, lives in `countries[i % len]`.
+
+    Each user places `rng.integers(*orders)` orders on days drawn from `days`, at gamma(2, scale) prices.
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(users):
+        for k in range(int(rng.integers(*orders))):
+            day = int(rng.integers(*days))
+            row = {"user_id": f"{prefix}{u:03d}", "order_id": f"{u}-{k}", "event_type": "purchase",
+                   "timestamp": f"2024-{1 + day // 31:02d}-{1 + day % 28:02d}T{hour:02d}:00:00Z",
+                   "price": f"{rng.gamma(2, price_scale):.2f}", "text": texts[u % len(texts)]}
+            if countries:
+                row["country"] = countries[u % len(countries)]
+            rows.append(row)
+    return rows
+
+
+def build_workspace(root: Path, rows: Rows, config: Any = None) -> Any:
+    """`segmint run` over `rows` (written as CSV under `root`) into `root/ws`; returns the Workspace.
+
+    Without a config, a `country` column is kept as an attribute (`--attr country=country`).
+    """
+    from segmint.agent.core.config import RunConfig
+    from segmint.agent.core.workspace import Workspace
+    from segmint.agent.run.pipeline import run
+
+    if config is None:
+        has_country = any("country" in r for r in rows)
+        config = RunConfig.model_validate({"attr": {"country": "country"}} if has_country else {})
+    run(root / "ws", [write_rows(root / "events.csv", rows)], config)
+    return Workspace(root / "ws")
+
+
+@pytest.fixture(scope="session")
+def purchase_shop(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Any]:
+    """Factory: the workspace of `purchase_rows(**kwargs)`, built once per set of arguments.
+
+    Shared across the session, so tests must only read it.
+    """
+    built: dict[str, Any] = {}
+
+    def make(**kwargs: Any) -> Any:
+        key = json.dumps(kwargs, sort_keys=True, default=str)
+        if key not in built:
+            built[key] = build_workspace(tmp_path_factory.mktemp("purchase-shop"), purchase_rows(**kwargs))
+        return built[key]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def sample_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample shop (`segmint synth`, 1,500 customers, seed 0, its users file, £) after a run."""
+    from segmint.agent.core.config import load_config
+    from segmint.agent.core.workspace import Workspace
+    from segmint.agent.run.pipeline import run
+    from segmint.data.synth import generate
+
+    root = tmp_path_factory.mktemp("sample-shop-1500")
+    shop = generate(1500, root / "shop.parquet", seed=0)
+    run(Workspace(root / "ws"), [root / "shop.parquet"],
+        load_config(None, users=shop.users_path, currency="£"))
+    return root / "ws"
+
+
 BLOB_DIM = 48
 
 

@@ -12,7 +12,6 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
-from sample_shop import sample_shop
 
 from conftest import run_cli
 from segmint.agent.act.customers import get_user, similar_customers
@@ -31,10 +30,9 @@ GET_ROUTES = ["/api/summary", "/api/segments", "/api/segments/1", "/api/users/00
 
 
 @pytest.fixture(scope="module")
-def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    ws = sample_shop(tmp_path_factory)
-    warm_up(ws)  # as `segmint serve` does: no request pays for loading the models
-    return ws
+def shop(sample_workspace: Path) -> Path:
+    warm_up(sample_workspace)  # as `segmint serve` does: no request pays for loading the models
+    return sample_workspace
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,6 @@ from typing import Any
 
 import httpx
 import pytest
-from sample_shop import sample_shop
 from typer.testing import CliRunner
 
 from segmint.agent.act.export import COLUMNS
@@ -44,8 +43,8 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return sample_shop(tmp_path_factory)
+def shop(sample_workspace: Path) -> Path:
+    return sample_workspace
 
 
 @pytest.fixture(scope="module")

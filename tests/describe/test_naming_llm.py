@@ -18,7 +18,7 @@ import pytest
 from langchain_core.messages import AIMessage
 from llm_fakes import ToolCallingFake, UnreachableFake
 
-from conftest import write_rows
+from conftest import build_workspace, write_rows
 from segmint.agent.ask.answer import ask
 from segmint.agent.core.config import RunConfig
 from segmint.agent.core.workspace import Workspace
@@ -54,10 +54,7 @@ def _rows() -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    root = tmp_path_factory.mktemp("naming-llm")
-    events = write_rows(root / "events.csv", _rows())
-    run(root / "ws", [events], RunConfig(min_segment_size=10))
-    return Workspace(root / "ws")
+    return build_workspace(tmp_path_factory.mktemp("naming-llm"), _rows(), RunConfig(min_segment_size=10))
 
 
 def test_run_with_a_real_llm_names_every_segment_verifiably(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import WriteEvents, run_cli
+from conftest import WriteEvents, build_workspace, run_cli
 from segmint.agent.act.customers import similar_customers
 from segmint.agent.core.config import RunConfig
 from segmint.agent.core.errors import InputError
@@ -19,7 +19,7 @@ GARDEN = ["Tomato seeds", "Garden hose 30m", "Pruning shears", "organic compost"
 
 
 @pytest.fixture
-def shop(write_events: WriteEvents, workspace_dir: Path) -> Workspace:
+def shop(tmp_path: Path) -> Workspace:
     rows = []
     for u in range(12):
         titles = COFFEE if u < 6 else GARDEN
@@ -28,8 +28,7 @@ def shop(write_events: WriteEvents, workspace_dir: Path) -> Workspace:
                          "event_type": "purchase" if i % 2 else "view", "text": title,
                          "price": "5"})
     rows.append({"user_id": "silent", "timestamp": "2024-03-09", "event_type": "purchase", "price": "3"})
-    run(workspace_dir, [write_events(rows)], RunConfig())
-    return Workspace(workspace_dir)
+    return build_workspace(tmp_path, rows, RunConfig())
 
 
 def test_run_embeds_unique_texts_and_keeps_everyone(shop: Workspace) -> None:
