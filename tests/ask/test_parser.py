@@ -9,8 +9,9 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from segmint.agent.ask.paraphrase import PhraseMapper, Vectors, candidate_spans
+from segmint.agent.ask.paraphrase import PhraseMapper, candidate_spans
 from segmint.agent.ask.parser import normalise, parse, parse_question, unknown_words
+from segmint.agent.core.arrays import F32 as Vectors
 from segmint.agent.core.schema import NUMERIC_FEATURES
 from segmint.agent.query.glossary import load_glossary
 from segmint.agent.query.spec import Catalogue, Condition, QuerySpec
