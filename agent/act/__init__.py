@@ -4,7 +4,13 @@ from segmint.agent.act.audit import audit, audit_segments, export_skew
 from segmint.agent.act.brief import Brief, campaign_brief
 from segmint.agent.act.charts import segment_charts, shop_summary
 from segmint.agent.act.customers import get_user, normalise_user_id, similar_customers
-from segmint.agent.act.export import export_format, export_selection, hash_id, write_customers
+from segmint.agent.act.export import (
+    export_format,
+    export_selection,
+    hash_id,
+    prepare_output,
+    write_customers,
+)
 from segmint.agent.act.projection import CustomerMap, customer_map
 from segmint.agent.act.recommend import recommend_segment, recommend_user, resolve_segment
 
@@ -21,6 +27,7 @@ __all__ = [
     "get_user",
     "hash_id",
     "normalise_user_id",
+    "prepare_output",
     "recommend_segment",
     "recommend_user",
     "resolve_segment",

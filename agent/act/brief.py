@@ -5,8 +5,9 @@ The facts are the segment's profile (the same facts its name and description wer
 against) plus its recommended products (agent/act/recommend.py). A brief is written by the built-in
 writer (deterministic, offline) or by an LLM chain (`--llm`), and must pass the same kind of
 verifier as names: every number it states equals a fact of its kind (percent, money, plain count
-or ratio) at the precision written, the audience states the segment's exact size, and there is no
-personal data. An LLM brief that fails twice is replaced by the built-in one, with the reason.
+or ratio) at the precision written, the audience states the segment's exact size, every field is
+plain text of at most 600 characters (llm/plain_text.py), and there is no personal data. An LLM
+brief that fails twice is replaced by the built-in one, with the reason.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from segmint.agent.core.records import SegmentProfile, read_latest_run, read_seg
 from segmint.agent.core.workspace import Workspace
 from segmint.agent.describe.naming import allowed_numbers, matches_fact, numbers_in
 from segmint.agent.llm.backends import LLMUnavailable
-from segmint.agent.llm.privacy import pii_count, scrub
+from segmint.agent.llm.plain_text import MAX_FIELD_CHARS, plain_text_problems
+from segmint.agent.llm.privacy import pii_count, scrub, shared_text
 from segmint.agent.llm.structured import StructuredChat, StructuredOutputUnsupported, open_chat_model
 from segmint.agent.query.glossary import Glossary, load_glossary
 from segmint.prompts import RenderedPrompt, render
@@ -67,11 +69,8 @@ class BriefFacts:
         return facts
 
     def prompt_facts(self) -> dict[str, Any]:
-        """Aggregates only: no representative customers."""
+        """Aggregates only: no representative customers, attribute values or customer texts."""
         prof = self.profile.to_json()
-        prof.pop("representatives", None)
-        for item in prof.get("top_products", []):
-            item["text"] = scrub(str(item.get("text") or ""))
         return {"segment": self.name, "customers": self.profile.size,
                 "share_percent": round(self.profile.share * 100, 1),
                 "shop_customers": self.total_customers, "currency": self.currency,
@@ -117,6 +116,11 @@ def verify_brief(brief: BriefText, facts: BriefFacts) -> list[str]:
             checked = checked.replace(name, " ")
         if not text:
             problems.append(f"the {part} is empty")
+        if len(text) > MAX_FIELD_CHARS:
+            problems.append(f"the {part} has {len(text):,} characters; use at most {MAX_FIELD_CHARS}")
+            continue
+        # Quoted data names are left out: a product may be called anything; the model's words may not.
+        problems += plain_text_problems(checked, f"the {part}", MAX_FIELD_CHARS)
         for written, value, decimals, kind in numbers_in(checked):
             if not matches_fact(value, decimals, allowed[kind]):
                 problems.append(f"the number {written} in the {part} is not one of the facts")
@@ -225,8 +229,9 @@ def write_with_model(model: BaseChatModel, label: str, facts: BriefFacts, glossa
         chat = StructuredChat(model, BriefText, backend=label, purpose=PURPOSE)
     except StructuredOutputUnsupported as exc:
         return None, str(exc)
+    # A product's text only when enough customers share it (llm.privacy.shared_text); else its id.
     products = "\n".join(
-        f"- {scrub(str(p['text'] or p['product_id']))[:120]}: bought by "
+        f"- {(shared_text(p) or scrub(str(p['product_id'])))[:120]}: bought by "
         f"{round(p['buyers_share'] * 100, 1)}% of the segment, lift {round(p['lift'], 2)}"
         for p in facts.products)
 

@@ -28,21 +28,89 @@ from segmint.agent.describe.why import describe_customer
 
 log = logging.getLogger(__name__)
 FORMATS = ("csv", "parquet", "jsonl")
+_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 COLUMNS = ("user_id", "segment_id", "segment_name", "recency_days", "orders", "revenue", "why")
 
 
-def export_format(path: Path, fmt: str | None) -> str:
-    """The format to write: given, or from the file's suffix.
+def export_format(path: Path, fmt: str | None, formats: tuple[str, ...] = FORMATS) -> str:
+    """The format to write: given, or from the file's suffix (none means csv).
 
     Raises:
-        InputError: unknown format.
+        InputError: unknown format, or a suffix that names none of `formats`.
     """
-    chosen = fmt or {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl",
-                     ".ndjson": "jsonl"}.get(path.suffix.lower(), "csv")
-    if chosen not in FORMATS:
+    if fmt is None and path.suffix:
+        chosen = _SUFFIXES.get(path.suffix.lower())
+        if chosen not in formats:
+            excel = " (Excel opens .csv)" if path.suffix.lower().startswith(".xls") else ""
+            raise InputError(f"unknown export file type '{path.suffix}'", file=path,
+                             fix=f"name the file {_or(tuple('.' + f for f in formats))}{excel}")
+        return str(chosen)
+    chosen = fmt or "csv"
+    if chosen not in formats:
         raise InputError(f"unknown export format '{chosen}'", field="--format",
-                         kind="option", fix="use csv, parquet or jsonl")
+                         kind="option", fix=f"use {_or(formats)}")
     return chosen
+
+
+def prepare_output(path: Path, fmt: str | None = None, *, mkdir: bool = False,
+                   formats: tuple[str, ...] = FORMATS) -> str:
+    """Check that a file of a known format can be written at `path`, before any work is done.
+
+    Args:
+        path: destination file.
+        fmt: the format asked for (default from the suffix).
+        mkdir: create a missing folder instead of refusing it.
+        formats: the formats the caller writes.
+
+    Returns:
+        The format to write.
+
+    Raises:
+        InputError: unknown format, a folder or special file at `path`, a missing folder (without
+            `mkdir`), or a folder nobody may write to.
+    """
+    chosen = export_format(path, fmt, formats)
+    if path.is_dir():
+        raise InputError("is a folder, not a file", file=path,
+                         fix=f"give a file name inside it, e.g. {path / ('customers.' + chosen)}")
+    if path.exists() and not path.is_file():
+        raise InputError("is not a regular file", file=path, fix="give the path of a file to write")
+    folder = path.parent
+    if not folder.is_dir():
+        # The nearest part of the path that exists: a file there is a file used as a folder.
+        existing = next(p for p in (folder, *folder.parents) if p.exists())
+        if not existing.is_dir():
+            raise InputError(f"{existing} is a file, not a folder", file=path,
+                             fix="choose a path inside a folder")
+        if not mkdir:
+            raise InputError(f"folder {folder} does not exist", file=path,
+                             fix="create it first, or add --mkdir")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _unwritable(path, exc) from exc
+    _temp_file(path).unlink()
+    return chosen
+
+
+def _or(formats: tuple[str, ...]) -> str:
+    return formats[0] if len(formats) == 1 else f"{', '.join(formats[:-1])} or {formats[-1]}"
+
+
+def _unwritable(path: Path, exc: OSError) -> InputError:
+    return InputError(f"cannot write here ({exc.strerror or exc})", file=path,
+                      fix="choose a folder you can write to")
+
+
+def _temp_file(path: Path) -> Path:
+    """A new empty file beside `path` (same folder, so `os.replace` onto `path` is atomic)."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        # 0o666 like open(): the umask decides, as it did for files written directly.
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except OSError as exc:
+        raise _unwritable(path, exc) from exc
+    return tmp
 
 
 def hash_id(user_id: str, salt: str) -> str:
@@ -79,6 +147,9 @@ def write_customers(rows: list[dict[str, Any]], path: Path, fmt: str, *, currenc
 
     Returns:
         The number of rows written.
+
+    Raises:
+        InputError: the file cannot be written.
     """
     if audit_con is not None:
         for warning in export_skew(audit_con, [str(r.get("user_id")) for r in rows]):
@@ -98,8 +169,7 @@ def write_customers(rows: list[dict[str, Any]], path: Path, fmt: str, *, currenc
                         ("segment_name", pa.string()), ("recency_days", pa.int64()),
                         ("orders", pa.int64()), ("revenue", pa.float64()), ("why", pa.string())])
     table = pa.Table.from_pylist(records, schema=schema)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = _temp_file(path)
     try:
         if fmt == "parquet":
             pq.write_table(table, tmp)
@@ -110,6 +180,8 @@ def write_customers(rows: list[dict[str, Any]], path: Path, fmt: str, *, currenc
                 for rec in records:
                     fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
         os.replace(tmp, path)
+    except OSError as exc:  # a full disk, a folder removed meanwhile...
+        raise _unwritable(path, exc) from exc
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -117,7 +189,8 @@ def write_customers(rows: list[dict[str, Any]], path: Path, fmt: str, *, currenc
 
 
 def export_selection(workspace: Workspace, selection: Selection, path: Path, *,
-                     fmt: str | None = None, hash_ids: bool = False) -> Answer:
+                     fmt: str | None = None, hash_ids: bool = False, mkdir: bool = False
+                     ) -> Answer:
     """Write the customers an answer selects (`Answerer.select...`) to a file.
 
     Args:
@@ -126,14 +199,15 @@ def export_selection(workspace: Workspace, selection: Selection, path: Path, *,
         path: destination.
         fmt: csv, parquet or jsonl (default from the suffix).
         hash_ids: write salted SHA-256 ids instead of raw ids.
+        mkdir: create a missing folder instead of refusing it.
 
     Returns:
         The answer, with `export` set to the file written.
 
     Raises:
-        InputError: unknown format.
+        InputError: unknown format or a path that cannot be written (`prepare_output`).
     """
-    chosen = export_format(path, fmt)
+    chosen = prepare_output(path, fmt, mkdir=mkdir)
     salt = workspace_salt(workspace.path) if hash_ids else None
     with contextlib.closing(workspace.reader()) as con:
         write_customers(selection.customers, path, chosen, currency=selection.currency, salt=salt,

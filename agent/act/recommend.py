@@ -93,6 +93,10 @@ def segment_items(con: duckdb.DuckDBPyConnection, segment_id: str, *,
             SELECT b.product_id, count(*) FILTER (WHERE m.inside) AS buyers, count(*) AS all_buyers
             FROM bought b JOIN members m USING (user_id) GROUP BY 1
         ),
+        text_holders AS (  -- customers sharing a text: a prompt shows it only if enough do
+            SELECT text, count(DISTINCT user_id) AS customers FROM events
+            WHERE text IS NOT NULL GROUP BY 1
+        ),
         texts AS (
             SELECT product_id, first(text ORDER BY n DESC, text) AS text FROM (
                 SELECT product_id, text, count(*) AS n FROM events
@@ -100,10 +104,11 @@ def segment_items(con: duckdb.DuckDBPyConnection, segment_id: str, *,
                 GROUP BY 1, 2
             ) GROUP BY 1
         )
-        SELECT c.product_id, t.text, c.buyers, c.buyers / s.seg_n AS buyers_share,
+        SELECT c.product_id, t.text, h.customers, c.buyers, c.buyers / s.seg_n AS buyers_share,
                c.all_buyers / s.all_n AS population_share,
                (c.buyers / s.seg_n) / (c.all_buyers / s.all_n) AS lift
         FROM counts c CROSS JOIN sizes s LEFT JOIN texts t USING (product_id)
+        LEFT JOIN text_holders h ON h.text = t.text
         WHERE s.seg_n > 0 AND c.buyers >= {MIN_BUYERS} AND c.buyers / s.seg_n >= ?
           AND (c.buyers / s.seg_n) > (c.all_buyers / s.all_n)
         ORDER BY (c.buyers / s.seg_n) * log2((c.buyers / s.seg_n) / (c.all_buyers / s.all_n)) DESC,
@@ -113,9 +118,9 @@ def segment_items(con: duckdb.DuckDBPyConnection, segment_id: str, *,
 
 
 def _item(row: tuple[Any, ...]) -> dict[str, Any]:
-    product_id, text, buyers, share, pop_share, lift = row
+    product_id, text, text_customers, buyers, share, pop_share, lift = row
     return {
-        "product_id": str(product_id), "text": text,
+        "product_id": str(product_id), "text": text, "text_customers": int(text_customers or 0),
         "score": round(float(share) * math.log2(float(lift)), 6),
         "buyers_share": round(float(share), 6), "lift": round(float(lift), 4),
         "buyers": int(buyers), "population_share": round(float(pop_share), 6),

@@ -208,9 +208,7 @@ class Workspace:
         """
         self.path.mkdir(parents=True, exist_ok=True)
         with self._lock():
-            # Left behind by a killed run: we hold the lock, so nobody is writing them.
-            for stale in self.path.glob(f".{DB_NAME}.*.tmp*"):
-                stale.unlink(missing_ok=True)
+            self._remove_leftovers()
             record = RunRecord(run_id=_new_run_id(), command=command, params=params)
             staging = self.path / f".{DB_NAME}.{record.run_id}.tmp"
             tmp_dir = self.path / ".tmp"
@@ -254,7 +252,17 @@ class Workspace:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def _remove_stale_files(self, keep: str) -> None:
+    def _remove_leftovers(self) -> None:
+        """Remove what killed runs left: staging databases, spill files, side files of no run.
+
+        Called with the lock held, so no run is writing them; the current run's files are kept.
+        """
+        for stale in self.path.glob(f".{DB_NAME}.*.tmp*"):
+            stale.unlink(missing_ok=True)
+        shutil.rmtree(self.path / ".tmp", ignore_errors=True)
+        self._remove_stale_files(keep=self.current_run_id())
+
+    def _remove_stale_files(self, keep: str | None) -> None:
         root = self.path / "files"
         if root.is_dir():
             for child in root.iterdir():

@@ -1,9 +1,11 @@
 """Segment names and descriptions: the built-in namer and the verifier every namer must pass.
 
-The verifier is the contract: a name of at most five words, unique across segments; a description
-of one to three sentences in which every number equals a fact about the segment (allowing for
-rounding); no personal data. The LLM chain (agent/describe/naming_chain.py) must pass it too, or the
-built-in namer's text is used with the reason recorded.
+The verifier is the contract: a name of at most five words and 60 characters, unique across
+segments; a description of one to three sentences and at most 600 characters in which every number
+equals a fact about the segment (allowing for rounding); plain text only (llm/plain_text.py: no
+markup, links, code, SQL or instructions); no personal data. The LLM chain
+(agent/describe/naming_chain.py) must pass it too, or the built-in namer's text is used with the
+reason recorded.
 """
 
 from __future__ import annotations
@@ -16,6 +18,12 @@ from typing import Protocol
 from pydantic import BaseModel, Field
 
 from segmint.agent.describe.profile import SegmentProfile
+from segmint.agent.llm.plain_text import (
+    MAX_DESCRIPTION_CHARS,
+    MAX_NAME_CHARS,
+    MAX_PHRASE_CHARS,
+    plain_text_problems,
+)
 from segmint.agent.llm.privacy import pii_count
 
 MAX_NAME_WORDS = 5
@@ -115,7 +123,15 @@ def matches_fact(value: float, decimals: int, facts: Iterable[float]) -> bool:
 def verify(text: SegmentText, profile: SegmentProfile, other_names: Iterable[str],
            total_customers: int | None = None) -> Verdict:
     """Check a segment's name and description against its facts and the other names."""
-    problems = []
+    phrases = [*text.key_traits, *text.suggested_actions]
+    problems = plain_text_problems(text.name, "the name", MAX_NAME_CHARS)
+    problems += plain_text_problems(text.description, "the description", MAX_DESCRIPTION_CHARS,
+                                    one_line=False)
+    for i, phrase in enumerate(phrases, 1):
+        problems += plain_text_problems(phrase, f"phrase {i} of the traits and actions", MAX_PHRASE_CHARS)
+    if (len(text.name) > MAX_NAME_CHARS or len(text.description) > MAX_DESCRIPTION_CHARS
+            or any(len(p) > MAX_PHRASE_CHARS for p in phrases)):
+        return Verdict(problems)  # a huge text would only add a complaint per number in it
     words = name_words(text.name)
     if not words:
         problems.append("the name is empty")
@@ -131,8 +147,7 @@ def verify(text: SegmentText, profile: SegmentProfile, other_names: Iterable[str
                                                                *text.key_traits])):
         if not matches_fact(value, decimals, facts[kind]):
             problems.append(f"the number {written} is not one of the segment's facts")
-    if pii_count(" ".join([text.name, text.description, *text.key_traits,
-                           *text.suggested_actions])):
+    if pii_count(" ".join([text.name, text.description, *phrases])):
         problems.append("the text contains personal data")
     ids = set(profile.representatives)
     if any(uid in text.description or uid in text.name for uid in ids if len(uid) >= 4):

@@ -1,6 +1,8 @@
 """The LLM naming chain: facts -> structured output -> verifier -> one repair -> else built-in.
 
-Only aggregates and a few scrubbed example texts are sent; customer ids never are. Whatever the
+Only aggregates go into the prompt: attribute values held by at least 20 customers (as shares),
+example texts at least 5 customers share, scrubbed (llm/privacy.py); customer ids, free-text
+attributes and one-off texts never are. Whatever the
 model writes is data: it is accepted only when the verifier finds every number true, the name
 short and unique and no personal data — otherwise the built-in text stays, with the reason.
 """
@@ -14,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from segmint.agent.describe.naming import NamedSegment, SegmentText, verify
 from segmint.agent.describe.profile import SegmentProfile
 from segmint.agent.llm.backends import LLMUnavailable
-from segmint.agent.llm.privacy import scrub
+from segmint.agent.llm.privacy import shared_text, shared_values
 from segmint.agent.llm.structured import StructuredChat, StructuredOutputUnsupported
 from segmint.agent.query.glossary import Glossary
 from segmint.prompts import RenderedPrompt, render
@@ -28,14 +30,18 @@ MIN_SIZE_FOR_EXAMPLES = 20  # below this, example texts could point at individua
 
 
 def prompt_facts(profile: SegmentProfile) -> dict[str, Any]:
-    """The facts sent to the model: aggregates only (no representative customers)."""
+    """The facts sent to the model: aggregates only (no representative customers, no value or text
+    that few customers share)."""
     facts = profile.to_json()
     facts.pop("representatives", None)
+    facts["attributes"] = {a: kept for a, vals in profile.attributes.items()
+                           if (kept := shared_values(vals))}
     facts["share_percent"] = round(profile.share * 100, 1)
     facts["revenue_share_percent"] = round(profile.revenue_share * 100, 1)
     facts["term_percent"] = {k: round(v * 100, 1) for k, v in profile.term_shares.items()}
     for item in facts.get("top_products", []):
-        item["text"] = scrub(str(item.get("text") or ""))
+        item["text"] = shared_text(item)
+        item.pop("text_customers", None)
     return _rounded(facts)
 
 
@@ -51,11 +57,11 @@ def _rounded(value: Any) -> Any:
 
 
 def example_texts(profile: SegmentProfile) -> list[str]:
-    """A few scrubbed product texts typical of the segment; none for very small segments."""
+    """A few shared, scrubbed product texts typical of the segment; none for very small segments."""
     if profile.size < MIN_SIZE_FOR_EXAMPLES:
         return []
-    texts = [str(p.get("text") or "") for p in profile.top_products]
-    return [scrub(t)[:160] for t in texts if t][:MAX_EXAMPLES]
+    texts = [shared_text(p) for p in profile.top_products]
+    return [t[:160] for t in texts if t][:MAX_EXAMPLES]
 
 
 @dataclass

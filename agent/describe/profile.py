@@ -133,11 +133,16 @@ def _item_lift(con: duckdb.DuckDBPyConnection, column: str, label: str, top_n: i
             SELECT {column} AS item, text, count(*) AS n FROM events
             WHERE {column} IS NOT NULL AND text IS NOT NULL GROUP BY 1, 2
         ),
+        text_holders AS (  -- how many customers share a text: a prompt shows it only if enough do
+            SELECT text, count(DISTINCT user_id) AS customers FROM events
+            WHERE text IS NOT NULL GROUP BY 1
+        ),
         texts AS (  -- the most frequent text of an item; ties go to the first in sort order
-            SELECT item, text FROM text_counts
+            SELECT item, text, h.customers AS text_customers
+            FROM text_counts JOIN text_holders h USING (text)
             QUALIFY row_number() OVER (PARTITION BY item ORDER BY n DESC, text) = 1
         )
-        SELECT p.seg, p.item, texts.text, p.buyers, p.buyers / s.n AS share,
+        SELECT p.seg, p.item, texts.text, texts.text_customers, p.buyers, p.buyers / s.n AS share,
                (p.buyers / s.n) / (o.buyers / total.n) AS lift
         FROM per_seg p JOIN sizes s USING (seg) JOIN overall o USING (item)
         LEFT JOIN texts USING (item), total
@@ -151,6 +156,7 @@ def _item_lift(con: duckdb.DuckDBPyConnection, column: str, label: str, top_n: i
                 "lift": round(r["lift"], 2)}
         if column == "product_id":
             item["text"] = r["text"]
+            item["text_customers"] = int(r["text_customers"] or 0)
         out.setdefault(r["seg"], []).append(item)
     return out
 
@@ -195,8 +201,9 @@ def _attribute_lift(con: duckdb.DuckDBPyConnection, attribute: str, top_n: int
             WHERE segment_id IS NOT NULL AND {col} IS NOT NULL
         ),
         seg_n AS (SELECT seg, count(*) AS n FROM known GROUP BY seg),
-        pop AS (SELECT value, count(*) / (SELECT count(*) FROM known) AS share FROM known GROUP BY 1)
-        SELECT k.seg, k.value, count(*) / any_value(s.n) AS share,
+        pop AS (SELECT value, count(*) AS holders, count(*) / (SELECT count(*) FROM known) AS share
+                FROM known GROUP BY 1)
+        SELECT k.seg, k.value, any_value(pop.holders) AS customers, count(*) / any_value(s.n) AS share,
                (count(*) / any_value(s.n)) / any_value(pop.share) AS lift
         FROM known k JOIN seg_n s USING (seg) JOIN pop USING (value)
         GROUP BY k.seg, k.value
@@ -205,7 +212,8 @@ def _attribute_lift(con: duckdb.DuckDBPyConnection, attribute: str, top_n: int
     out: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         out.setdefault(r["seg"], []).append(
-            {"value": r["value"], "share": round(r["share"], 4), "lift": round(r["lift"], 2)})
+            {"value": r["value"], "share": round(r["share"], 4), "lift": round(r["lift"], 2),
+             "customers": int(r["customers"])})
     return out
 
 

@@ -12,7 +12,16 @@ from segmint.agent.llm.backends import (
     probe,
     structured_output,
 )
-from segmint.agent.llm.privacy import CallLog, pii_count, read_call_log, scrub, scrub_value
+from segmint.agent.llm.plain_text import plain_text_problems
+from segmint.agent.llm.privacy import (
+    CallLog,
+    pii_count,
+    read_call_log,
+    scrub,
+    scrub_value,
+    shared_text,
+    shared_values,
+)
 from segmint.agent.llm.structured import (
     Outcome,
     StructuredChat,
@@ -37,10 +46,13 @@ __all__ = [
     "open_chat_model",
     "parse_llm_spec",
     "pii_count",
+    "plain_text_problems",
     "probe",
     "read_call_log",
     "scrub",
     "scrub_value",
+    "shared_text",
+    "shared_values",
     "structured_output",
     "unwrap",
 ]

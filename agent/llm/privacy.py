@@ -51,10 +51,21 @@ _EMAIL_SPELLED = re.compile(
     re.IGNORECASE,
 )
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{1,4}){3,8}\b", re.IGNORECASE)
-_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+# Any grouping a card is written in: spaces, dashes, dots or slashes (4111.1111.1111.1111).
+_CARD = re.compile(r"(?<![\d./-])\d(?:[ ./-]?\d){12,18}(?![\d-])(?![./]\d)")
 _SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
 _NINO = re.compile(r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b", re.IGNORECASE)
 _IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])")
+# A house number, one to four words and a street word ("221B Baker Street"), or a German street
+# ("Hauptstraße 5"). A false hit costs a placeholder; a miss would send an address.
+_STREET_WORDS = ("street|st|road|rd|avenue|ave|lane|ln|drive|boulevard|blvd|terrace|crescent|highway"
+                 "|hwy|parkway")
+_STREET = re.compile(
+    r"\b\d{1,5}[A-Za-z]?(?:[-/]\d{1,4})?,?\s+(?:[A-Za-z][\w'.-]{0,30}\s+){1,4}(?:" + _STREET_WORDS
+    + r")\b\.?|\b[A-Za-zÄÖÜäöüß-]{2,40}(?:stra(?:ss|ß)e|str\.|weg|gasse)\s+\d{1,4}[a-z]?\b",
+    re.IGNORECASE)
+# UK postcodes ("NW1 6XE"); written in capitals, as addresses write them.
+_POSTCODE = re.compile(r"\b(?:[A-Z]{1,2}\d[A-Z\d]?|GIR) ?\d[ABD-HJLNP-UW-Z]{2}\b")
 # Candidates only; `_phone` keeps those with 9-15 digits (E.164) that are not a plain decimal.
 _PHONE = re.compile(r"(?<![\w+.,/:-])(?:\+|00)?\(?\d[\d ()./-]{6,24}\d(?![\w:])(?!\.\d)(?!,\d)")
 
@@ -78,13 +89,15 @@ class Scrubbed:
 
 
 def scrub(text: str) -> str:
-    """Replace e-mail addresses, phone numbers, card numbers, IBANs and national ids in a text.
+    """Replace e-mail addresses, phone numbers, card numbers, IBANs, national ids and street
+    addresses in a text.
 
     Args:
         text: any text that is about to go into a prompt.
 
     Returns:
-        The text with `[email]`, `[iban]`, `[card]`, `[id]`, `[ip]` and `[phone]` placeholders.
+        The text with `[email]`, `[iban]`, `[card]`, `[id]`, `[ip]`, `[address]` and `[phone]`
+        placeholders.
     """
     return scrub_report(text).text
 
@@ -178,6 +191,8 @@ _RULES: tuple[tuple[str, re.Pattern[str], Check], ...] = (
     ("id", _SSN, _whole),
     ("id", _NINO, _whole),
     ("ip", _IPV4, _whole),
+    ("address", _STREET, _whole),
+    ("address", _POSTCODE, _whole),
     ("phone", _PHONE, _phone),
 )
 
@@ -191,6 +206,44 @@ def _replacer(kind: str, check: Check, found: dict[str, int]) -> Callable[[re.Ma
         return f"[{kind}]" + m.group(0)[len(hit):]
 
     return replace
+
+
+# ---------------------------------------------------------------------------------------------
+# Aggregates only: what a prompt may hold about customers
+
+# A value or text reaches a prompt only when this many customers share it, so no prompt can
+# single anyone out: an e-mail or a full name is held by one customer, a product title by many.
+MIN_VALUE_CUSTOMERS = 20
+MIN_TEXT_CUSTOMERS = 5
+
+
+def shared_values(entries: list[dict[str, Any]], min_customers: int = MIN_VALUE_CUSTOMERS
+                  ) -> list[dict[str, Any]]:
+    """The attribute values a prompt may show: those held by at least `min_customers` customers.
+
+    Args:
+        entries: a profile's entries for one attribute (value, share, lift, and `customers`: how
+            many customers of the shop hold the value). An entry without `customers` is dropped:
+            an unknown count is not a safe one.
+        min_customers: the smallest group a value may describe.
+
+    Returns:
+        The shared entries, value scrubbed and the count left out (it is not a fact to quote).
+    """
+    return [{k: (scrub(str(v)) if k == "value" else v) for k, v in e.items() if k != "customers"}
+            for e in entries if int(e.get("customers") or 0) >= min_customers]
+
+
+def shared_text(item: dict[str, Any], min_customers: int = MIN_TEXT_CUSTOMERS) -> str:
+    """An item's text if at least `min_customers` distinct customers have that exact text, else "".
+
+    Args:
+        item: a profile or recommendation item with `text` and `text_customers` (distinct
+            customers with that text); without the count the text is not sent.
+        min_customers: how many customers must share the text.
+    """
+    text = str(item.get("text") or "")
+    return scrub(text) if text and int(item.get("text_customers") or 0) >= min_customers else ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -290,6 +343,14 @@ class CallLog(BaseCallbackHandler):
             "pii_in_prompt": pending.pii,
         }
         self.write(record)
+
+    def blocked(self, purpose: str, pii: int) -> None:
+        """Record a call that was not made because its prompt still held personal data."""
+        self.write({"ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                    "backend": self.backend, "remote": self.remote, "purpose": purpose,
+                    "prompt_chars": 0, "prompt_tokens": 0, "response_chars": 0,
+                    "response_tokens": 0, "tokens_estimated": False, "latency_ms": 0.0, "ok": False,
+                    "error": "not sent: personal data in prompt", "pii_in_prompt": pii})
 
     def write(self, record: dict[str, Any]) -> None:
         """Append one record; a failure to write is logged, never raised."""

@@ -1,6 +1,8 @@
 """The one structured LLM call path: naming, campaign briefs and the question parser all use it.
 
     `--llm` spec -> (probe) -> chat model with the privacy call log      `open_chat_model`
+    -> the privacy gate: no call to a remote backend while the prompt   `StructuredChat.ask`
+       still holds personal data (the reason is kept and logged)
     -> structured output of a pydantic schema (tool calling)            `StructuredChat`
     -> the caller's verifier -> one repair turn with its problems       `StructuredChat.ask`
     -> else no value, and the reason the caller falls back with         `Outcome.reason`
@@ -30,7 +32,7 @@ from segmint.agent.llm.backends import (
     probe,
     structured_output,
 )
-from segmint.agent.llm.privacy import CallLog
+from segmint.agent.llm.privacy import CallLog, scrub_report
 from segmint.prompts.templates import PromptError, RenderedPrompt
 
 if TYPE_CHECKING:
@@ -132,13 +134,16 @@ class StructuredChat(Generic[T]):
         backend: the `--llm` label, for reasons and the call log.
         purpose: why the calls are made ("name_segment"), recorded by the call log.
         read_text: also accept a reply that writes the JSON as text instead of calling the tool.
+        remote: whether the model is reached over the network; None reads it from the model's call
+            log (`open_chat_model` attaches one) and, without one, assumes remote: the privacy
+            gate fails closed.
 
     Raises:
         StructuredOutputUnsupported: the model cannot produce structured output.
     """
 
     def __init__(self, model: BaseChatModel, schema: type[T], *, backend: str, purpose: str,
-                 read_text: bool = False) -> None:
+                 read_text: bool = False, remote: bool | None = None) -> None:
         try:
             self._runnable = structured_output(model, schema)
         except (NotImplementedError, ValueError, TypeError) as exc:
@@ -148,6 +153,9 @@ class StructuredChat(Generic[T]):
         self.backend = backend
         self.purpose = purpose
         self.read_text = read_text
+        logs = [c for c in getattr(model, "callbacks", None) or [] if isinstance(c, CallLog)]
+        self._log = logs[0] if logs else None
+        self.remote = remote if remote is not None else self._log is None or self._log.remote
 
     def ask(self, prompt: PromptFor, verify: Callable[[T], Sequence[str]] | None = None, *,
             repair: bool = True, rejected: str = "") -> Outcome[T]:
@@ -173,6 +181,9 @@ class StructuredChat(Generic[T]):
                 messages = prompt(feedback).messages()
             except PromptError as exc:
                 return Outcome(reason=f"prompt problem: {exc}")
+            blocked = self._personal_data(messages)
+            if blocked:
+                return Outcome(reason=blocked)
             try:
                 out = invoke_llm(self._runnable, messages, backend=self.backend, purpose=self.purpose)
             except LLMUnavailable:
@@ -189,3 +200,15 @@ class StructuredChat(Generic[T]):
             feedback = REPAIR_FEEDBACK + "; ".join(problems)
         said = "; ".join(problems)
         return Outcome(reason=f"{rejected}: {said}" if rejected else said, unparsed=unparsed)
+
+    def _personal_data(self, messages: list[tuple[str, str]]) -> str:
+        """Why a prompt must not go to this backend ("" when it may): personal data still in it."""
+        if not self.remote:
+            return ""
+        found = scrub_report("\n".join(content for _, content in messages)).found
+        if not found:
+            return ""
+        kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(found.items()))
+        if self._log is not None:
+            self._log.blocked(self.purpose, sum(found.values()))
+        return f"not sent to {self.backend}: the prompt still holds personal data ({kinds})"

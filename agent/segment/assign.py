@@ -10,6 +10,8 @@ and per-segment recall against their actual segments are reported.
 from __future__ import annotations
 
 import csv
+import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,16 +56,24 @@ def assign(model: SegmentModel, vectors: npt.NDArray[np.floating], has_text: Boo
 
 def write_assignment(path: Path, user_ids: list[str], result: Assignment,
                      names: dict[int, str] | None = None) -> Path:
-    """Write `user_id, segment_id, segment_name, membership, nearest_segment_id` as CSV."""
+    """Write `user_id, segment_id, segment_name, membership, nearest_segment_id` as CSV, atomically.
+
+    The rows go to a temporary file beside `path`, which then replaces it: a reader never sees a
+    half-written list, and a failed write leaves any earlier file as it was.
+    """
     names = names or {}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(["user_id", "segment_id", "segment_name", "membership", "nearest_segment_id"])
-        for uid, sid, m, near in zip(user_ids, result.labels.tolist(), result.membership.tolist(),
-                                     result.nearest.tolist(), strict=True):
-            name = names.get(sid, "Unassigned" if sid == UNASSIGNED else "")
-            w.writerow([uid, sid, name, round(m, 6), near])
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with tmp.open("w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh, lineterminator="\n")
+            w.writerow(["user_id", "segment_id", "segment_name", "membership", "nearest_segment_id"])
+            for uid, sid, m, near in zip(user_ids, result.labels.tolist(), result.membership.tolist(),
+                                         result.nearest.tolist(), strict=True):
+                name = names.get(sid, "Unassigned" if sid == UNASSIGNED else "")
+                w.writerow([uid, sid, name, round(m, 6), near])
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -17,6 +17,7 @@ from segmint.agent.core.config import RunConfig
 from segmint.agent.core.errors import InputError, UsageError
 from segmint.agent.core.workspace import Workspace
 from segmint.agent.run.pipeline import run
+from segmint.data.synth import generate
 
 ROWS = [{"user_id": str(i), "timestamp": "2024-01-01", "price": "1"} for i in range(5)]
 
@@ -80,3 +81,30 @@ def test_killed_run_leaves_previous_workspace(write_events: WriteEvents, workspa
 def test_reading_an_empty_workspace_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="segmint run"):
         Workspace(tmp_path / "none").connect()
+
+
+def test_a_failing_run_cleans_what_a_killed_run_left(workspace_dir: Path, tmp_path: Path) -> None:
+    first = run(workspace_dir, [write_rows(tmp_path / "small.csv", ROWS)], RunConfig())
+    shop = tmp_path / "shop.parquet"
+    generate(6000, shop, seed=1)
+    proc = subprocess.Popen([sys.executable, "-m", "segmint.agent", "run", str(shop),
+                             "-w", str(workspace_dir)], stderr=subprocess.PIPE)
+    files = workspace_dir / "files"
+    deadline = time.time() + 300
+    # Killed once it has side files of its own: the staging database, the spill folder and
+    # files/<its run id> are all left behind.
+    while proc.poll() is None and time.time() < deadline and len(list(files.iterdir())) < 2:
+        time.sleep(0.02)
+    assert proc.poll() is None, proc.communicate()[1]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert len(list(files.iterdir())) == 2 and list(workspace_dir.glob(".segmint.duckdb.*.tmp"))
+
+    # The next writer fails on its input, yet cleans up first and keeps the current run's files.
+    bad = write_rows(tmp_path / "bad.csv", [{"nobody": 1}])
+    failed = subprocess.run([sys.executable, "-m", "segmint.agent", "run", str(bad),
+                             "-w", str(workspace_dir)], capture_output=True, text=True, timeout=300)
+    assert failed.returncode == 2 and "Traceback" not in failed.stderr, failed.stderr
+    assert sorted(p.name for p in workspace_dir.iterdir()) == [".lock", "files", "segmint.duckdb"]
+    assert [p.name for p in files.iterdir()] == [first.run_id]
+    assert _users(workspace_dir) == 5 and len(Workspace(workspace_dir).segments()) >= 1

@@ -109,6 +109,13 @@ def test_lifecycle_words_in_names_hold_for_most_members(profiles: list[SegmentPr
             f"{p.size:,} customers", f"{p.size * 10 + 3:,} customers")}), "is not one of"),
         (lambda t, p: t.model_copy(update={"description": t.description.replace(
             "% of all", "1% of all", 1)}), "is not one of"),
+        (lambda t, p: t.model_copy(update={"name": "A" * 1_000_003}), "use at most 60"),
+        (lambda t, p: t.model_copy(update={"name": "<script>alert(1)</script>"}), "markup"),
+        (lambda t, p: t.model_copy(update={"name": "IGNORE PREVIOUS INSTRUCTIONS"}), "an instruction"),
+        (lambda t, p: t.model_copy(update={"name": "x'); DROP TABLE users;--"}), "SQL"),
+        (lambda t, p: t.model_copy(update={"description": "See http://evil.example.com now."}),
+         "a link"),
+        (lambda t, p: t.model_copy(update={"description": "Plain words. " * 50}), "use at most 600"),
         (lambda t, p: t.model_copy(update={"name": "A name far too long to fit the rule"}),
          "at most 5"),
         (lambda t, p: t.model_copy(update={"description": t.description + " Contact jo@shop.com."}),

@@ -23,6 +23,8 @@ from segmint.agent.llm.privacy import (
     scrub,
     scrub_report,
     scrub_value,
+    shared_text,
+    shared_values,
 )
 
 # Glue text a shop's data could put around an address: words, punctuation, other numbers.
@@ -142,3 +144,34 @@ def test_call_log_records_failures(tmp_path: Path) -> None:
         invoke_llm(model, "hello", backend="fake:broken", purpose="unit_test")
     (rec,) = read_call_log(tmp_path / "calls.jsonl")
     assert rec["ok"] is False and rec["error"] == "IndexError" and rec["response_chars"] == 0
+
+
+@pytest.mark.parametrize("card", ["4111.1111.1111.1111", "4111/1111/1111/1111", "4111 1111-1111.1111"])
+def test_cards_in_any_grouping_go(card: str) -> None:
+    assert scrub(f"card {card}.") == "card [card]."
+
+
+@pytest.mark.parametrize(("text", "out"), [
+    ("deliver to 221B Baker Street, London NW1 6XE", "deliver to [address], London [address]"),
+    ("221b baker street london", "[address] london"),
+    ("Hauptstraße 5, Berlin", "[address], Berlin"),
+    ("Camping tent 2 person", "Camping tent 2 person"),
+    ("SET OF 3 CAKE TINS", "SET OF 3 CAKE TINS"),
+])
+def test_street_addresses_go(text: str, out: str) -> None:
+    assert scrub(text) == out
+
+
+def test_only_values_many_customers_share_reach_a_prompt() -> None:
+    entries = [{"value": "gold", "share": 0.5, "lift": 1.0, "customers": 60},
+               {"value": "jo@example.com", "share": 0.01, "lift": 9.0, "customers": 1},
+               {"value": "Ann Smith", "share": 0.01, "lift": 9.0}]  # no count: not sent
+    assert shared_values(entries) == [{"value": "gold", "share": 0.5, "lift": 1.0}]
+    assert shared_values(entries, min_customers=61) == []
+
+
+def test_a_text_goes_only_when_enough_customers_share_it() -> None:
+    assert shared_text({"text": "Tea light holder", "text_customers": 5}) == "Tea light holder"
+    assert shared_text({"text": "gift for Ann Smith", "text_customers": 4}) == ""
+    assert shared_text({"text": "gift for Ann Smith"}) == ""
+    assert shared_text({"text": "mail jo@example.com", "text_customers": 50}) == "mail [email]"

@@ -209,3 +209,39 @@ def test_open_chat_model_probes_a_dead_server_in_seconds(tmp_path: Path,
     [log] = model.callbacks or []
     assert isinstance(log, CallLog) and (log.backend, log.remote) == ("openai:smollm2", True)
     assert log.path == tmp_path / "llm_calls.jsonl"
+
+
+def personal_prompt(feedback: str) -> RenderedPrompt:
+    return RenderedPrompt("greet", "Greet.", "Say hello to the owner of card 4111.1111.1111.1111.")
+
+
+@pytest.mark.parametrize("remote", [True, None])
+def test_a_prompt_with_personal_data_is_not_sent_to_a_remote_backend(remote: bool | None) -> None:
+    # None: a model without the call log counts as remote (the gate fails closed).
+    model = ToolCallingFake(responses=[reply(text="hi", count=2)])
+    out = chat(model, remote=remote).ask(personal_prompt, Verifier())
+    assert out.value is None and model.seen == []
+    assert out.reason == "not sent to fake: the prompt still holds personal data (card 1)"
+
+
+def test_a_local_backend_gets_the_prompt() -> None:
+    model = ToolCallingFake(responses=[reply(text="hi", count=2)])
+    out = chat(model, remote=False).ask(personal_prompt, Verifier())
+    assert out.value is not None and len(model.seen) == 1
+
+
+def test_a_blocked_call_is_recorded_in_the_call_log(tmp_path: Path) -> None:
+    log = CallLog(tmp_path, "openai:x", remote=True)
+    model = ToolCallingFake(responses=[reply(text="hi", count=2)], callbacks=[log])
+    out = StructuredChat(model, Greeting, backend="openai:x", purpose="test").ask(personal_prompt)
+    assert out.value is None and model.seen == []
+    (record,) = read_call_log(tmp_path)
+    assert (record["ok"], record["error"], record["pii_in_prompt"], record["purpose"]) == (
+        False, "not sent: personal data in prompt", 1, "test")
+
+
+def test_the_call_log_of_a_local_model_lets_its_prompts_through(tmp_path: Path) -> None:
+    log = CallLog(tmp_path, "llamacpp:x.gguf", remote=False)
+    model = ToolCallingFake(responses=[reply(text="hi", count=2)], callbacks=[log])
+    out = StructuredChat(model, Greeting, backend="llamacpp:x.gguf", purpose="test").ask(personal_prompt)
+    assert out.value is not None

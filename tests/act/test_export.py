@@ -1,0 +1,118 @@
+"""Export paths through the real console entry point: a file a user cannot get is one line, exit 2."""
+
+from __future__ import annotations
+
+import json
+import stat
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from segmint.agent.cli import main
+
+QUESTION = "top 10 customers by revenue"
+
+
+@pytest.fixture(scope="module")
+def workspace(purchase_shop: Any) -> str:
+    ws = purchase_shop(users=40, seed=5, texts=("mug", "tea", "kettle"))
+    return str(ws.path)
+
+
+def segmint(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+            *args: str) -> tuple[int, str, str]:
+    """Run `segmint ARGS` through `main` (its error mapping included): exit code, stdout, stderr."""
+    monkeypatch.setattr(sys, "argv", ["segmint", *args])
+    with pytest.raises(SystemExit) as done:
+        main()
+        raise SystemExit(0)
+    out = capsys.readouterr()
+    return int(done.value.code or 0), out.out, out.err
+
+
+def refused(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+            *args: str) -> str:
+    """The one error line of a command that must exit 2."""
+    code, _, stderr = segmint(monkeypatch, capsys, *args)
+    lines = stderr.strip().splitlines()
+    assert code == 2, stderr
+    assert len(lines) == 1 and "Traceback" not in stderr and "unexpected" not in stderr, stderr
+    return lines[0]
+
+
+def bad_paths(tmp_path: Path) -> list[tuple[Path, str]]:
+    """Destinations that cannot be written, each with the words its error must contain."""
+    a_file = tmp_path / "taken.csv"
+    a_file.write_text("keep me\n")
+    a_folder = tmp_path / "a-folder"
+    a_folder.mkdir()
+    cases = [
+        (tmp_path / "list.xlsx", "fix: name the file .csv, .parquet or .jsonl (Excel opens .csv)"),
+        (tmp_path / "list.csv.gz", "unknown export file type '.gz'"),
+        (a_file / "list.csv", f"{a_file} is a file, not a folder"),
+        (a_folder, "is a folder, not a file"),
+        (tmp_path / "new" / "deeper" / "list.csv", "does not exist — fix: create it first, or add --mkdir"),
+        (Path("/dev/null"), "is not a regular file"),
+    ]
+    if Path("/proc/self").is_dir():
+        cases.append((Path("/proc/list.csv"), "cannot write here"))
+    return cases
+
+
+@pytest.mark.parametrize("command", ["export", "ask"])
+def test_unwritable_exports_are_one_line_exit_2(command: str, workspace: str, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    for path, words in bad_paths(tmp_path):
+        args = (["export", "--question", QUESTION, "-o", str(path)] if command == "export"
+                else ["ask", QUESTION, "--export", str(path)])
+        line = refused(monkeypatch, capsys, *args, "-w", workspace)
+        assert str(path) in line and words in line, line
+    assert (tmp_path / "taken.csv").read_text() == "keep me\n"
+    assert not (tmp_path / "new").exists() and not (tmp_path / "list.xlsx").exists()
+    assert stat.S_ISCHR(Path("/dev/null").stat().st_mode)
+    assert not list(tmp_path.rglob(".*.tmp"))
+
+
+def test_assign_checks_its_output_before_any_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    # Neither the events nor the workspace exist: the output is refused first.
+    for path, words in [(tmp_path / "placed.parquet", "fix: name the file .csv"),
+                        *bad_paths(tmp_path)[2:]]:
+        line = refused(monkeypatch, capsys, "assign", str(tmp_path / "none.csv"), "-o", str(path),
+                       "-w", str(tmp_path / "ws"))
+        assert str(path) in line and words in line, line
+
+
+def test_mkdir_creates_the_folder_and_writes_atomically(workspace: str, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "new" / "deeper" / "top.jsonl"
+    code, _, stderr = segmint(monkeypatch, capsys, "export", "--question", QUESTION, "-o", str(path),
+                              "--mkdir", "-w", workspace)
+    assert code == 0, stderr
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert len(rows) == 10 and all(r["why"] for r in rows)
+
+    # Written again over the same file: replaced whole, and no temporary file stays behind.
+    code, stdout, stderr = segmint(monkeypatch, capsys, "ask", QUESTION, "--export", str(path),
+                                   "-w", workspace, "--json")
+    assert code == 0, stderr
+    assert json.loads(stdout)["export"] == str(path)
+    assert [p.name for p in path.parent.iterdir()] == ["top.jsonl"]
+    assert len(path.read_text().splitlines()) == 10
+
+
+def test_an_explicit_format_names_any_file(workspace: str, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "top.txt"
+    code, _, stderr = segmint(monkeypatch, capsys, "export", "--question", QUESTION, "-o", str(path),
+                              "--format", "csv", "-w", workspace)
+    assert code == 0, stderr
+    assert path.read_text().splitlines()[0].startswith('"user_id","segment_id"')
+    line = refused(monkeypatch, capsys, "export", "--question", QUESTION, "-o", str(path),
+                   "--format", "xlsx", "-w", workspace)
+    assert "option '--format': unknown export format 'xlsx' — fix: use csv, parquet or jsonl" in line
