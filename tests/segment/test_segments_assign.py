@@ -93,8 +93,9 @@ def test_write_assignment_csv(tmp_path: Path) -> None:
     X, _ = blobs([80, 80], spread=0.7)
     r = build_segments(X, np.ones(len(X), bool), np.zeros((len(X), 4)))
     out = assign(r.model, X[:5], np.ones(5, bool), np.zeros((5, 4)))
-    path = write_assignment(tmp_path / "o" / "a.csv", [f"u{i}" for i in range(5)], out,
+    path = write_assignment(tmp_path / "a.csv", [f"u{i}" for i in range(5)], out,
                             names={int(out.labels[0]): "Tea lovers"})
+    assert [p.name for p in tmp_path.iterdir()] == ["a.csv"]  # written in place, no temp file left
     rows = list(csv.DictReader(path.open()))
     assert [r["user_id"] for r in rows] == [f"u{i}" for i in range(5)]
     assert rows[0]["segment_name"] == "Tea lovers"
