@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from segmint.agent.act.customers import get_user, similar_customers
-from segmint.agent.act.export import export_selection
+from segmint.agent.act.export import export_selection, prepare_output
 from segmint.agent.ask.answer import Answerer
 from segmint.agent.ask.conversation import Conversation
 from segmint.agent.cli._app import JsonOpt, LlmOpt, StageDisplay, WorkspaceOpt, app, emit_json, err
@@ -26,6 +26,8 @@ from segmint.agent.run.pipeline import run as run_pipeline
 from segmint.agent.segment.evaluate import evaluate_labels_file
 from segmint.data.synth import SynthResult, generate
 
+MkdirOpt = Annotated[bool, typer.Option("--mkdir", help="Create the file's folder if it is missing.")]
+
 
 @app.command()
 def run(
@@ -37,6 +39,9 @@ def run(
     ] = None,
     attr: Annotated[list[str] | None, typer.Option(help="NAME=SOURCE per-user attribute.")] = None,
     config: Annotated[Path | None, typer.Option(help="YAML file with the same settings.")] = None,
+    encoding: Annotated[str | None, typer.Option(
+        help="Text encoding of CSV/JSONL files: utf-8, latin-1 or utf-16 (default: utf-8, "
+             "UTF-16 detected by its byte-order mark).")] = None,
     as_of: Annotated[
         datetime | None, typer.Option("--as-of", help="Reference date (default: last event).")
     ] = None,
@@ -76,6 +81,7 @@ def run(
         column_map=parse_pairs(map_ or [], "--map"),
         attributes=parse_pairs(attr or [], "--attr"),
         users=users,
+        encoding=encoding,
         as_of=as_of,
         seed=seed,
         currency=currency,
@@ -139,6 +145,7 @@ def ask(
     question: Annotated[str, typer.Argument(help="The question, in plain words.")],
     workspace: WorkspaceOpt = Path("segmint-workspace"),
     export: Annotated[Path | None, typer.Option(help="Also write the customers to FILE.")] = None,
+    mkdir: MkdirOpt = False,
     llm: LlmOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -147,7 +154,7 @@ def ask(
     answerer = Answerer(ws, llm=llm)
     try:
         answer = (answerer.ask(question) if export is None
-                  else export_selection(ws, answerer.select(question), export))
+                  else export_selection(ws, answerer.select(question), export, mkdir=mkdir))
     except NotUnderstood as exc:
         if not json_out:
             raise
@@ -198,6 +205,7 @@ def export(
     segment: Annotated[str | None, typer.Option(help="Export a segment (id or name).")] = None,
     fmt: Annotated[str | None, typer.Option("--format", help="csv, parquet or jsonl.")] = None,
     hash_ids: Annotated[bool, typer.Option("--hash-ids", help="Salted SHA-256 ids.")] = False,
+    mkdir: MkdirOpt = False,
     workspace: WorkspaceOpt = Path("segmint-workspace"),
 ) -> None:
     """Write a customer list (one row per customer, with a reason) for a campaign."""
@@ -207,7 +215,7 @@ def export(
     answerer = Answerer(ws)
     selection = (answerer.select_segment(segment) if segment is not None
                  else answerer.select(str(question)))
-    answer = export_selection(ws, selection, output, fmt=fmt, hash_ids=hash_ids)
+    answer = export_selection(ws, selection, output, fmt=fmt, hash_ids=hash_ids, mkdir=mkdir)
     err.print(f"wrote {answer.count:,} customers to {output}")
 
 
@@ -251,10 +259,12 @@ def similar(
 def assign_cmd(
     events: Annotated[list[Path], typer.Argument(help="Events of the new customers.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="CSV to write.")],
+    mkdir: MkdirOpt = False,
     workspace: WorkspaceOpt = Path("segmint-workspace"),
     json_out: JsonOpt = False,
 ) -> None:
     """Put new customers into the existing segments without refitting."""
+    prepare_output(output, mkdir=mkdir, formats=("csv",))  # before the embedding work
     doc = assign_newcomers(Workspace(workspace), list(events), output)
     segment_run = Workspace(workspace).segment_run()
     doc["model"] = None if segment_run is None else segment_run.newcomer_model

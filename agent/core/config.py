@@ -23,6 +23,7 @@ class RunConfig(BaseModel):
     users: Path | None = None
     as_of: datetime | None = None
     timestamp_format: str | None = None
+    encoding: str | None = None  # of CSV / JSON Lines files; None: UTF-8, or UTF-16 by its BOM
     event_types: dict[str, str] = Field(default_factory=dict)
     segments: int | None = None
     min_segment_size: int | None = None

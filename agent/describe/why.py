@@ -12,7 +12,9 @@ def describe_customer(features: dict[str, Any], currency: str = "") -> str:
     parts = []
     revenue = features.get("revenue")
     if revenue is not None:
-        parts.append(f"revenue {currency}{revenue:,.2f}")
+        # A sum of sales and refunds that cancel can land a hair below zero (float order): "£-0.00".
+        shown = 0.0 if abs(revenue) < 0.005 else revenue
+        parts.append(f"revenue {currency}{shown:,.2f}")
     orders = features.get("orders") or 0
     parts.append(f"{orders} order{'s' if orders != 1 else ''}")
     recency = features.get("recency_days")

@@ -16,7 +16,7 @@ from segmint.agent.core.config import RunConfig
 from segmint.agent.core.errors import InputError
 from segmint.agent.core.schema import CANONICAL_COLUMNS, EVENT_TYPES, EVENTS, REJECTS, REQUIRED_COLUMNS
 from segmint.agent.core.sql import fetch_one, sql_ident, sql_str
-from segmint.agent.ingest.readers import Source, open_source
+from segmint.agent.ingest.readers import MAX_LINE_BYTES, Source, open_source
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,12 @@ EVENT_TYPE_SYNONYMS: dict[str, str] = {
     ),
     **dict.fromkeys(("refund", "returned", "return_item", "cancel", "cancellation"), "return"),
 }
+
+# Range checks (docs/definitions.md, "Input contract"): later stages never see a value they cannot
+# hold — an infinite revenue, a year Python's datetime cannot represent, an id the size of a page.
+MAX_ID_CHARS = 256
+FIRST_YEAR, LAST_YEAR = 1970, 2100
+MAX_VALUE = 1e12
 
 CURRENCY = r"^[£$€¥₹]\s*|\s*(GBP|USD|EUR)$"
 
@@ -144,7 +150,7 @@ def ingest(con: duckdb.DuckDBPyConnection, files: list[Path], config: RunConfig)
     # not cost the time of loading the first two.
     sources = []
     for i, path in enumerate(files):
-        source = open_source(con, Path(path), tag=str(i))
+        source = open_source(con, Path(path), tag=str(i), encoding=config.encoding)
         sources.append((source, resolve_columns(source, config)))
         for name, src_col in config.attributes.items():
             if src_col not in source.columns:
@@ -216,19 +222,42 @@ def _load_file(
         "FROM staged"
     )) or (0, 0)
     con.execute("DROP TABLE staged")
+    if source.layout is not None:
+        skipped = [(n, "comment line before the header") for n in source.layout.comment_lines]
+        skipped += [(n, "blank line") for n in source.layout.blank_lines]
+        if skipped:
+            con.execute(
+                "INSERT INTO rejects SELECT ?, unnest(?::BIGINT[]), unnest(?::VARCHAR[]), NULL",
+                [path, [n for n, _ in skipped], [r for _, r in skipped]],
+            )
+        bad += len(skipped)
     if source.rejects_table is not None:
-        # Lines the CSV reader itself could not split into the header's columns. The reader logs
-        # one entry per faulty field, so a line is counted once.
+        # Lines the reader itself could not read. It logs one entry per faulty field, so a line is
+        # counted once, with its first fault.
+        reason = _reader_reason(source.encoding)
         con.execute(
-            f"INSERT INTO rejects SELECT {sql_str(path)}, line, "
-            "'malformed CSV line: ' || lower(CAST(min(error_type) AS VARCHAR)), min(csv_line) "
+            f"INSERT INTO rejects SELECT {sql_str(path)}, line, {reason}, min(csv_line) "
             f"FROM {source.rejects_table} GROUP BY line"
         )
-        (malformed,) = fetch_one(con.execute(
+        (unreadable,) = fetch_one(con.execute(
             f"SELECT count(DISTINCT line) FROM {source.rejects_table}"
         )) or (0,)
-        bad += malformed
+        bad += unreadable
     return FileReport(path, ok + bad, ok, bad, dict(columns))
+
+
+def _reader_reason(encoding: str) -> str:
+    """The reason for a line the CSV reader refused, from the faults it logged for that line."""
+    fault = "lower(CAST(min(error_type) AS VARCHAR))"
+    column = "coalesce(chr(39) || min(column_name) || chr(39), 'a column')"
+    return (
+        f"CASE WHEN bool_or(error_type = 'INVALID ENCODING') THEN "
+        f"'text that is not valid {encoding} in ' || {column} "
+        "|| ' (if the file has another encoding, pass --encoding, e.g. --encoding latin-1)' "
+        f"WHEN bool_or(error_type = 'LINE SIZE OVER MAXIMUM') THEN "
+        f"'line longer than {MAX_LINE_BYTES // (1 << 20)} MB' "
+        f"ELSE 'malformed CSV line: ' || {fault} END"
+    )
 
 
 def _staging_sql(source: Source, columns: dict[str, str], config: RunConfig) -> str:
@@ -317,6 +346,14 @@ def _staging_sql(source: Source, columns: dict[str, str], config: RunConfig) -> 
                     THEN 'non-numeric price'
                 WHEN r_amount IS NOT NULL AND (p_amount IS NULL OR NOT isfinite(p_amount))
                     THEN 'non-numeric amount'
+                WHEN length(p_user) > {MAX_ID_CHARS}
+                    THEN 'user_id longer than {MAX_ID_CHARS} characters'
+                WHEN p_ts < TIMESTAMP '{FIRST_YEAR}-01-01' OR p_ts >= TIMESTAMP '{LAST_YEAR + 1}-01-01'
+                    THEN 'timestamp outside the years {FIRST_YEAR}-{LAST_YEAR}'
+                WHEN abs(qty) > {MAX_VALUE:.0e} THEN 'quantity out of range (over {MAX_VALUE:.0e})'
+                WHEN abs(p_price) > {MAX_VALUE:.0e} THEN 'price out of range (over {MAX_VALUE:.0e})'
+                WHEN NOT isfinite(amt) OR abs(amt) > {MAX_VALUE:.0e}
+                    THEN 'amount out of range (over {MAX_VALUE:.0e})'
             END AS reason,
             p_type = 'return' OR qty < 0 OR amt < 0 AS is_return
         FROM valued

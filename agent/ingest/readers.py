@@ -6,7 +6,7 @@ row becomes a rejected row with a reason instead of a failed read. Parsing happe
 
 from __future__ import annotations
 
-import re
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,10 +14,14 @@ import duckdb
 
 from segmint.agent.core.errors import InputError
 from segmint.agent.core.sql import sql_ident, sql_str
+from segmint.agent.ingest._csvscan import Layout, detect_encoding, header_line, scan_layout
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz")
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz", ".json.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
+DELIMITERS = ",;\t|"
+# DuckDB's default: a longer line is a reject ("line longer than 2 MB").
+MAX_LINE_BYTES = 2 << 20
 
 
 @dataclass(frozen=True)
@@ -28,13 +32,18 @@ class Source:
         path: the file.
         relation: a SQL table expression whose columns are all VARCHAR.
         columns: the column names, as in the file.
-        rejects_table: for CSV, the DuckDB table where the reader keeps malformed lines.
+        rejects_table: for CSV and JSON Lines, the DuckDB table where the reader keeps lines it
+            could not read (malformed, too long, undecodable).
+        layout: for CSV, the lines the reader skips itself (comments before the header, blanks).
+        encoding: the text encoding the file is read with.
     """
 
     path: Path
     relation: str
     columns: tuple[str, ...]
     rejects_table: str | None = None
+    layout: Layout | None = None
+    encoding: str = "utf-8"
 
 
 def file_format(path: Path) -> str:
@@ -53,16 +62,20 @@ def file_format(path: Path) -> str:
     )
 
 
-def open_source(con: duckdb.DuckDBPyConnection, path: Path, tag: str) -> Source:
+def open_source(
+    con: duckdb.DuckDBPyConnection, path: Path, tag: str, encoding: str | None = None
+) -> Source:
     """Open one file for reading as text columns.
 
     Args:
         con: the connection the relation will be used on.
         path: the file.
         tag: a short unique name for temporary objects belonging to this file.
+        encoding: of a CSV or JSON Lines file; None detects UTF-16 and UTF-8 byte-order marks.
 
     Raises:
-        InputError: the file is missing, unreadable, empty or has no usable header.
+        InputError: the file is missing, unreadable, empty, has no usable header, or is in an
+            encoding that cannot be read.
     """
     if not path.exists():
         raise InputError("file not found", file=path, fix="check the path")
@@ -75,9 +88,9 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, tag: str) -> Source:
         if fmt == "parquet":
             source = _parquet(con, path)
         elif fmt == "jsonl":
-            source = _jsonl(con, path, tag)
+            source = _jsonl(con, path, tag, detect_encoding(path, encoding))
         else:
-            source = _csv(con, path, tag)
+            source = _csv(con, path, tag, detect_encoding(path, encoding))
     except duckdb.Error as exc:
         message = str(exc).splitlines()[0]
         raise InputError(f"cannot read {fmt}: {message[:200]}", file=path,
@@ -91,17 +104,45 @@ def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> tuple[str, ...]:
     return tuple(row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall())
 
 
-def _csv(con: duckdb.DuckDBPyConnection, path: Path, tag: str) -> Source:
+def _csv(con: duckdb.DuckDBPyConnection, path: Path, tag: str, encoding: str) -> Source:
+    # The dialect is fixed, not sniffed: a sniffer left to guess a comment character would drop
+    # lines, and one that chokes on a long line would refuse the file.
+    number, header = header_line(path, encoding)
+    common = (
+        f"{sql_str(str(path))}, header=true, skip={number - 1}, comment='', "
+        f"encoding={sql_str(encoding)}"
+    )
+    delim, names = _dialect(header)
+    if names == ("column0",):
+        raise InputError("no header line found", file=path, fix="add a header line with column names")
+    quote = escape = '"'
+    layout = scan_layout(path, encoding, delimiter=delim, quote=quote)
     rejects = f"csv_rejects_{tag}"
+    columns = ", ".join(f"{sql_str(n)}: 'VARCHAR'" for n in names)
     relation = (
-        f"read_csv({sql_str(str(path))}, all_varchar=true, header=true, "
+        f"read_csv({common}, delim={sql_str(delim)}, quote={sql_str(quote)}, "
+        f"escape={sql_str(escape)}, auto_detect=false, columns={{{columns}}}, "
+        f"max_line_size={MAX_LINE_BYTES}, "
         f"store_rejects=true, rejects_table={sql_str(rejects)}, "
         f"rejects_scan={sql_str(rejects + '_scan')})"
     )
-    columns = _columns(con, relation)
-    if len(columns) == 1 and re.fullmatch(r"column0+", columns[0]):
-        raise InputError("no header line found", file=path, fix="add a header line with column names")
-    return Source(path, relation, columns, rejects)
+    return Source(path, relation, names, rejects, layout, encoding)
+
+
+def _dialect(header: str) -> tuple[str, tuple[str, ...]]:
+    """The delimiter and column names, from the header line.
+
+    DuckDB's sniffer is not used: on a file with ragged lines it may pick the wrong delimiter, and
+    it refuses a sample with an over-long line.
+    """
+    delim = max(DELIMITERS, key=header.count)
+    names: list[str] = []
+    for i, raw in enumerate(next(csv.reader([header], delimiter=delim), [])):
+        name = raw.strip() or f"column{i}"
+        while name in names:  # DuckDB's rule for repeated names
+            name += "_1"
+        names.append(name)
+    return delim, tuple(names)
 
 
 def _parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
@@ -111,12 +152,16 @@ def _parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
     return Source(path, f"(SELECT {casts} FROM {raw})", names)
 
 
-def _jsonl(con: duckdb.DuckDBPyConnection, path: Path, tag: str) -> Source:
+def _jsonl(con: duckdb.DuckDBPyConnection, path: Path, tag: str, encoding: str) -> Source:
     # One VARCHAR per line, so that a malformed line is a reject with a reason rather than a failed
     # read; unit separator as delimiter because JSON text never contains it unescaped.
+    rejects = f"jsonl_rejects_{tag}"
     lines = (
         f"read_csv({sql_str(str(path))}, columns={{'line': 'VARCHAR'}}, delim=chr(31), quote='', "
-        "escape='', header=false, auto_detect=false)"
+        f"escape='', header=false, auto_detect=false, encoding={sql_str(encoding)}, "
+        f"max_line_size={MAX_LINE_BYTES}, "
+        f"store_rejects=true, rejects_table={sql_str(rejects)}, "
+        f"rejects_scan={sql_str(rejects + '_scan')})"
     )
     keys = [
         row[0]
@@ -134,11 +179,11 @@ def _jsonl(con: duckdb.DuckDBPyConnection, path: Path, tag: str) -> Source:
         for k in keys
     )
     relation = (
-        f"(SELECT {fields}, CASE WHEN NOT json_valid(line) OR json_type(line) <> 'OBJECT' "
-        f"THEN 'invalid JSON line' END AS __json_error, line AS __json_line FROM {lines} "
-        "WHERE line IS NOT NULL AND trim(line) <> '')"
+        f"(SELECT {fields}, CASE WHEN line IS NULL OR trim(line) = '' THEN 'blank line' "
+        "WHEN NOT json_valid(line) OR json_type(line) <> 'OBJECT' "
+        f"THEN 'invalid JSON line' END AS __json_error, line AS __json_line FROM {lines})"
     )
-    return Source(path, relation, tuple(keys))
+    return Source(path, relation, tuple(keys), rejects, encoding=encoding)
 
 
 def _json_key(key: str) -> str:

@@ -180,3 +180,4 @@ def test_online_retail_descriptions_state_only_true_numbers(
             tolerance = 0.5 * 10 ** (-decimals) + 1e-9
             assert any(abs(t - value) <= tolerance for t in truth[kind]), (
                 f"segment {seg['id']}: {written} is not a true {kind} fact: {seg['description']}")
+

@@ -154,8 +154,8 @@ def test_invalid_json_lines_are_rejected(tmp_path: Path) -> None:
     path.write_text('{"user_id": 1, "timestamp": 1709296200}\nnot json\n\n[1, 2]\n')
     report, rows = load([path])
     assert rows[0][0] == "1"
-    assert report.reject_reasons == {"invalid JSON line": 2}
-    assert report.events_in == 3
+    assert report.reject_reasons == {"invalid JSON line": 2, "blank line": 1}
+    assert report.events_in == 4
 
 
 def test_attribute_is_the_most_frequent_value(write_events: WriteEvents) -> None:
