@@ -32,12 +32,15 @@ class Layout:
         header_line: the header's line number (1-based); lines before it are comments or blank.
         comment_lines: line numbers before the header that start with `#`.
         blank_lines: line numbers of empty records, before or after the header.
+        records: how many records the file holds, the header included: the count every line
+            read, accepted or rejected, is reconciled against.
     """
 
     encoding: str
     header_line: int
     comment_lines: tuple[int, ...]
     blank_lines: tuple[int, ...]
+    records: int = 0
 
 
 def detect_encoding(path: Path, given: str | None) -> str:
@@ -97,7 +100,7 @@ def scan_layout(path: Path, encoding: str, delimiter: str = ",", quote: str = '"
                 header = record
         if quote and quote in line:
             in_quotes = _ends_in_quotes(line, in_quotes, delimiter, quote)
-    return Layout(encoding, header or 1, tuple(comments), tuple(blanks))
+    return Layout(encoding, header or 1, tuple(comments), tuple(blanks), record)
 
 
 def header_line(path: Path, encoding: str) -> tuple[int, str]:

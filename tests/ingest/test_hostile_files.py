@@ -53,6 +53,18 @@ def test_one_over_long_field_rejects_its_line_only(tmp_path: Path) -> None:
     assert rejects == [(4, "line longer than 2 MB")]
 
 
+def test_a_line_the_reader_skips_after_long_lines_is_still_a_reject(tmp_path: Path) -> None:
+    long_line = f"u3,2024-03-01,view,,,{'x' * 3_000_000}"
+    path = tmp_path / "long.csv"
+    path.write_text(f"{HEADER}\n{GOOD}\n{long_line}\n{long_line}\n{long_line}\n# note\n{GOOD}\n")
+    con = connect(":memory:")
+    report = ingest(con, [path], RunConfig())
+    assert report.events_in == 6 == report.events_ok + report.events_rejected
+    reasons = [r for (r,) in con.execute("SELECT reason FROM rejects").fetchall()]
+    assert reasons.count("line longer than 2 MB") == 3
+    assert len(reasons) == report.events_rejected
+
+
 def test_latin1_rows_hint_at_encoding_and_read_with_it(tmp_path: Path) -> None:
     path = tmp_path / "e.csv"
     path.write_bytes(f"{HEADER}\nu1,2024-03-01,view,,,Café crème\n{GOOD}\n".encode("latin-1"))
@@ -193,9 +205,9 @@ _hostile_file = st.tuples(
     st.lists(_record(), min_size=1, max_size=12),
     st.sampled_from([b"\n", b"\r\n"]),
     st.booleans(),
-).filter(lambda case: sum(len(r) > 2 << 20 for r in case[1]) <= 1)
-# DuckDB 2.0.1 loses the line after the second of two lines over max_line_size (found by this
-# fuzz); until that is fixed, a file holds at most one such line here.
+)
+# Several over-long lines in a row are included on purpose: DuckDB 2.0.1 skips the line after
+# them without a trace (found by this fuzz), and ingest must still count it as a reject.
 
 
 def _check_accounting(tmp_path: Path, case: tuple[list[bytes], list[bytes], bytes, bool]) -> None:
