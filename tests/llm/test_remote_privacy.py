@@ -17,11 +17,11 @@ import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from openai_server import OpenAIServer, openai_server
 
 from conftest import purchase_rows, run_cli, write_rows
 
@@ -56,7 +56,7 @@ def canaries() -> list[str]:
 
 @dataclass
 class Recorder:
-    """What the server was sent, and the counters it answers by."""
+    """What the server was sent (the server's own list of bodies), and the counters it answers by."""
 
     bodies: list[str] = field(default_factory=list)
     first_attempts: int = 0
@@ -83,51 +83,17 @@ class Recorder:
         return {**plain, **HOSTILE[n % len(HOSTILE)]} if hostile else plain
 
 
-def _handler(rec: Recorder) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def _send(self, doc: dict[str, Any]) -> None:
-            data = json.dumps(doc).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self) -> None:
-            self._send({"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "test"}]})
-
-        def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode("utf-8")
-            with rec.lock:
-                rec.bodies.append(raw)
-            body = json.loads(raw)
-            tool = body["tools"][0]["function"]["name"]
-            args = rec.answer(tool, body)
-            call = {"id": "call_1", "type": "function",
-                    "function": {"name": tool, "arguments": json.dumps(args)}}
-            self._send({"id": "c1", "object": "chat.completion", "created": 0, "model": MODEL,
-                        "choices": [{"index": 0, "finish_reason": "tool_calls",
-                                     "message": {"role": "assistant", "content": None,
-                                                 "tool_calls": [call]}}],
-                        "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20}})
-
-    return Handler
-
-
 @pytest.fixture(scope="module")
-def recorder() -> Iterator[tuple[Recorder, str]]:
+def recorder() -> Iterator[tuple[Recorder, OpenAIServer]]:
     rec = Recorder()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(rec))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield rec, f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
+
+    def answer(body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        tool = body["tools"][0]["function"]["name"]
+        return tool, rec.answer(tool, body)
+
+    with openai_server(answer, model=MODEL) as server:
+        rec.bodies = server.bodies
+        yield rec, server
 
 
 TITLES = ["Camping tent 2 person", "Scented soy candle", "Hiking boots", "Tea light holder"]
@@ -157,14 +123,14 @@ def _shop(root: Path) -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="module")
-def remote_run(recorder: tuple[Recorder, str], tmp_path_factory: pytest.TempPathFactory
+def remote_run(recorder: tuple[Recorder, OpenAIServer], tmp_path_factory: pytest.TempPathFactory
                ) -> tuple[Recorder, Path, list[str]]:
-    rec, base_url = recorder
+    rec, server = recorder
     root = tmp_path_factory.mktemp("remote-privacy")
     events, users = _shop(root)
     ws = root / "ws"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("OPENAI_BASE_URL", base_url)
+        mp.setenv("OPENAI_BASE_URL", server.base_url)
         mp.setenv("OPENAI_API_KEY", "sk-local-test")
         run_cli("run", str(events), "--users", str(users), "-w", str(ws), "--min-segment-size", "10",
                 "--llm", f"openai:{MODEL}", "--json", check=True)
