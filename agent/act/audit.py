@@ -19,7 +19,7 @@ from segmint.agent.ask.answer import Answerer
 from segmint.agent.core.errors import InputError
 from segmint.agent.core.sql import fetch_one
 from segmint.agent.core.workspace import Workspace
-from segmint.agent.query.spec import catalogue
+from segmint.agent.query import catalogue
 
 LOW, HIGH = 0.8, 1.25
 MAX_VALUES = 50  # an attribute with more distinct values is an identifier, not a group

@@ -48,7 +48,7 @@ from segmint.agent.core.errors import InputError, NotUnderstood, SegmintError, U
 from segmint.agent.core.sql import fetch_one
 from segmint.agent.core.workspace import Workspace
 from segmint.agent.describe.step import segments_document
-from segmint.agent.query.spec import QuerySpec
+from segmint.agent.query import QuerySpec
 
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet",
                "jsonl": "application/x-ndjson"}

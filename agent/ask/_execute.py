@@ -16,8 +16,8 @@ from segmint.agent.ask.paraphrase import Rewrite
 from segmint.agent.core.records import read_latest_run
 from segmint.agent.core.sql import fetch_one
 from segmint.agent.describe.why import describe_customer
+from segmint.agent.query import Catalogue, CompiledQuery, Condition, QuerySpec, compile_spec
 from segmint.agent.query.glossary import Glossary
-from segmint.agent.query.spec import Catalogue, CompiledQuery, Condition, QuerySpec, compile_spec
 
 SAMPLE_SIZE = 10
 SAMPLE_FIELDS = ("user_id", "recency_days", "orders", "revenue")

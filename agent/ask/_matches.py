@@ -13,7 +13,7 @@ import numpy as np
 
 from segmint.agent.core.records import read_latest_run
 from segmint.agent.core.runtime import offline_models
-from segmint.agent.query.spec import QuerySpec
+from segmint.agent.query import QuerySpec
 from segmint.embeddings import VectorCache, embed_texts, make_encoder
 
 SEMANTIC_MIN_COSINE = 0.55  # calibrated on Online Retail and the sample shop: precise, not greedy

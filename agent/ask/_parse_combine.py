@@ -9,8 +9,8 @@ import re
 
 from segmint.agent.ask._parse_text import Parse, Piece
 from segmint.agent.ask._parse_text import field_condition as _field
+from segmint.agent.query import Condition, QuerySpec
 from segmint.agent.query.glossary import Glossary
-from segmint.agent.query.spec import Condition, QuerySpec
 
 OR_GAP = re.compile(r"\bor\b")
 LIST_GAP = re.compile(r"^(?:\s|,|\band\b|\bor\b|&|\bthe\b|\bin\b|\bfrom\b)*$")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from segmint.agent.ask._parse_text import NEG_BEFORE, STOPWORDS, Parse, Piece
-from segmint.agent.query.spec import Condition
+from segmint.agent.query import Condition
 
 BOUNDARY = frozenset({
     "and", "or", "but", "who", "whom", "whose", "which", "that", "with", "without", "from", "in",

@@ -9,8 +9,8 @@ import re
 from functools import lru_cache
 
 from segmint.agent.ask._parse_text import Parse
+from segmint.agent.query import Catalogue, Condition
 from segmint.agent.query.glossary import Glossary
-from segmint.agent.query.spec import Catalogue, Condition
 
 # Buying verbs are interchangeable inside a synonym: "stopped buying" also reads "stopped ordering".
 VERB_CLASSES = (("bought", "purchased", "ordered", "shopped"),

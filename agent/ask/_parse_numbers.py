@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from segmint.agent.ask._parse_text import NUM, UNIT, Parse, days, number
 from segmint.agent.ask._parse_text import field_condition as _field
-from segmint.agent.query.spec import Condition
+from segmint.agent.query import Condition
 
 CURRENCY = r"(?:[£$€¥]\s*)?"
 MONEY = CURRENCY + NUM + r"(?:\s*(?:gbp|usd|euros|eur|pounds|dollars|quid))?"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from segmint.agent.ask._parse_text import NUM, Parse, number
-from segmint.agent.query.spec import Intent
+from segmint.agent.query import Intent
 
 SORT_FIELDS = {"revenue": "revenue", "spend": "revenue", "spending": "revenue", "spent": "revenue",
                "total spend": "revenue", "value": "revenue", "sales": "revenue",

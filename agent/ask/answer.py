@@ -21,8 +21,8 @@ from segmint.agent.ask._matches import interest_matches
 from segmint.agent.ask.parsers import Reading, make_parser
 from segmint.agent.core.errors import InputError
 from segmint.agent.core.workspace import Workspace
+from segmint.agent.query import Catalogue, Condition, QuerySpec, SpecError, catalogue, compile_spec
 from segmint.agent.query.glossary import Glossary, load_glossary
-from segmint.agent.query.spec import Catalogue, Condition, QuerySpec, SpecError, catalogue, compile_spec
 
 __all__ = ["Answer", "Answerer", "Selection", "ask", "run_spec"]
 

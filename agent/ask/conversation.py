@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from segmint.agent.ask.answer import Answer, Answerer
-from segmint.agent.query.spec import QuerySpec
+from segmint.agent.query import QuerySpec
 
 FOLLOW_UP = re.compile(
     r"^\s*(?:(?:and\s+)?(?:of|among|from|out of)\s+(?:those|these|them|which)|of which|"

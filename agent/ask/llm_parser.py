@@ -31,8 +31,8 @@ from segmint.agent.llm.structured import (
     Unparsed,
     open_chat_model,
 )
+from segmint.agent.query import Catalogue, CompareOp, Condition, QuerySpec
 from segmint.agent.query.glossary import Glossary
-from segmint.agent.query.spec import Catalogue, CompareOp, Condition, QuerySpec
 from segmint.prompts import PromptError, render
 
 if TYPE_CHECKING:

@@ -26,8 +26,8 @@ from segmint.agent.ask._parse_ranking import read_intent, read_ranking
 from segmint.agent.ask._parse_text import Parse, normalise, unknown_words
 from segmint.agent.ask.paraphrase import PhraseMapper, Rewrite, coverable, default_mapper
 from segmint.agent.ask.paraphrase import apply as apply_rewrites
+from segmint.agent.query import Catalogue, QuerySpec
 from segmint.agent.query.glossary import Glossary
-from segmint.agent.query.spec import Catalogue, QuerySpec
 
 __all__ = ["Parsed", "normalise", "parse", "parse_question", "unknown_words"]
 

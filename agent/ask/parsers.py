@@ -16,8 +16,8 @@ from segmint.agent.ask.paraphrase import Rewrite, default_mapper
 from segmint.agent.ask.parser import parse
 from segmint.agent.core.errors import NotUnderstood
 from segmint.agent.core.registry import Registry
+from segmint.agent.query import Catalogue, QuerySpec
 from segmint.agent.query.glossary import Glossary
-from segmint.agent.query.spec import Catalogue, QuerySpec
 
 MAX_QUESTION_CHARS = 1000
 

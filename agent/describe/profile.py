@@ -11,8 +11,8 @@ from typing import Any
 import duckdb
 
 from segmint.agent.core.records import SegmentProfile
+from segmint.agent.query import Catalogue, Condition, QuerySpec, compile_spec
 from segmint.agent.query.glossary import Glossary
-from segmint.agent.query.spec import Catalogue, Condition, QuerySpec, compile_spec
 
 # Terms whose share per segment is part of the facts (docs/definitions.md names).
 PROFILE_TERMS = ("lapsed", "at_risk", "new_customers", "one_time_buyers", "high_spenders",

@@ -17,8 +17,8 @@ from segmint.agent.core.records import SegmentProfile, read_segment_run, read_se
 from segmint.agent.core.schema import SEGMENT_NAMES
 from segmint.agent.describe.naming import NamedSegment, Namer, SegmentText, builtin_text, unique_names
 from segmint.agent.describe.profile import profile_segments
+from segmint.agent.query import catalogue
 from segmint.agent.query.glossary import Glossary
-from segmint.agent.query.spec import catalogue
 
 __all__ = ["UNASSIGNED_TEXT", "DescribeReport", "describe_segments", "segments_document",
            "shop_term_shares"]

@@ -1,50 +1,120 @@
-"""QuerySpec: the typed form of a question, and the code that turns it into parameterised SQL.
+"""QuerySpec: the typed form of a question (docs/definitions.md "Questions").
 
-Only this module writes SQL for questions, from whitelisted field names and bound parameters; no
-text from a question or an LLM is ever placed in SQL.
+A spec is data: conditions on customers (glossary terms, field comparisons, what they did in a
+time window, their first- or last-order cohort, segments), combined as an OR of AND-groups, plus
+what to report: the customers themselves, one number, or a table of numbers by group. Only
+agent/query/compile.py turns a spec into SQL, from whitelisted names and bound parameters; no text
+from a question or an LLM is ever placed in SQL.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from datetime import date
+from typing import Literal
 
-import duckdb
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from segmint.agent.core.schema import NUMERIC_FEATURES
-from segmint.agent.query.glossary import Glossary, percentile_thresholds
 
 CompareOp = Literal[">", ">=", "<", "<=", "=", "!=", "between", "in"]
 Intent = Literal["list", "count", "describe", "compare", "top"]
-_NON_ATTRIBUTES = {"user_id", "first_seen", "last_seen", "first_purchase", "last_purchase",
-                   "segment_id", "membership", "nearest_segment_id", "risk_reason",
-                   *NUMERIC_FEATURES}
+EventType = Literal["purchase", "view", "search", "cart", "return", "any"]
+Unit = Literal["day", "week", "month", "quarter", "year"]
+# What an event condition's threshold counts, over the matching events in its window:
+# events (rows), orders (distinct order ids; purchase rows when the shop has none), spend (amount
+# of purchase and return rows), units (quantity), days (distinct days with such an event).
+EventMeasure = Literal["events", "orders", "spend", "units", "days"]
+Aggregate = Literal["count", "sum", "mean", "median", "min", "max", "share"]
+AnswerKind = Literal["customers", "number", "table"]
 
 
-class Condition(BaseModel):
-    """One test a customer must pass: a glossary term, a field comparison, an interest or a segment.
+class Window(BaseModel):
+    """A period of time, kept as asked so that a relative window moves with as_of.
+
+    Exactly one form is given:
+    - `last` N `unit`s up to as_of ("in the last 90 days": timestamp > as_of - 90 days);
+    - `period` "this" or "previous" calendar `unit` ("this month", "last quarter": the previous
+      complete calendar quarter);
+    - dates: `start` (inclusive) and/or `end` (exclusive); "November 2011" is 2011-11-01 to
+      2011-12-01, "since 2011-09-01" has only a start, "before 2011" only an end.
 
     Attributes:
-        kind: which of the four this is.
-        term: glossary key (kind "term").
-        field: users-table field (kind "field"); must be on the whitelist.
-        op: comparison (kind "field").
-        value: number, text, [low, high] for between, or a list for in.
-        interest: a phrase matched against what customers searched for, viewed and bought.
-        segment: a segment id (kind "segment").
-        negate: the customer must fail the test instead.
+        last: how many units back from as_of.
+        period: this or the previous calendar period.
+        unit: day, week, month (30 days when counted back), quarter or year.
+        start: first day of the window (inclusive).
+        end: the day after the window (exclusive).
+        said: the words it was read from ("last summer"), shown beside the actual dates.
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["term", "field", "interest", "segment"]
+    last: int | None = Field(default=None, ge=1, le=100_000)
+    period: Literal["this", "previous"] | None = None
+    unit: Unit | None = None
+    start: date | None = None
+    end: date | None = None
+    said: str | None = Field(default=None, max_length=100)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Window:
+        forms = [self.last is not None, self.period is not None,
+                 self.start is not None or self.end is not None]
+        if sum(forms) != 1:
+            raise ValueError("a window is one of: last N units, this/previous unit, or dates")
+        if (self.last is not None or self.period is not None) and self.unit is None:
+            raise ValueError("a relative window needs a unit")
+        if self.period is not None and self.unit == "day":
+            raise ValueError("this/previous day is not a calendar period; use last 1 day")
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise ValueError("a window's end must come after its start")
+        return self
+
+
+class Condition(BaseModel):
+    """One test a customer must pass.
+
+    Kinds:
+    - "term": a glossary term (`term`).
+    - "field": a users-table field compared with a value (`field`, `op`, `value`).
+    - "events": the customer has events of type `event`, about `product` (when given), inside
+      `window` (when given), whose `measure` passes `op` `value` (at least one event when no
+      threshold is given). "bought teapots at least twice" is orders >= 2 of purchases matching
+      "teapots"; "spent over 1000 in the last 90 days" is spend > 1000 of purchases in the window.
+    - "cohort": the customer's first (or last) purchase falls inside `window` ("first order in 2011").
+    - "interest": searched for, viewed or bought `interest` (an "events" condition over any event
+      type; kept for specs written before events existed).
+    - "segment": a member of segment `segment` (an id).
+
+    Attributes:
+        kind: which test this is.
+        term: glossary key (kind "term").
+        field: users-table field (kind "field"); must be on the whitelist.
+        op: comparison (kind "field"; kind "events" for its threshold).
+        value: number, text, [low, high] for between, or a list for in.
+        event: the event type (kind "events").
+        product: a product phrase (kind "events"): whole words of product texts and categories.
+        match: "exact" (whole words, singular or plural) or "meaning" (close in meaning, only when
+            asked for: "anything like teapots").
+        window: the time window (kinds "events" and "cohort").
+        measure: what the threshold of an "events" condition counts.
+        cohort: first_purchase or last_purchase (kind "cohort").
+        interest: a phrase matched against what customers searched for, viewed and bought.
+        segment: a segment id (kind "segment").
+        negate: the customer must fail the test instead ("never bought", "not in France").
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["term", "field", "events", "cohort", "interest", "segment"]
     term: str | None = None
     field: str | None = None
     op: CompareOp | None = None
     value: float | str | list[float | str] | None = None
+    event: EventType | None = None
+    product: str | None = Field(default=None, max_length=200)
+    match: Literal["exact", "meaning"] = "exact"
+    window: Window | None = None
+    measure: EventMeasure | None = None
+    cohort: Literal["first_purchase", "last_purchase"] | None = None
     interest: str | None = Field(default=None, max_length=200)
     segment: str | None = None
     negate: bool = False
@@ -52,17 +122,65 @@ class Condition(BaseModel):
     @model_validator(mode="after")
     def _complete(self) -> Condition:
         needed = {"term": ("term",), "field": ("field", "op", "value"), "interest": ("interest",),
-                  "segment": ("segment",)}[self.kind]
+                  "segment": ("segment",), "events": ("event",),
+                  "cohort": ("cohort", "window")}[self.kind]
         missing = [name for name in needed if getattr(self, name) is None]
         if missing:
             raise ValueError(f"a {self.kind} condition needs {', '.join(missing)}")
         if self.op == "between" and not (isinstance(self.value, list) and len(self.value) == 2):
             raise ValueError("between needs [low, high]")
+        if self.kind == "events" and (self.op is None) != (self.value is None):
+            raise ValueError("an events threshold needs both op and value")
+        if self.kind == "events" and self.op is not None and self.measure is None:
+            raise ValueError("an events threshold needs a measure")
+        return self
+
+
+class Measure(BaseModel):
+    """The number a question asks for, over the customers its conditions select.
+
+    `agg` "count" counts customers (no field); "share" is their share of all customers (of the
+    group's customers, in a table). The others aggregate a users-table numeric field (revenue,
+    orders, aov, recency_days, units, ...), or, with a `window`, the customer's spend, orders or
+    units inside that window (`field` revenue, orders or units). The average order value of a
+    group is its revenue over its orders (docs/definitions.md).
+
+    Attributes:
+        agg: count, sum, mean, median, min, max or share.
+        field: the field aggregated (None for count and share).
+        window: when given, the field is computed from the events inside it.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    agg: Aggregate
+    field: str | None = None
+    window: Window | None = None
+
+    @model_validator(mode="after")
+    def _field_needed(self) -> Measure:
+        if self.agg in ("count", "share") and self.field is not None:
+            raise ValueError(f"{self.agg} takes no field")
+        if self.agg not in ("count", "share") and self.field is None:
+            raise ValueError(f"{self.agg} needs a field")
         return self
 
 
 class QuerySpec(BaseModel):
-    """A question as data: OR of AND-groups of conditions, plus sort, limit and intent."""
+    """A question as data: OR of AND-groups of conditions, and what to report about them.
+
+    Attributes:
+        intent: list, count, describe, compare or top (how the answer is worded).
+        any_of: the customers: an OR of AND-groups of conditions (all customers when empty).
+        sort_by: a numeric field to order customers by.
+        descending: highest first (customers, and a table's rows when ordered by value).
+        limit: at most this many customers, or this many table rows.
+        measure: the number asked for ("average order value"); None lists customers.
+        group_by: one number per group: a text attribute (country), "segment", or a calendar
+            period of the events ("month", "quarter", "year", "week") or of the first purchase
+            ("first_purchase_month", "first_purchase_quarter", "first_purchase_year").
+        groups: the groups asked for, in the order asked ("France vs Germany"); all when None.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -71,147 +189,15 @@ class QuerySpec(BaseModel):
     sort_by: str | None = None
     descending: bool = True
     limit: int | None = Field(default=None, ge=1, le=1_000_000)
-
-
-@dataclass
-class Catalogue:
-    """What a question may refer to in one workspace: fields, attribute values, segments."""
-
-    numeric: list[str]
-    text: list[str]
-    attribute_values: dict[str, list[str]]
-    segments: dict[str, str] = field(default_factory=dict)  # id -> name
-    has_segments: bool = False
+    measure: Measure | None = None
+    group_by: str | None = None
+    groups: list[str] | None = Field(default=None, max_length=50)
 
     @property
-    def fields(self) -> set[str]:
-        """Every field name a condition or sort may use."""
-        return set(self.numeric) | set(self.text)
-
-
-def catalogue(con: duckdb.DuckDBPyConnection, max_values: int = 200) -> Catalogue:
-    """Read the whitelist of fields and the known attribute values from the workspace."""
-    cols = {name: typ for name, typ, *_ in con.execute("DESCRIBE users").fetchall()}
-    numeric = [c for c in cols if c in NUMERIC_FEATURES]
-    text = [c for c in cols if c not in _NON_ATTRIBUTES and cols[c] == "VARCHAR"]
-    values: dict[str, list[str]] = {}
-    for col in text:
-        rows = con.execute(
-            f'SELECT "{col}", count(*) n FROM users WHERE "{col}" IS NOT NULL GROUP BY 1 '
-            f"ORDER BY n DESC LIMIT {max_values}"
-        ).fetchall()
-        values[col] = [str(r[0]) for r in rows]
-    tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
-    segments: dict[str, str] = {}
-    if "segments" in tables:
-        seg_cols = {r[0] for r in con.execute("DESCRIBE segments").fetchall()}
-        name = "name" if "name" in seg_cols else "CAST(segment_id AS VARCHAR)"
-        segments = {str(i): str(n) for i, n in
-                    con.execute(f"SELECT segment_id, {name} FROM segments").fetchall()}
-    return Catalogue(numeric, text, values, segments, "segment_id" in cols)
-
-
-@dataclass
-class CompiledQuery:
-    """SQL for the customers a spec selects, its parameters and the thresholds used."""
-
-    where: str
-    params: list[Any]
-    order: str
-    limit: int | None
-    thresholds: dict[tuple[str, float], float]
-
-
-class SpecError(ValueError):
-    """A spec refers to something the workspace does not have."""
-
-
-def compile_spec(spec: QuerySpec, cat: Catalogue, glossary: Glossary,
-                 con: duckdb.DuckDBPyConnection,
-                 matches: Mapping[str, Sequence[str]] | None = None) -> CompiledQuery:
-    """Turn a validated spec into a WHERE clause over `users u` with bound parameters.
-
-    Args:
-        spec: the query.
-        cat: what the workspace has (the whitelist of fields, the segments).
-        glossary: the business terms the spec may name.
-        con: the workspace's connection (percentile thresholds are read from it).
-        matches: the user ids each interest phrase of the spec matched, bound as a parameter
-            list; a phrase without an entry matches no one.
-
-    Raises:
-        SpecError: unknown field, term or segment.
-    """
-    pairs = {(f.field, f.percentile) for group in spec.any_of for c in group
-             if c.kind == "term" and c.term in glossary.terms
-             for f in glossary.terms[c.term].filters if f.percentile is not None}
-    thresholds = percentile_thresholds(con, pairs)
-    params: list[Any] = []
-    groups = []
-    for group in spec.any_of:
-        parts = [_condition_sql(c, cat, glossary, thresholds, matches or {}, params) for c in group]
-        groups.append("(" + " AND ".join(parts) + ")" if parts else "TRUE")
-    where = " OR ".join(groups) if groups else "TRUE"
-    order = "u.user_id"
-    if spec.sort_by is not None:
-        if spec.sort_by not in cat.numeric:
-            raise SpecError(f"cannot sort by '{spec.sort_by}'")
-        order = f'u."{spec.sort_by}" {"DESC" if spec.descending else "ASC"} NULLS LAST, u.user_id'
-    return CompiledQuery(where, params, order, spec.limit, thresholds)
-
-
-def _condition_sql(c: Condition, cat: Catalogue, glossary: Glossary,
-                   thresholds: dict[tuple[str, float], float],
-                   matches: Mapping[str, Sequence[str]], params: list[Any]) -> str:
-    if c.kind == "term":
-        term = glossary.terms.get(c.term or "")
-        if term is None:
-            raise SpecError(f"unknown term '{c.term}'")
-        parts = []
-        for f in term.filters:
-            value = f.value if f.percentile is None else thresholds[(f.field, f.percentile)]
-            params.append(value)
-            parts.append(f'coalesce(u."{_numeric(f.field, cat)}" {f.op} ?, false)')
-        sql = "(" + " AND ".join(parts) + ")"
-    elif c.kind == "field":
-        sql = _field_sql(c, cat, params)
-    elif c.kind == "interest":
-        params.append(list(matches.get(c.interest or "", ())))
-        sql = "u.user_id IN (SELECT unnest(CAST(? AS VARCHAR[])))"
-    else:
-        if not cat.has_segments:
-            raise SpecError("this workspace has no segments yet")
-        if c.segment not in cat.segments:
-            raise SpecError(f"unknown segment '{c.segment}'")
-        params.append(c.segment)
-        sql = "coalesce(CAST(u.segment_id AS VARCHAR) = ?, false)"
-    return f"NOT {sql}" if c.negate else sql
-
-
-def _field_sql(c: Condition, cat: Catalogue, params: list[Any]) -> str:
-    name = c.field or ""
-    if name not in cat.fields:
-        raise SpecError(f"unknown field '{name}'")
-    col = f'u."{name}"'
-    numeric = name in cat.numeric
-    values: list[Any] = list(c.value) if isinstance(c.value, list) else [c.value]
-    for v in values:
-        if numeric and not (isinstance(v, int | float) and math.isfinite(v)):
-            raise SpecError(f"'{name}' needs a number, not {v!r}")
-    if not numeric:
-        col = f"lower({col})"
-        values = [str(v).lower() for v in values]
-    if c.op == "between":
-        params.extend(values)
-        return f"coalesce({col} BETWEEN ? AND ?, false)"
-    if c.op == "in":
-        params.extend(values)
-        return f"coalesce({col} IN ({', '.join('?' for _ in values)}), false)"
-    params.append(values[0])
-    return f"coalesce({col} {c.op} ?, false)"
-
-
-def _numeric(name: str, cat: Catalogue) -> str:
-    if name not in cat.numeric:
-        raise SpecError(f"unknown numeric field '{name}'")
-    return name
+    def kind(self) -> AnswerKind:
+        """What the answer is: the customers, one number, or a table of numbers by group."""
+        if self.group_by is not None:
+            return "table"
+        if self.measure is not None or self.intent == "count":
+            return "number"
+        return "customers"

@@ -15,8 +15,8 @@ from segmint.agent.ask import Answerer, ask, interest_matches
 from segmint.agent.ask.parser import parse_question
 from segmint.agent.core.errors import InputError, NotUnderstood
 from segmint.agent.core.workspace import Workspace
+from segmint.agent.query import Catalogue, Condition, QuerySpec, catalogue, compile_spec
 from segmint.agent.query.glossary import load_glossary
-from segmint.agent.query.spec import Catalogue, Condition, QuerySpec, catalogue, compile_spec
 
 CAT = Catalogue(numeric=["recency_days", "tenure_days", "orders", "revenue", "aov", "returns"],
                 text=["country"], attribute_values={"country": ["Germany", "United Kingdom"]})

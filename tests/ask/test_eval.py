@@ -24,8 +24,8 @@ from segmint.agent.ask.parser import parse, parse_question
 from segmint.agent.core.config import RunConfig
 from segmint.agent.core.schema import NUMERIC_FEATURES
 from segmint.agent.core.workspace import Workspace
+from segmint.agent.query import Catalogue, QuerySpec, catalogue
 from segmint.agent.query.glossary import load_glossary
-from segmint.agent.query.spec import Catalogue, QuerySpec, catalogue
 from segmint.agent.run.pipeline import run
 from segmint.data.synth import generate
 

@@ -22,8 +22,8 @@ from segmint.agent.ask.parser import parse_question
 from segmint.agent.core.workspace import Workspace
 from segmint.agent.llm.backends import LLMSpecError
 from segmint.agent.llm.privacy import CallLog, read_call_log
+from segmint.agent.query import Catalogue, Condition, QuerySpec, catalogue
 from segmint.agent.query.glossary import load_glossary
-from segmint.agent.query.spec import Catalogue, Condition, QuerySpec, catalogue
 
 CAT = Catalogue(numeric=["recency_days", "tenure_days", "orders", "revenue", "aov", "returns"],
                 text=["country"], attribute_values={"country": ["Germany", "United Kingdom"]},

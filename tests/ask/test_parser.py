@@ -13,8 +13,8 @@ from segmint.agent.ask.paraphrase import PhraseMapper, candidate_spans
 from segmint.agent.ask.parser import normalise, parse, parse_question, unknown_words
 from segmint.agent.core.arrays import F32 as Vectors
 from segmint.agent.core.schema import NUMERIC_FEATURES
+from segmint.agent.query import Catalogue, Condition, QuerySpec
 from segmint.agent.query.glossary import load_glossary
-from segmint.agent.query.spec import Catalogue, Condition, QuerySpec
 
 CAT = Catalogue(numeric=list(NUMERIC_FEATURES), text=["country", "top_category", "age_band"],
                 attribute_values={"country": ["Germany", "France", "United Kingdom", "EIRE", "USA"],

@@ -13,8 +13,8 @@ import pytest
 from segmint.agent.core.config import RunConfig
 from segmint.agent.describe.naming import SegmentText, builtin_text, numbers_in, unique_names, verify
 from segmint.agent.describe.profile import SegmentProfile, profile_segments
+from segmint.agent.query import catalogue
 from segmint.agent.query.glossary import load_glossary
-from segmint.agent.query.spec import catalogue
 from segmint.agent.run.pipeline import run
 from segmint.data.synth import generate
 

@@ -29,8 +29,8 @@ from segmint.agent.describe.profile import profile_segments
 from segmint.agent.describe.step import segments_document, shop_term_shares
 from segmint.agent.llm.backends import LLMSpecError
 from segmint.agent.llm.privacy import read_call_log
+from segmint.agent.query import catalogue
 from segmint.agent.query.glossary import load_glossary
-from segmint.agent.query.spec import catalogue
 from segmint.agent.run.pipeline import run
 
 if TYPE_CHECKING:

@@ -22,8 +22,8 @@ from segmint.agent.llm.backends import (
     probe,
 )
 from segmint.agent.llm.privacy import CallLog, read_call_log
+from segmint.agent.query import Catalogue
 from segmint.agent.query.glossary import load_glossary
-from segmint.agent.query.spec import Catalogue
 
 
 def closed_port() -> int:

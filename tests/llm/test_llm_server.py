@@ -23,8 +23,8 @@ from segmint.agent.ask.llm_parser import CustomerQuery, llm_parse, parse_with_ll
 from segmint.agent.core.workspace import Workspace
 from segmint.agent.llm.backends import LLMUnavailable, invoke_llm, make_chat_model, probe
 from segmint.agent.llm.privacy import CallLog, read_call_log
+from segmint.agent.query import Catalogue, Condition, QuerySpec, catalogue, compile_spec
 from segmint.agent.query.glossary import load_glossary
-from segmint.agent.query.spec import Catalogue, Condition, QuerySpec, catalogue, compile_spec
 
 if TYPE_CHECKING:
     # Only a type here: pytest loads the module itself as a plugin (below), and importing it first

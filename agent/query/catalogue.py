@@ -1,0 +1,85 @@
+"""What a question may refer to in one workspace: fields, attribute values, segments, the words of
+its products, and the run's as_of (which resolves "in November" or "last summer" to dates).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+import duckdb
+
+from segmint.agent.core.records import read_latest_run
+from segmint.agent.core.schema import NUMERIC_FEATURES
+
+_NON_ATTRIBUTES = {"user_id", "first_seen", "last_seen", "first_purchase", "last_purchase",
+                   "segment_id", "membership", "nearest_segment_id", "risk_reason",
+                   *NUMERIC_FEATURES}
+_WORD = re.compile(r"[a-z][a-z'-]*[a-z]|[a-z]")
+
+
+@dataclass
+class Catalogue:
+    """What a question may refer to in one workspace.
+
+    Attributes:
+        numeric: numeric users-table fields.
+        text: text attributes (country, age_band...).
+        attribute_values: the most common values of each text attribute.
+        segments: segment id -> name.
+        has_segments: whether customers have been put into segments.
+        as_of: the run's reference day (None before any run).
+        product_words: every lower-case word of product texts and categories (a question's
+            product words are read against it).
+        event_types: the event types present in the events table.
+    """
+
+    numeric: list[str]
+    text: list[str]
+    attribute_values: dict[str, list[str]]
+    segments: dict[str, str] = field(default_factory=dict)  # id -> name
+    has_segments: bool = False
+    as_of: date | None = None
+    product_words: frozenset[str] = frozenset()
+    event_types: frozenset[str] = frozenset()
+
+    @property
+    def fields(self) -> set[str]:
+        """Every field name a condition or sort may use."""
+        return set(self.numeric) | set(self.text)
+
+
+def catalogue(con: duckdb.DuckDBPyConnection, max_values: int = 200) -> Catalogue:
+    """Read the whitelist of fields and the known attribute values from the workspace."""
+    cols = {name: typ for name, typ, *_ in con.execute("DESCRIBE users").fetchall()}
+    numeric = [c for c in cols if c in NUMERIC_FEATURES]
+    text = [c for c in cols if c not in _NON_ATTRIBUTES and cols[c] == "VARCHAR"]
+    values: dict[str, list[str]] = {}
+    for col in text:
+        rows = con.execute(
+            f'SELECT "{col}", count(*) n FROM users WHERE "{col}" IS NOT NULL GROUP BY 1 '
+            f"ORDER BY n DESC LIMIT {max_values}"
+        ).fetchall()
+        values[col] = [str(r[0]) for r in rows]
+    tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+    segments: dict[str, str] = {}
+    if "segments" in tables:
+        seg_cols = {r[0] for r in con.execute("DESCRIBE segments").fetchall()}
+        name = "name" if "name" in seg_cols else "CAST(segment_id AS VARCHAR)"
+        segments = {str(i): str(n) for i, n in
+                    con.execute(f"SELECT segment_id, {name} FROM segments").fetchall()}
+    run = read_latest_run(con) if "runs" in tables else None
+    as_of = run.as_of.date() if run is not None and run.as_of is not None else None
+    words: set[str] = set()
+    types: frozenset[str] = frozenset()
+    if "events" in tables:
+        for (words_of,) in con.execute(
+                "SELECT DISTINCT lower(coalesce(text, '') || ' ' || coalesce(category, '')) FROM events "
+                "WHERE event_type <> 'search' AND (text IS NOT NULL OR category IS NOT NULL)").fetchall():
+            words.update(_WORD.findall(words_of))
+        types = frozenset(r[0] for r in con.execute("SELECT DISTINCT event_type FROM events").fetchall())
+    return Catalogue(numeric, text, values, segments, "segment_id" in cols, as_of,
+                     frozenset(words), types)
+
+
