@@ -1,7 +1,8 @@
 """The built-in parser's vocabulary and working state: numbers, stopwords, negation, `Parse`.
 
 Every pass (agent/ask/parser.py lists them in order) reads `Parse.text`, records what it recognised
-as a `Piece` and blanks the span out, so no later pass reads it twice.
+as a `Piece` (a condition), a `WindowSpan` (a time window, attached to a piece later) or a part of
+the answer's shape (measure, group-by), and blanks the span out, so no later pass reads it twice.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from segmint.agent.query import Condition, Intent
+from segmint.agent.query import Condition, EventMeasure, Intent, Measure, Window
 
 UNITS = {"day": 1, "days": 1, "week": 7, "weeks": 7, "month": 30, "months": 30, "year": 365,
          "years": 365}
@@ -34,6 +35,11 @@ STOPWORDS = frozenset({
     "located", "living", "display", "pull", "fetch", "export", "identify",
     "live", "lives", "let", "know", "we've", "i'd", "we're", "they're", "it", "its", "am", "it's",
     "so", "up", "each", "every", "both", "either", "shop", "store", "right", "now",
+    # customers by other names (a grocer's households, a club's members)
+    "households", "household", "members", "member", "patrons", "patron", "subscribers",
+    "subscriber", "consumers", "consumer", "families", "family", "purchasers", "purchaser",
+    "account", "individuals", "persons", "guests", "guest", "buyer", "shopper", "base",
+    "altogether", "kindly",
 })
 NEGATION = (r"(?:\b(?:not|never|no longer|excluding|exclude|except(?:\s+for)?|other than|"
             r"outside(?:\s+of)?|(?:are|is|do|does|did|have|has|were|was)n'?t|non)\b)")
@@ -66,12 +72,39 @@ class Piece:
         end: offset just past the piece.
         conditions: what a customer must satisfy (several for "lapsed for 4 months").
         attribute: for "country = X" pieces, the field, so "France or Germany" can merge.
+        becomes: for a spend, order or unit threshold ("spent over 1000"), what it counts when a
+            window or a product attaches to it ("... in the last 90 days": purchase spend).
     """
 
     start: int
     end: int
     conditions: list[Condition]
     attribute: str | None = None
+    becomes: EventMeasure | None = None
+
+    @property
+    def event(self) -> Condition | None:
+        """The events condition this piece stands for, if it is one."""
+        if len(self.conditions) == 1 and self.conditions[0].kind == "events":
+            return self.conditions[0]
+        return None
+
+
+@dataclass
+class WindowSpan:
+    """A time window read in the question, waiting for the event or measure it belongs to.
+
+    Attributes:
+        start: offset in the normalised question.
+        end: offset just past it.
+        window: the window.
+        notes: how an ambiguous phrase was read ("last quarter": the previous calendar quarter).
+    """
+
+    start: int
+    end: int
+    window: Window
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -84,6 +117,16 @@ class Parse:
     sort_by: str | None = None
     descending: bool = True
     limit: int | None = None
+    windows: list[WindowSpan] = field(default_factory=list)
+    measure: Measure | None = None
+    measure_at: int = 0
+    group_by: str | None = None
+    groups: list[str] | None = None
+    by_value: bool = False
+    compare: bool = False
+    share_base: tuple[int, int] | None = None
+    notes: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
 
     def take(self, start: int, end: int) -> None:
         """Blank out a recognised span so no later pass reads it again."""
@@ -102,6 +145,11 @@ class Parse:
             self.take(neg.start(), start)
         self.pieces.append(Piece(start, end, conditions, attribute))
         self.take(start, end)
+
+    def note(self, text: str) -> None:
+        """Say how an ambiguous phrase was read (shown with the answer), once."""
+        if text not in self.notes:
+            self.notes.append(text)
 
 
 def field_condition(name: str, op: str, value: float | list[float]) -> Condition:

@@ -305,9 +305,18 @@ def synth(
     users: Annotated[int, typer.Option("--users", min=1, help="Number of customers.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Events file to write.")],
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    catalogue: Annotated[str, typer.Option(
+        help="default (the personas' ~1,300 titles and queries) or long-tail (about 0.3 products "
+             "per customer, Zipf popularity, nearly every search query unique).")] = "default",
 ) -> None:
     """Generate the sample shop (events + FILE.labels.csv + FILE.users.csv)."""
-    result = _generate(users, output, seed)
+    try:
+        result = generate(users, output, seed=seed, catalogue=catalogue)
+    except ValueError as exc:
+        if str(exc).startswith("unknown catalogue"):
+            raise InputError(str(exc), field="--catalogue", kind="option",
+                             fix="see segmint synth --help") from exc
+        raise InputError(str(exc), file=output, fix="see segmint synth --help") from exc
     err.print(f"wrote {result.n_events:,} events of {result.n_users:,} customers to {output}")
 
 

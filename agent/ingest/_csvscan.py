@@ -34,6 +34,8 @@ class Layout:
         blank_lines: line numbers of empty records, before or after the header.
         records: how many records the file holds, the header included: the count every line
             read, accepted or rejected, is reconciled against.
+        mixed_newlines: lines end in more than one way (CR LF, LF, a lone CR), which DuckDB
+            (2.0.1) cannot read at all: such a file is read from a copy with LF line ends.
     """
 
     encoding: str
@@ -41,6 +43,7 @@ class Layout:
     comment_lines: tuple[int, ...]
     blank_lines: tuple[int, ...]
     records: int = 0
+    mixed_newlines: bool = False
 
 
 def detect_encoding(path: Path, given: str | None) -> str:
@@ -86,7 +89,9 @@ def scan_layout(path: Path, encoding: str, delimiter: str = ",", quote: str = '"
     blanks: list[int] = []
     record = 0
     in_quotes = False
+    endings: set[str] = set()
     for line in _lines(path, encoding):
+        endings.add(line[-2:] if line.endswith("\r\n") else line[-1:])
         if not in_quotes:
             record += 1
             body = line.rstrip("\r\n")
@@ -100,7 +105,31 @@ def scan_layout(path: Path, encoding: str, delimiter: str = ",", quote: str = '"
                 header = record
         if quote and quote in line:
             in_quotes = _ends_in_quotes(line, in_quotes, delimiter, quote)
-    return Layout(encoding, header or 1, tuple(comments), tuple(blanks), record)
+    return Layout(encoding, header or 1, tuple(comments), tuple(blanks), record,
+                  mixed_newlines=len(endings & {"\r\n", "\n", "\r"}) > 1)
+
+
+def lf_copy(path: Path, folder: Path) -> Path:
+    """A copy of `path` (decompressed) with every line end (CR LF, lone CR) written as LF.
+
+    A lone CR counts as a line end, as it does in the scan above (Python's universal newlines).
+    """
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    target = folder / (path.name.removesuffix(".gz") + ".lf.csv")
+    try:
+        with opener(path, "rb") as src, open(target, "wb") as out:
+            tail = b""
+            while block := src.read(1 << 22):
+                block = tail + block
+                # A CR at a block's end may belong to the next block's LF.
+                tail = b"\r" if block.endswith(b"\r") else b""
+                if tail:
+                    block = block[:-1]
+                out.write(block.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
+            out.write(b"\n" if tail else b"")
+    except (OSError, EOFError) as exc:
+        raise InputError(f"cannot read: {exc}", file=path, fix="check that the file is complete") from exc
+    return target
 
 
 def header_line(path: Path, encoding: str) -> tuple[int, str]:

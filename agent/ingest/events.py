@@ -7,6 +7,7 @@ Every row read ends up either in `events` or in `rejects` (with a reason): nothi
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,6 +60,7 @@ EVENT_TYPE_SYNONYMS: dict[str, str] = {
 # Range checks (docs/definitions.md, "Input contract"): later stages never see a value they cannot
 # hold — an infinite revenue, a year Python's datetime cannot represent, an id the size of a page.
 MAX_ID_CHARS = 256
+MAX_FIELD_CHARS = 65_536  # product texts, searches, categories, order ids, attribute values
 FIRST_YEAR, LAST_YEAR = 1970, 2100
 MAX_VALUE = 1e12
 
@@ -148,18 +150,25 @@ def ingest(con: duckdb.DuckDBPyConnection, files: list[Path], config: RunConfig)
     report = IngestReport(attributes=attrs)
     # Open (and validate the columns of) every file before loading any, so a bad third file does
     # not cost the time of loading the first two.
-    sources = []
-    for i, path in enumerate(files):
-        source = open_source(con, Path(path), tag=str(i), encoding=config.encoding)
-        sources.append((source, resolve_columns(source, config)))
-        for name, src_col in config.attributes.items():
-            if src_col not in source.columns:
-                raise InputError(
-                    f"not found (kept as attribute '{name}'); the file has: {_list(source.columns)}",
-                    file=path, field=src_col, fix=f"use --attr {name}=<one of those columns>",
-                )
-    for source, columns in sources:
-        report.files.append(_load_file(con, source, columns, config))
+    sources: list[tuple[Source, dict[str, str]]] = []
+    try:
+        for i, path in enumerate(files):
+            source = open_source(con, Path(path), tag=str(i), encoding=config.encoding)
+            sources.append((source, {}))
+            sources[-1] = (source, resolve_columns(source, config))
+            for name, src_col in config.attributes.items():
+                if src_col not in source.columns:
+                    raise InputError(
+                        f"not found (kept as attribute '{name}'); the file has: "
+                        f"{_list(source.columns)}",
+                        file=path, field=src_col, fix=f"use --attr {name}=<one of those columns>",
+                    )
+        for source, columns in sources:
+            report.files.append(_load_file(con, source, columns, config))
+    finally:
+        for source, _ in sources:
+            if source.copy is not None:
+                shutil.rmtree(source.copy.parent, ignore_errors=True)
     for fr in report.files:
         report.events_in += fr.rows_in
         report.events_ok += fr.rows_ok
@@ -217,24 +226,32 @@ def _load_file(
         f"quantity, price, amount, {sql_str(path)}, NULL{attr_select} "
         "FROM staged WHERE reason IS NULL"
     )
-    con.execute(
-        f"INSERT INTO rejects SELECT {sql_str(path)}, NULL, reason, raw FROM staged "
-        "WHERE reason IS NOT NULL"
-    )
     ok, bad = fetch_one(con.execute(
         "SELECT count(*) FILTER (WHERE reason IS NULL), count(*) FILTER (WHERE reason IS NOT NULL) "
         "FROM staged"
     )) or (0, 0)
-    con.execute("DROP TABLE staged")
+    skipped: list[tuple[int, str]] = []
     if source.layout is not None:
         skipped = [(n, "comment line before the header") for n in source.layout.comment_lines]
         skipped += [(n, "blank line") for n in source.layout.blank_lines]
-        if skipped:
-            con.execute(
-                "INSERT INTO rejects SELECT ?, unnest(?::BIGINT[]), unnest(?::VARCHAR[]), NULL",
-                [path, [n for n, _ in skipped], [r for _, r in skipped]],
-            )
-        bad += len(skipped)
+    unreadable: list[int] = []
+    if source.rejects_table is not None:
+        unreadable = [int(n) for (n,) in con.execute(
+            f"SELECT DISTINCT line FROM {source.rejects_table} WHERE line IS NOT NULL").fetchall()]
+    lost = 0
+    if source.layout is not None:
+        lost = max(0, source.layout.records - 1 - ok - bad - len(skipped) - len(unreadable))
+    con.execute(
+        f"INSERT INTO rejects SELECT {sql_str(path)}, {_line_sql(source, unreadable, lost)}, "
+        "reason, raw FROM staged WHERE reason IS NOT NULL"
+    )
+    con.execute("DROP TABLE staged")
+    if skipped:
+        con.execute(
+            "INSERT INTO rejects SELECT ?, unnest(?::BIGINT[]), unnest(?::VARCHAR[]), NULL",
+            [path, [n for n, _ in skipped], [r for _, r in skipped]],
+        )
+    bad += len(skipped)
     if source.rejects_table is not None:
         # Lines the reader itself could not read. It logs one entry per faulty field, so a line is
         # counted once, with its first fault.
@@ -243,18 +260,36 @@ def _load_file(
             f"INSERT INTO rejects SELECT {sql_str(path)}, line, {reason}, min(csv_line) "
             f"FROM {source.rejects_table} GROUP BY line"
         )
-        (unreadable,) = fetch_one(con.execute(
+        (n_unreadable,) = fetch_one(con.execute(
             f"SELECT count(DISTINCT line) FROM {source.rejects_table}"
         )) or (0,)
-        bad += unreadable
-    if source.layout is not None and source.layout.records - 1 > ok + bad:
+        bad += n_unreadable
+    if lost:
         # DuckDB (2.0.1) can skip the line after two over-long lines without logging it; our own
         # scan counted every record, so such lines are still rejects, with what we know of them.
-        lost = source.layout.records - 1 - ok - bad
         con.execute("INSERT INTO rejects SELECT ?, NULL, ?, NULL FROM range(?)",
                     [path, LOST_LINE_REASON, lost])
         bad += lost
     return FileReport(path, ok + bad, ok, bad, dict(columns))
+
+
+def _line_sql(source: Source, unreadable: list[int], lost: int) -> str:
+    """The line number of a staged row, from its place among the records the reader returned.
+
+    The reader returns the records after the header in file order, less the blank lines and the
+    lines it could not read; the k-th returned record is line header + k plus the number of such
+    lines before it. Unknown (NULL) for JSON Lines and when the reader lost lines unlogged.
+    """
+    if source.layout is None or lost:
+        return "NULL"
+    header = source.layout.header_line
+    gone = sorted({n for n in source.layout.blank_lines if n > header} | set(unreadable))
+    # Returned records before the i-th (0-based) line gone: n - header - 1 - i.
+    gaps = [n - header - 1 - i for i, n in enumerate(gone)]
+    if not gaps:
+        return f"r_record + {header}"
+    return (f"r_record + {header} + (SELECT count(*) FROM (SELECT unnest({gaps!r}::BIGINT[]) AS g) "
+            "WHERE g < r_record)")
 
 
 def _reader_reason(encoding: str) -> str:
@@ -266,7 +301,7 @@ def _reader_reason(encoding: str) -> str:
         f"'text that is not valid {encoding} in ' || {column} "
         "|| ' (if the file has another encoding, pass --encoding, e.g. --encoding latin-1)' "
         f"WHEN bool_or(error_type = 'LINE SIZE OVER MAXIMUM') THEN "
-        f"'line longer than {MAX_LINE_BYTES // (1 << 20)} MB' "
+        f"'line longer than {MAX_LINE_BYTES >> 20} MB' "
         f"ELSE 'malformed CSV line: ' || {fault} END"
     )
 
@@ -286,9 +321,10 @@ def _staging_sql(source: Source, columns: dict[str, str], config: RunConfig) -> 
     raw_select = ", ".join(f"{expr} AS r_{canon}" for canon, expr in raw_cols.items())
     raw_select += "".join(f", {expr} AS {sql_ident('a_' + a)}" for a, expr in attr_raw.items())
     if is_json:
-        raw_select += ", __json_error AS r_json_error, __json_line AS r_line"
+        raw_select += (", __json_error AS r_json_error, __json_line AS r_line, "
+                       "CAST(NULL AS BIGINT) AS r_record")
     else:
-        raw_select += ", CAST(NULL AS VARCHAR) AS r_json_error"
+        raw_select += ", CAST(NULL AS VARCHAR) AS r_json_error, row_number() OVER () AS r_record"
         packed = ", ".join(
             f"{sql_ident(c)} := {sql_ident(c)}" for c in source.columns
         )
@@ -322,6 +358,14 @@ def _staging_sql(source: Source, columns: dict[str, str], config: RunConfig) -> 
     unknown_type = (
         "WHEN r_event_type IS NOT NULL AND p_type IS NULL THEN 'unknown event_type ' || chr(39) "
         "|| left(r_event_type, 40) || chr(39)" if has_event_type else ""
+    )
+    long_fields = "".join(
+        f"WHEN length({expr}) > {MAX_FIELD_CHARS} THEN "
+        + sql_str(f"{name} (column '{col}') longer than {MAX_FIELD_CHARS:,} characters") + " "
+        for name, col, expr in [
+            *((c, columns[c], f"r_{c}") for c in CANONICAL_COLUMNS if c in columns),
+            *((a, src, sql_ident("a_" + a)) for a, src in config.attributes.items()),
+        ]
     )
     attr_out = "".join(f", {sql_ident('a_' + a)} AS {sql_ident('attr_' + a)}" for a in attr_raw)
     return f"""
@@ -359,6 +403,7 @@ def _staging_sql(source: Source, columns: dict[str, str], config: RunConfig) -> 
                     THEN 'non-numeric amount'
                 WHEN length(p_user) > {MAX_ID_CHARS}
                     THEN 'user_id longer than {MAX_ID_CHARS} characters'
+                {long_fields}
                 WHEN p_ts < TIMESTAMP '{FIRST_YEAR}-01-01' OR p_ts >= TIMESTAMP '{LAST_YEAR + 1}-01-01'
                     THEN 'timestamp outside the years {FIRST_YEAR}-{LAST_YEAR}'
                 WHEN abs(qty) > {MAX_VALUE:.0e} THEN 'quantity out of range (over {MAX_VALUE:.0e})'
@@ -382,7 +427,8 @@ def _staging_sql(source: Source, columns: dict[str, str], config: RunConfig) -> 
         CASE WHEN is_return THEN -abs(amt) ELSE amt END AS amount
         {attr_out},
         reason,
-        CASE WHEN reason IS NOT NULL THEN r_line END AS raw
+        CASE WHEN reason IS NOT NULL THEN r_line END AS raw,
+        r_record
     FROM checked
     """
 

@@ -7,6 +7,7 @@ row becomes a rejected row with a reason instead of a failed read. Parsing happe
 from __future__ import annotations
 
 import csv
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,14 +15,17 @@ import duckdb
 
 from segmint.agent.core.errors import InputError
 from segmint.agent.core.sql import sql_ident, sql_str
-from segmint.agent.ingest._csvscan import Layout, detect_encoding, header_line, scan_layout
+from segmint.agent.ingest._csvscan import Layout, detect_encoding, header_line, lf_copy, scan_layout
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz")
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz", ".json.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 DELIMITERS = ",;\t|"
-# DuckDB's default: a longer line is a reject ("line longer than 2 MB").
-MAX_LINE_BYTES = 2 << 20
+# A longer line is a reject ("line longer than 64 MB"). Far above any real event line: a line
+# between DuckDB's default 2 MB and this is read, and an over-long field in it is rejected by name
+# (MAX_FIELD_CHARS in agent/ingest/events.py). At 2 MB, DuckDB 2.0.1 also skipped, unlogged, the
+# line after two consecutive over-long lines.
+MAX_LINE_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class Source:
             could not read (malformed, too long, undecodable).
         layout: for CSV, the lines the reader skips itself (comments before the header, blanks).
         encoding: the text encoding the file is read with.
+        copy: a temporary copy the relation reads instead of `path` (deleted after loading).
     """
 
     path: Path
@@ -44,6 +49,7 @@ class Source:
     rejects_table: str | None = None
     layout: Layout | None = None
     encoding: str = "utf-8"
+    copy: Path | None = None
 
 
 def file_format(path: Path) -> str:
@@ -108,15 +114,18 @@ def _csv(con: duckdb.DuckDBPyConnection, path: Path, tag: str, encoding: str) ->
     # The dialect is fixed, not sniffed: a sniffer left to guess a comment character would drop
     # lines, and one that chokes on a long line would refuse the file.
     number, header = header_line(path, encoding)
-    common = (
-        f"{sql_str(str(path))}, header=true, skip={number - 1}, comment='', "
-        f"encoding={sql_str(encoding)}"
-    )
     delim, names = _dialect(header)
     if names == ("column0",):
         raise InputError("no header line found", file=path, fix="add a header line with column names")
     quote = escape = '"'
     layout = scan_layout(path, encoding, delimiter=delim, quote=quote)
+    copy = None
+    if layout.mixed_newlines and encoding != "utf-16":
+        copy = lf_copy(path, Path(tempfile.mkdtemp(prefix="segmint-lf-")))
+    common = (
+        f"{sql_str(str(copy or path))}, header=true, skip={number - 1}, comment='', "
+        f"encoding={sql_str(encoding)}"
+    )
     rejects = f"csv_rejects_{tag}"
     columns = ", ".join(f"{sql_str(n)}: 'VARCHAR'" for n in names)
     relation = (
@@ -126,7 +135,7 @@ def _csv(con: duckdb.DuckDBPyConnection, path: Path, tag: str, encoding: str) ->
         f"store_rejects=true, rejects_table={sql_str(rejects)}, "
         f"rejects_scan={sql_str(rejects + '_scan')})"
     )
-    return Source(path, relation, names, rejects, layout, encoding)
+    return Source(path, relation, names, rejects, layout, encoding, copy)
 
 
 def _dialect(header: str) -> tuple[str, tuple[str, ...]]:

@@ -7,13 +7,18 @@ at risk, active repeat) whose purchase dates agree with the docs/definitions.md 
 relative to the shop's end date. Events are searches, views, carts, purchases grouped
 into orders, and returns (negative quantity).
 
+``catalogue="long-tail"`` (``segmint synth --catalogue long-tail``) widens the shop to a real
+catalogue's shape: about 0.3 products per customer with Zipf popularity, and search queries typed
+from product words with fillers and typos, nearly all of them unique.
+
 Generation is vectorised with numpy per chunk of customers and streamed to the output
 file, so a million customers (~20M events) fit in bounded memory. The same
-``(n_users, seed, chunk_users, end)`` always gives the same rows.
+``(n_users, seed, chunk_users, end, catalogue)`` always gives the same rows.
 """
 
 from segmint.agent.core.schema import EVENT_TYPES
 from segmint.data.synth._generate import SynthResult, generate, side_paths
+from segmint.data.synth._long_tail import CATALOGUES, DEFAULT, LONG_TAIL
 from segmint.data.synth._personas import load_personas, make_typo
 from segmint.data.synth._shop import (
     AGE_BANDS,
@@ -44,8 +49,10 @@ from segmint.data.synth._sinks import output_format
 
 __all__ = [
     "AGE_BANDS",
+    "CATALOGUES",
     "COLUMNS",
     "DAY",
+    "DEFAULT",
     "DEFAULT_END",
     "EVENT_SCHEMA",
     "EVENT_TYPES",
@@ -54,6 +61,7 @@ __all__ = [
     "LAST_DAY",
     "LIFECYCLES",
     "LIFECYCLE_SHARES",
+    "LONG_TAIL",
     "MISSING_AGE",
     "MISSING_GENDER",
     "MIXED_LABEL",

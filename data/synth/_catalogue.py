@@ -13,6 +13,14 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from segmint.agent.core.arrays import F64, IntArray
+from segmint.data.synth._long_tail import (
+    DEFAULT,
+    LONG_TAIL,
+    ZIPF_EXPONENT,
+    QueryWords,
+    long_tail_personas,
+    query_words,
+)
 from segmint.data.synth._personas import load_personas
 from segmint.data.synth._shop import MIXED_LABEL, Persona
 
@@ -57,6 +65,8 @@ class Catalogue:
     product_ids: pa.Array
     categories: pa.Array
     labels: pa.Array  # persona names, then "mixed"
+    # Long-tail catalogue only: the words tail queries are assembled from (None: head queries only).
+    query_words: QueryWords | None = None
 
     @property
     def n_personas(self) -> int:
@@ -67,19 +77,25 @@ class Catalogue:
         return len(self.product_price)
 
 
-def _product_weights(prices: F64, tilt: float) -> F64:
+def _product_weights(prices: F64, tilt: float, exponent: float) -> F64:
     rank = np.arange(1, len(prices) + 1, dtype=np.float64)
     relative = prices / np.median(prices)
-    weights: F64 = rank**-_POPULARITY_EXPONENT * relative**tilt
+    weights: F64 = rank**-exponent * relative**tilt
     return weights
 
 
-def _build_catalogue(personas: tuple[Persona, ...]) -> Catalogue:
+def _build_catalogue(
+    personas: tuple[Persona, ...],
+    popularity_exponent: float = _POPULARITY_EXPONENT,
+    words: QueryWords | None = None,
+) -> Catalogue:
     index = {p.name: i for i, p in enumerate(personas)}
     n_p = len(personas)
     prices = [np.array([pr for _, pr in p.products]) for p in personas]
     sizes = np.array([len(p.products) for p in personas])
-    product_cdf = _grouped_cdf([_product_weights(pr, t) for t in _TIER_PRICE_TILT for pr in prices])
+    product_cdf = _grouped_cdf(
+        [_product_weights(pr, t, popularity_exponent) for t in _TIER_PRICE_TILT for pr in prices]
+    )
     q_weights = [[1.0] * len(p.queries) + [_TYPO_WEIGHT] * len(p.typos) for p in personas]
     q_sizes = np.array([len(w) for w in q_weights])
     persona_p = np.array([p.weight for p in personas])
@@ -113,6 +129,7 @@ def _build_catalogue(personas: tuple[Persona, ...]) -> Catalogue:
         product_ids=pa.array(pids, pa.string()),
         categories=pa.array([p.category for p in personas], pa.string()),
         labels=pa.array([p.name for p in personas] + [MIXED_LABEL], pa.string()),
+        query_words=words,
     )
 
 
@@ -120,6 +137,28 @@ def _build_catalogue(personas: tuple[Persona, ...]) -> Catalogue:
 def default_catalogue() -> Catalogue:
     """The catalogue of the packaged ``personas.yaml`` (built once per process)."""
     return _build_catalogue(load_personas())
+
+
+@lru_cache(maxsize=2)
+def make_catalogue(kind: str, n_users: int, seed: int) -> Catalogue:
+    """The catalogue a shop is drawn from.
+
+    Args:
+        kind: ``default`` (the packaged personas' ~1,300 texts) or ``long-tail`` (see
+            `segmint.data.synth._long_tail`).
+        n_users: customers of the shop (the long-tail catalogue grows with it).
+        seed: the shop's seed (the long-tail catalogue's titles depend on it).
+
+    Raises:
+        ValueError: an unknown kind.
+    """
+    if kind == DEFAULT:
+        return default_catalogue()
+    if kind != LONG_TAIL:
+        raise ValueError(f"unknown catalogue {kind!r}; use {DEFAULT} or {LONG_TAIL}")
+    personas = long_tail_personas(load_personas(), n_users, seed)
+    titles = [t for p in personas for t, _ in p.products]
+    return _build_catalogue(personas, ZIPF_EXPONENT, query_words(titles))
 
 
 def sample_groups(rng: np.random.Generator, cdf: F64, end: IntArray, group: IntArray) -> IntArray:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+import pyarrow as pa
 
 from segmint.agent.core.arrays import F64, IntArray
 from segmint.data.synth._catalogue import Catalogue, sample_groups
+from segmint.data.synth._long_tail import HEAD_QUERY_SHARE, tail_queries
 from segmint.data.synth._customers import Users, day_start, interest, segment_index, time_of_day, uniform_days
 from segmint.data.synth._shop import CART, DAY, LIFECYCLES, PURCHASE, RETURN, SEARCH, VIEW
 
@@ -72,16 +74,51 @@ def _product_events(
     )
 
 
+def _queries(rng: np.random.Generator, cat: Catalogue, persona: IntArray) -> IntArray:
+    """Text index of one search query per row.
+
+    With a long-tail catalogue, the share of searches that are not head queries are coded
+    ``-1 - product``: a query to be typed about that product (see `tail_texts`).
+    """
+    query: IntArray = cat.n_products + sample_groups(rng, cat.query_cdf, cat.query_end, persona)
+    if cat.query_words is None:
+        return query
+    # Mid-tier popularity: what people search for is what sells, whatever they then buy.
+    mid = cat.n_personas + persona
+    product = sample_groups(rng, cat.product_cdf, cat.product_end, mid) - cat.n_products
+    out: IntArray = np.where(rng.random(len(persona)) < HEAD_QUERY_SHARE, query, -1 - product)
+    return out
+
+
+def tail_texts(rng: np.random.Generator, cat: Catalogue, ev: Events) -> tuple[Events, pa.Array]:
+    """Type the tail queries of a chunk: their rows then index ``cat.text_vocab`` + the result.
+
+    Args:
+        rng: the chunk's generator.
+        cat: the catalogue.
+        ev: the chunk's events, tail queries coded as `_queries` codes them.
+
+    Returns:
+        The events with every text index valid, and the new texts to append to the vocabulary.
+    """
+    tail = np.flatnonzero(ev.text < 0)
+    if cat.query_words is None or len(tail) == 0:
+        return ev, pa.array([], pa.string())
+    texts = tail_queries(rng, cat.query_words, -1 - ev.text[tail])
+    text = ev.text.copy()
+    text[tail] = len(cat.text_vocab) + np.arange(len(tail))
+    return replace(ev, text=text), texts
+
+
 def _search_events(
     rng: np.random.Generator, cat: Catalogue, user: IntArray, ts: IntArray, persona: IntArray
 ) -> Events:
     m = len(user)
-    query = sample_groups(rng, cat.query_cdf, cat.query_end, persona)
     return Events(
         user=user,
         ts=ts,
         etype=np.full(m, SEARCH, dtype=np.int64),
-        text=cat.n_products + query,
+        text=_queries(rng, cat, persona),
         product=np.full(m, -1, dtype=np.int64),
         order=np.full(m, -1, dtype=np.int64),
         qty=np.zeros(m, dtype=np.int64),
@@ -183,7 +220,7 @@ def browse_events(rng: np.random.Generator, cat: Catalogue, users: Users, t_end:
     # The abandoned cart holds the last product looked at.
     is_cart = etype == CART
     product = np.where(is_cart, np.roll(product, 1), product)
-    query = cat.n_products + sample_groups(rng, cat.query_cdf, cat.query_end, s_persona[e_sess])
+    query = _queries(rng, cat, s_persona[e_sess])
     is_search = etype == SEARCH
     return Events(
         user=s_user[e_sess],

@@ -13,9 +13,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from segmint.agent.core.schema import EVENT_TYPES
-from segmint.data.synth._catalogue import Catalogue, default_catalogue, sample_groups
+from segmint.data.synth._catalogue import Catalogue, make_catalogue, sample_groups
 from segmint.data.synth._customers import Users, draw_users
-from segmint.data.synth._events import Events, browse_events, order_events
+from segmint.data.synth._events import Events, browse_events, order_events, tail_texts
+from segmint.data.synth._long_tail import CATALOGUES, DEFAULT
 from segmint.data.synth._shop import (
     AGE_BANDS,
     DAY,
@@ -75,7 +76,7 @@ def _user_ids(first: int, n: int, width: int) -> pa.Array:
     return out
 
 
-def _events_table(cat: Catalogue, ev: Events, ids: pa.Array) -> pa.Table:
+def _events_table(cat: Catalogue, ev: Events, ids: pa.Array, extra_texts: pa.Array) -> pa.Table:
     no_product = ev.product < 0
     no_qty = (ev.etype == SEARCH) | (ev.etype == VIEW)
     persona = np.where(no_product, 0, cat.product_persona[np.maximum(ev.product, 0)])
@@ -83,7 +84,8 @@ def _events_table(cat: Catalogue, ev: Events, ids: pa.Array) -> pa.Table:
         ids.take(pa.array(ev.user)),
         pa.array(ev.ts * 1_000_000, type=pa.timestamp("us")),
         pa.array(EVENT_TYPES, pa.string()).take(pa.array(ev.etype)),
-        cat.text_vocab.take(pa.array(ev.text)),
+        (pa.concat_arrays([cat.text_vocab, extra_texts]) if len(extra_texts) else cat.text_vocab)
+        .take(pa.array(ev.text)),
         cat.product_ids.take(pa.array(ev.product, mask=no_product)),
         pc.cast(pa.array(ev.order, mask=ev.order < 0), pa.string()),
         cat.categories.take(pa.array(persona, mask=no_product)),
@@ -132,9 +134,11 @@ def _make_chunk(
     orders, n_orders = order_events(rng, cat, users, t_end, order_base)
     ev = Events.concat([orders, browse_events(rng, cat, users, t_end)])
     ev = ev.take(np.lexsort((ev.etype, ev.ts, ev.user)))
+    ev, extra_texts = tail_texts(rng, cat, ev)
     ids = _user_ids(first_user, n, width)
     labels = pa.Table.from_arrays([ids, cat.labels.take(pa.array(users.label))], schema=LABEL_SCHEMA)
-    return _Chunk(_events_table(cat, ev, ids), labels, _users_table(rng, cat, users, ids, end), n_orders)
+    return _Chunk(_events_table(cat, ev, ids, extra_texts), labels,
+                  _users_table(rng, cat, users, ids, end), n_orders)
 
 
 def side_paths(out: Path) -> tuple[Path, Path]:
@@ -157,6 +161,7 @@ def generate(
     *,
     chunk_users: int = 50_000,
     end: date | None = None,
+    catalogue: str = DEFAULT,
     progress: Callable[[int, int], None] | None = None,
 ) -> SynthResult:
     """Write a sample shop: events, planted labels and customer attributes.
@@ -171,23 +176,28 @@ def generate(
         chunk_users: Customers generated and written per step (bounds memory).
         end: Last day of the shop's one-year window (default 2026-06-30); no event is
             later than the end of that day.
+        catalogue: ``default`` (the packaged personas' ~1,300 titles and queries) or
+            ``long-tail`` (about 0.3 products per customer with Zipf popularity, and search
+            queries typed from product words with fillers and typos, nearly all unique).
         progress: Called as ``progress(users_done, n_users)`` after each chunk.
 
     Returns:
         The paths written and the counts.
 
     Raises:
-        ValueError: On a negative ``n_users`` or ``seed``, ``chunk_users < 1`` or an
-            unknown file suffix.
+        ValueError: On a negative ``n_users`` or ``seed``, ``chunk_users < 1``, an
+            unknown file suffix or an unknown catalogue.
     """
     if n_users < 0 or seed < 0 or chunk_users < 1:
         raise ValueError("n_users and seed must be >= 0 and chunk_users >= 1")
+    if catalogue not in CATALOGUES:
+        raise ValueError(f"unknown catalogue {catalogue!r}; use one of: {', '.join(CATALOGUES)}")
     out = Path(out)
     fmt = output_format(out)
     end = date(end.year, end.month, end.day) if end is not None else DEFAULT_END
     labels_path, users_path = side_paths(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    cat = default_catalogue()
+    cat = make_catalogue(catalogue, n_users, seed)
     width = max(7, len(str(n_users)))
     n_events = 0
     with atomic([labels_path, users_path, out]) as (tmp_labels, tmp_users, tmp_events), ExitStack() as stack:

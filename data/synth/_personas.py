@@ -33,13 +33,15 @@ def _neighbour(ch: str, rng: np.random.Generator) -> str:
     return ch
 
 
-def make_typo(query: str) -> str:
+def make_typo(query: str, variant: int = 0) -> str:
     """Misspell a query the way people do: swap, drop, double or fat-finger one letter.
 
-    The mistake depends only on the query text, so the catalogue is the same on every run.
+    The mistake depends only on the query text (and ``variant``), so the catalogue is the same on
+    every run.
 
     Args:
         query: A search query.
+        variant: Another number gives another (possibly the same) mistake for the same text.
 
     Returns:
         A misspelt variant (the query itself if it has no letter to damage).
@@ -47,7 +49,8 @@ def make_typo(query: str) -> str:
     letters = [i for i, ch in enumerate(query) if ch.isalpha()]
     if len(letters) < 3:
         return query
-    rng = np.random.default_rng(zlib.crc32(query.encode()))
+    salt = f"{variant}\0".encode() if variant else b""
+    rng = np.random.default_rng(zlib.crc32(salt + query.encode()))
     i = letters[int(rng.integers(1, len(letters)))]
     op = int(rng.integers(4))
     if op == 0 and i + 1 < len(query) and query[i + 1].isalpha() and query[i + 1] != query[i]:

@@ -301,3 +301,64 @@ def test_typos_are_small_deterministic_edits(query: str) -> None:
     if sum(ch.isalpha() for ch in query) >= 3:
         assert typo != query
         assert typo[0] == query[0] or not query[0].isalpha()
+
+
+LONG_TAIL_USERS = 4000
+
+
+@pytest.fixture(scope="module")
+def long_tail(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, pd.DataFrame]:
+    out = tmp_path_factory.mktemp("long_tail") / "shop.parquet"
+    res = synth.generate(LONG_TAIL_USERS, out, seed=5, chunk_users=1500, catalogue=synth.LONG_TAIL)
+    labels = pd.read_csv(res.labels_path, dtype=str, keep_default_na=False)
+    return pd.read_parquet(res.events_path), labels
+
+
+def test_long_tail_has_a_catalogue_per_customer_with_zipf_sales(
+    long_tail: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    events, _ = long_tail
+    products = events.loc[events["product_id"].notna(), ["product_id", "text"]].drop_duplicates()
+    # About 0.3 products per customer exist; the least popular are never sold at all.
+    assert 0.15 * LONG_TAIL_USERS < products["product_id"].nunique() <= 0.3 * LONG_TAIL_USERS + 20
+    assert products.groupby("product_id")["text"].nunique().max() == 1
+    buyers = events[events["event_type"] == "purchase"].groupby("product_id")["user_id"].nunique()
+    ranked = buyers.sort_values(ascending=False).to_numpy()
+    assert ranked[0] > 20 * np.median(ranked)
+    assert (ranked <= 2).mean() > 0.1
+
+
+def test_long_tail_queries_are_mostly_unique_and_on_persona(
+    long_tail: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    events, labels = long_tail
+    searches = events[events["event_type"] == "search"]
+    typed_by = searches.groupby("text")["user_id"].nunique()
+    assert (typed_by == 1).mean() > 0.6
+    assert typed_by.max() > 20  # the head queries are still shared
+    assert len(typed_by) > 0.4 * len(searches)
+    assert searches["text"].str.fullmatch(r"[a-z0-9' &.,()-]+( [a-z0-9' &.,()-]+)*").all()
+    # Most of a planted customer's products come from their persona's category.
+    persona_category = {p.name: p.category for p in synth.load_personas()}
+    bought = events[events["event_type"] == "purchase"].merge(labels, on="user_id")
+    bought = bought[bought["label"] != synth.MIXED_LABEL]
+    assert (bought["category"] == bought["label"].map(persona_category)).mean() > 0.8
+
+
+def test_long_tail_is_deterministic_and_checked(tmp_path: Path) -> None:
+    a = synth.generate(300, tmp_path / "a.parquet", seed=2, catalogue=synth.LONG_TAIL)
+    b = synth.generate(300, tmp_path / "b.parquet", seed=2, catalogue=synth.LONG_TAIL)
+    default = synth.generate(300, tmp_path / "c.parquet", seed=2)
+    ta, tb = pq.read_table(a.events_path), pq.read_table(b.events_path)
+    assert ta.equals(tb)
+    assert not ta.equals(pq.read_table(default.events_path))
+    with pytest.raises(ValueError, match="unknown catalogue"):
+        synth.generate(10, tmp_path / "d.parquet", catalogue="huge")
+
+
+def test_typo_variants_differ_and_repeat() -> None:
+    word = "grinder"
+    variants = {synth.make_typo(word, variant=v) for v in range(1, 9)}
+    assert synth.make_typo(word, variant=0) == synth.make_typo(word)
+    assert len(variants) > 2 and word not in variants
+    assert synth.make_typo(word, variant=3) == synth.make_typo(word, variant=3)

@@ -1,0 +1,225 @@
+"""The reference answers of the question eval: `truth:` specs evaluated with pandas on raw data.
+
+Each question in data/eval/answers/ carries a small declarative `truth:` (the format is in
+data/eval/answers/README.md) that `Reference` evaluates over one shop's raw events (tests/ask/_raw.py):
+a set of customers (optionally the top N by a field), one number, or a table of numbers by group.
+Nothing here imports segmint; segment membership is the one input taken from the workspace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from _raw import PERIOD_CODES, Mask, Raw, compare, customer_features, phrase_regex, singular, window_mask
+
+GLOSSARY: dict[str, Callable[[Reference], Mask]] = {
+    "high_spenders": lambda r: r.c["revenue"] >= r.percentile("revenue", 80),
+    "low_spenders": lambda r: r.c["revenue"] <= r.percentile("revenue", 20),
+    "lapsed": lambda r: (r.c["orders"] >= 1) & (r.c["recency_days"] > 90),
+    "active": lambda r: r.c["recency_days"] <= 30,
+    "at_risk": lambda r: (r.c["orders"] >= 2) & (r.c["recency_days"] > 45) & (r.c["recency_days"] <= 90),
+    "new_customers": lambda r: r.c["tenure_days"] <= 30,
+    "one_time_buyers": lambda r: r.c["orders"] == 1,
+    "repeat_buyers": lambda r: r.c["orders"] >= 2,
+    "frequent": lambda r: r.c["orders"] >= r.percentile("orders", 80),
+}
+Row = tuple[str, float]
+
+
+class Reference:
+    """Evaluates `truth:` specs over one shop's raw data.
+
+    Args:
+        raw: the shop's events, attributes and segments.
+        match: how a product phrase is matched: "phrase" (its words in order, as documented), or,
+            only to check that every product question means the same under another reading,
+            "words" (every word anywhere in the text) or "tokens" (whitespace-separated words).
+    """
+
+    def __init__(self, raw: Raw, match: str = "phrase") -> None:
+        self.raw = raw
+        self.ev = raw.events
+        self.as_of: pd.Timestamp = self.ev["ts"].max()
+        self.c = customer_features(self.ev, self.as_of)
+        self.match = match
+        sizes = raw.segments[raw.segments != "0"].value_counts()
+        self.segment_ranks = sorted(sizes.index, key=lambda s: (-sizes[s], int(s)))
+
+    def percentile(self, feature: str, p: float) -> float:
+        """The p-th percentile of a feature over customers with at least one order."""
+        return float(np.percentile(self.c.loc[self.c["orders"] >= 1, feature], p))
+
+    def column(self, name: str) -> pd.Series:
+        """A feature or attribute per customer (missing where unknown)."""
+        if name in self.c:
+            return self.c[name]
+        if name == "segment":
+            return self.raw.segments.reindex(self.c.index)
+        return self.raw.attributes[name].reindex(self.c.index)
+
+    def segment_id(self, rank: int) -> str:
+        """The id of the rank-th largest real segment (1 = the largest)."""
+        return str(self.segment_ranks[rank - 1])
+
+    def product_rows(self, phrase: str) -> Mask:
+        """Events whose product text or category matches a phrase."""
+        if self.match == "tokens":
+            words = [singular(w) for w in phrase.lower().split()]
+
+            def hit(text: str) -> bool:
+                tokens = {singular(t.strip(".,;:!?()'\"")) for t in text.lower().split()}
+                return all(w in tokens for w in words)
+        else:
+            regexes = ([phrase_regex(w) for w in phrase.split()] if self.match == "words"
+                       else [phrase_regex(phrase)])
+
+            def hit(text: str) -> bool:
+                return all(r.search(text) for r in regexes)
+
+        out = pd.Series(False, index=self.ev.index)
+        for col in ("text", "category"):
+            values = self.ev[col].dropna().astype(str)
+            hits = values.map({v: hit(v) for v in values.unique()}).astype(bool)
+            out.loc[hits.index[hits]] = True
+        return out
+
+    def event_rows(self, spec: dict[str, Any]) -> pd.DataFrame:
+        """The events an event condition or a windowed measure looks at."""
+        kind = spec.get("type", "purchase")
+        ev = self.ev
+        if kind == "purchase" and spec.get("measure") in ("spend", "units"):
+            rows = ev["event_type"].isin(["purchase", "return"])
+        elif kind == "any":
+            rows = pd.Series(True, index=ev.index)
+        else:
+            rows = ev["event_type"] == kind
+        if spec.get("product"):
+            rows &= self.product_rows(spec["product"])
+        if spec.get("window"):
+            rows &= window_mask(ev["ts"], spec["window"], self.as_of)
+        return ev[rows]
+
+    @staticmethod
+    def per_user(rows: pd.DataFrame, measure: str) -> pd.Series:
+        """One measure of each user's rows: events, orders, spend, units or days."""
+        g = rows.groupby("user_id")
+        if measure == "orders":
+            buy = rows[rows["event_type"] == "purchase"]
+            return buy.groupby("user_id")["order_id"].nunique().reindex(g.size().index).fillna(0)
+        if measure == "days":
+            return rows.assign(day=rows["ts"].dt.normalize()).groupby("user_id")["day"].nunique()
+        return {"events": g.size, "spend": g["amount"].sum, "units": g["quantity"].sum}[measure]()
+
+    # ------------------------------------------------------------------ customer sets
+    def mask(self, expr: dict[str, Any] | None) -> Mask:
+        """The customers a truth expression selects (several keys are AND-ed)."""
+        out = pd.Series(True, index=self.c.index)
+        for key, arg in (expr or {}).items():
+            out &= self._one(key, arg)
+        return out
+
+    def _one(self, key: str, arg: Any) -> Mask:
+        if key == "term":
+            out = pd.Series(True, index=self.c.index)
+            for term in [arg] if isinstance(arg, str) else arg:
+                out &= GLOSSARY[term](self)
+            return out
+        if key == "field":
+            name, op, value = arg
+            return compare(self.column(name), op, value)
+        if key == "attr":
+            name, value = arg
+            return compare(self.column(name), "in" if isinstance(value, list) else "=", value)
+        if key == "segment":
+            return self.column("segment") == self.segment_id(int(arg))
+        if key == "not":
+            return ~self.mask(arg)
+        if key in ("any", "all"):
+            masks = [self.mask(sub) for sub in arg]
+            return pd.Series((np.logical_or if key == "any" else np.logical_and).reduce(masks),
+                             index=self.c.index)
+        if key == "bought":
+            return self._one("events", {"product": arg})
+        if key == "events":
+            rows = self.event_rows(arg)
+            if "op" not in arg:
+                return self.c.index.to_series().isin(rows["user_id"])
+            return compare(self.per_user(rows, arg["measure"]).reindex(self.c.index), arg["op"],
+                           arg["value"])
+        if key == "cohort":
+            ((which, window),) = arg.items()
+            return window_mask(self.c[f"{which}_purchase"], window, self.as_of).fillna(False)
+        raise KeyError(f"unknown truth key {key!r}")
+
+    def ranked(self, truth: dict[str, Any]) -> pd.Series:
+        """The selected customers' ranking field, in rank order (for a `top:` truth)."""
+        top = truth["top"]
+        chosen = self.c.index[self.mask(truth.get("customers"))]
+        values = self.column(top.get("by", "revenue")).loc[chosen].dropna()
+        return values.sort_values(ascending=bool(top.get("asc", False)), kind="stable")
+
+    def customers(self, truth: dict[str, Any]) -> set[str]:
+        """The customer set of a `customers` truth (the top N of it with `top: {n, by, asc}`)."""
+        if "top" in truth:
+            return set(self.ranked(truth).index[: int(truth["top"]["n"])])
+        return set(self.c.index[self.mask(truth.get("customers"))])
+
+    # ------------------------------------------------------------------ numbers and tables
+    def number(self, spec: dict[str, Any]) -> float:
+        """One number: count, sum / mean / median / min / max of a field, or aov, over `where`."""
+        return self._measure(spec, self.mask(spec.get("where")))
+
+    def _measure(self, spec: dict[str, Any], where: Mask) -> float:
+        agg, name = spec["agg"], spec.get("field")
+        if agg == "count":
+            return float(where.sum())
+        if spec.get("window") is not None:
+            rows = self.event_rows({"window": spec["window"], "measure": "spend"})
+            return self._period_value(spec, rows[rows["user_id"].isin(self.c.index[where])])
+        if agg == "aov":
+            return float(self.c.loc[where, "revenue"].sum() / self.c.loc[where, "orders"].sum())
+        values = self.column(str(name)).loc[where].dropna().astype(float)
+        return float(getattr(values, agg)())
+
+    @staticmethod
+    def _period_value(spec: dict[str, Any], rows: pd.DataFrame) -> float:
+        """A measure over the events of a window or calendar period (purchase and return rows)."""
+        buy = rows[rows["event_type"] == "purchase"]
+        if spec["agg"] == "count":
+            return float(buy["user_id"].nunique())
+        if spec["agg"] == "aov":
+            return float(rows["amount"].sum() / buy["order_id"].nunique())
+        total = {"revenue": rows["amount"].sum(), "orders": buy["order_id"].nunique(),
+                 "units": rows["quantity"].sum()}[spec["field"]]
+        if spec["agg"] != "sum":
+            raise ValueError("a windowed measure is a count, a sum or aov")
+        return float(total)
+
+    def table(self, spec: dict[str, Any]) -> list[Row]:
+        """(group, value) rows in the order asked: listed groups, by period, or ranked by value."""
+        by, where = spec["by"], self.mask(spec.get("where"))
+        if by in PERIOD_CODES:
+            rows = self.event_rows({"window": spec.get("window"), "measure": "spend"})
+            rows = rows[rows["user_id"].isin(self.c.index[where])]
+            periods = rows["ts"].dt.to_period(PERIOD_CODES[by])
+            out = [(str(p), self._period_value(spec, part)) for p, part in rows.groupby(periods)]
+            return out[: spec.get("limit")]
+        if by.startswith("first_purchase_"):
+            keys = self.c["first_purchase"].dt.to_period(PERIOD_CODES[by.removeprefix("first_purchase_")])
+            keys = keys.astype(str).where(self.c["first_purchase"].notna())
+            if spec.get("window"):
+                keys = keys.where(window_mask(self.c["first_purchase"], spec["window"], self.as_of))
+            groups = sorted(keys[where].dropna().unique())
+            return [(g, self._measure({**spec, "window": None}, where & (keys == g))) for g in groups]
+        col = self.column(by).where(where)
+        groups = [g for g in col.dropna().unique() if not (by == "segment" and g == "0")]
+        values = {str(g): self._measure(spec, where & (col == g)) for g in groups}
+        if spec.get("groups"):
+            return [(str(g), values.get(str(g), 0.0)) for g in spec["groups"]]
+        ordered = sorted(values.items(), key=lambda kv: (kv[1], kv[0]),
+                         reverse=spec.get("order", "desc") == "desc")
+        return ordered[: spec.get("limit")]
