@@ -30,6 +30,7 @@ from segmint.agent.act.customers import get_user, normalise_user_id, similar_cus
 from segmint.agent.act.export import export_selection
 from segmint.agent.act.projection import customer_map as build_map
 from segmint.agent.api.act import router as act_router
+from segmint.agent.api.audiences import router as audience_router
 from segmint.agent.api.models import (
     AskDocument,
     AskRequest,
@@ -114,6 +115,7 @@ def create_app(workspace: Path | str, token: str | None = None, *, llm: str | No
     _add_routes(api, ws, Answerer(ws, llm=llm))
     app.include_router(api)
     app.include_router(act_router, prefix="/api", dependencies=guard, responses=ERRORS)
+    app.include_router(audience_router, prefix="/api", dependencies=guard, responses=ERRORS)
     _add_page(app)
     _add_error_handlers(app)
     app.state.workspace = ws

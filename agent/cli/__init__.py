@@ -10,13 +10,13 @@ import sys
 
 import typer
 
-from segmint.agent.cli import act, commands, serve
+from segmint.agent.cli import act, audience, commands, serve
 from segmint.agent.cli._app import app
 from segmint.agent.core.errors import SegmintError
 from segmint.agent.core.runtime import offline_models
 
 __all__ = ["app", "main"]
-_COMMAND_MODULES = (commands, act, serve)  # imported for their side effect: they register commands
+_COMMAND_MODULES = (commands, act, audience, serve)  # imported for their side effect: they register commands
 
 
 def _fail(message: str) -> None:

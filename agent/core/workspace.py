@@ -207,7 +207,7 @@ class Workspace:
             and the record to fill with counts and stage seconds.
         """
         self.path.mkdir(parents=True, exist_ok=True)
-        with self._lock():
+        with self.lock():
             self._remove_leftovers()
             record = RunRecord(run_id=_new_run_id(), command=command, params=params)
             staging = self.path / f".{DB_NAME}.{record.run_id}.tmp"
@@ -239,7 +239,13 @@ class Workspace:
             self._remove_stale_files(keep=record.run_id)
 
     @contextlib.contextmanager
-    def _lock(self) -> Iterator[None]:
+    def lock(self) -> Iterator[None]:
+        """Hold the workspace's write lock (runs and every other write take it).
+
+        Raises:
+            UsageError: another command is writing this workspace.
+        """
+        self.path.mkdir(parents=True, exist_ok=True)
         with open(self.path / ".lock", "w") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 
+from segmint.agent.audience.evaluate import refresh as refresh_audiences
 from segmint.agent.core.config import RunConfig
 from segmint.agent.core.errors import InputError
 from segmint.agent.core.runtime import offline_models
@@ -222,6 +223,8 @@ def run(
             "embedding": embedded.to_json(), "namers": described.namers(),
         }
         record.seconds = clock.seconds
+    # Saved audiences and segments are recorded at every run (agent/audience/evaluate.py).
+    refresh_audiences(ws)
     return RunResult(
         run_id=record.run_id,
         workspace=str(ws.path),

@@ -1,0 +1,82 @@
+"""The documents of `audience save|list|show`, shared by the CLI and the REST API (docs/cli.md)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from segmint.agent.ask.answer import Answerer
+from segmint.agent.audience.evaluate import evaluate, refresh
+from segmint.agent.audience.store import Audience, AudienceStore, audience_target, check_name
+from segmint.agent.core.errors import UsageError
+from segmint.agent.query import Condition, QuerySpec
+
+
+def save_audience(answerer: Answerer, name: str, *, question: str | None = None,
+                  segment: str | None = None, replace: bool = False) -> dict[str, Any]:
+    """Save an audience defined by a question or a segment, evaluate it now, and describe it.
+
+    Raises:
+        UsageError: neither or both of question and segment.
+        NotUnderstood: the question cannot be read.
+        InputError: a bad or taken name, or a definition the workspace cannot answer.
+    """
+    if (question is None) == (segment is None):
+        raise UsageError("give exactly one of --question Q or --segment ID|NAME")
+    name = check_name(name)
+    if question is not None:
+        spec = answerer.read(question, answerer.catalogue()).spec
+        audience = _audience(answerer, name, "question", question, spec)
+    else:
+        sid = answerer.select_segment(str(segment)).answer.query["any_of"][0][0]["segment"]
+        spec = QuerySpec(any_of=[[Condition(kind="segment", segment=str(sid))]])
+        audience = _audience(answerer, name, "segment", f"segment {sid}", spec)
+    selection = evaluate(answerer, audience)  # refuses a definition the workspace cannot answer
+    AudienceStore(answerer.workspace).save(audience, replace=replace)
+    refresh(answerer.workspace, answerer)
+    return {**audience.to_json(), "size": selection.answer.count,
+            "definition": selection.answer.definition, "moves_with_as_of": relative(spec)}
+
+
+def list_audiences(answerer: Answerer) -> dict[str, Any]:
+    """Every saved audience with its size at each recorded run."""
+    refresh(answerer.workspace, answerer, wait=False)
+    store = AudienceStore(answerer.workspace)
+    docs = []
+    for audience in store.saved():
+        history = store.history(audience_target(audience.name))
+        docs.append({**audience.to_json(), "moves_with_as_of": relative(audience.spec),
+                     "sizes": [{"run_id": r.run_id, "as_of": r.as_of, "size": r.size}
+                               for r in history]})
+    return {"audiences": docs}
+
+
+def show_audience(answerer: Answerer, name: str) -> dict[str, Any]:
+    """One audience: its definition as it reads now (actual dates), sample and history.
+
+    Raises:
+        InputError: no audience has that name.
+    """
+    refresh(answerer.workspace, answerer, wait=False)
+    store = AudienceStore(answerer.workspace)
+    audience = store.get(name)
+    selection = evaluate(answerer, audience)
+    return {**audience.to_json(), "size": selection.answer.count,
+            "definition": selection.answer.definition, "moves_with_as_of": relative(audience.spec),
+            "sample": selection.answer.sample,
+            "history": [r.to_json() for r in store.history(audience_target(audience.name))]}
+
+
+def relative(spec: QuerySpec) -> bool:
+    """Whether a definition has a window relative to as_of (it moves with every run)."""
+    windows = [c.window for g in spec.any_of for c in g if c.window is not None]
+    if spec.measure is not None and spec.measure.window is not None:
+        windows.append(spec.measure.window)
+    return any(w.last is not None or w.period is not None for w in windows)
+
+
+def _audience(answerer: Answerer, name: str, source: Any, question: str, spec: QuerySpec) -> Audience:
+    run = answerer.workspace.latest_run()
+    return Audience(name=name, source=source, question=question, spec=spec,
+                    created_at=datetime.now(UTC).replace(tzinfo=None),
+                    created_run=None if run is None else run.run_id)
