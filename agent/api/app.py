@@ -282,7 +282,7 @@ def _add_page(app: FastAPI) -> None:
         if name == "plotly.min.js":
             return FileResponse(plotly_js(), media_type="text/javascript",
                                 headers={"Cache-Control": "max-age=86400"})
-        types = {"app.js": "text/javascript", "style.css": "text/css"}
+        types = {"app.js": "text/javascript", "audiences.js": "text/javascript", "style.css": "text/css"}
         if name not in types:
             raise ApiError(404, f"no asset '{name}'")
         return Response((web / name).read_text(encoding="utf-8"), media_type=types[name])
