@@ -47,6 +47,14 @@ def refresh(workspace: Workspace, answerer: Answerer | None = None, *,
     Raises:
         UsageError: another command is writing the workspace (only when `wait`).
     """
+    try:
+        return _refresh(workspace, answerer, wait=wait)
+    finally:
+        if answerer is None:
+            workspace.close_readers()
+
+
+def _refresh(workspace: Workspace, answerer: Answerer | None, *, wait: bool) -> list[HistoryRow]:
     run = workspace.latest_run()
     if run is None:
         return []

@@ -133,6 +133,17 @@ class Workspace:
         cursor.execute("SET TimeZone = 'UTC'")
         return cursor
 
+    def close_readers(self) -> None:
+        """Close this process's shared reader of the current database.
+
+        DuckDB hands every connection to a path in one process the same open database, so a
+        reader left open across a run would keep showing the replaced file to `connect()`.
+        """
+        with _READERS_LOCK:
+            cached = _READERS.pop(self.db_path, None)
+        if cached is not None:
+            cached[1].close()
+
     def latest_run(self) -> RunInfo | None:
         """The run that produced the current database; None before the first run."""
         if not self.exists():
