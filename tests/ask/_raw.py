@@ -129,7 +129,9 @@ def customer_features(ev: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
               .add(buy[~buy.index.isin(with_id.index)].groupby("user_id").size(), fill_value=0))
     out = pd.DataFrame(index=users)
     out["orders"] = orders.reindex(users).fillna(0)
-    out["revenue"] = money.groupby("user_id")["amount"].sum().reindex(users).fillna(0.0)
+    # Money sums are rounded to 1e-6 so that a customer whose revenue equals a percentile (one
+    # £24.99 item) is compared as the exact amount it is, not as float noise either side of it.
+    out["revenue"] = money.groupby("user_id")["amount"].sum().round(6).reindex(users).fillna(0.0)
     out["first_purchase"] = buy.groupby("user_id")["ts"].min().reindex(users)
     out["last_purchase"] = buy.groupby("user_id")["ts"].max().reindex(users)
     out["recency_days"] = np.floor((as_of - out["last_purchase"]) / DAY)
@@ -137,7 +139,7 @@ def customer_features(ev: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     out["aov"] = (out["revenue"] / out["orders"]).where(out["orders"] > 0)
     out["units"] = buy.groupby("user_id")["quantity"].sum().reindex(users).fillna(0.0)
     out["returns"] = ret.groupby("user_id").size().reindex(users).fillna(0)
-    out["returned_amount"] = -ret.groupby("user_id")["amount"].sum().reindex(users).fillna(0.0)
+    out["returned_amount"] = -ret.groupby("user_id")["amount"].sum().round(6).reindex(users).fillna(0.0)
     return out
 
 

@@ -8,12 +8,12 @@ Nothing here imports segmint; segment membership is the one input taken from the
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
-
 from _raw import PERIOD_CODES, Mask, Raw, compare, customer_features, phrase_regex, singular, window_mask
 
 GLOSSARY: dict[str, Callable[[Reference], Mask]] = {
@@ -37,7 +37,8 @@ class Reference:
         raw: the shop's events, attributes and segments.
         match: how a product phrase is matched: "phrase" (its words in order, as documented), or,
             only to check that every product question means the same under another reading,
-            "words" (every word anywhere in the text) or "tokens" (whitespace-separated words).
+            "words" (every word anywhere in the text), "tokens" (whitespace-separated words) or
+            "joined" (the words also written as one: CAKESTAND for "cake stand").
     """
 
     def __init__(self, raw: Raw, match: str = "phrase") -> None:
@@ -46,8 +47,16 @@ class Reference:
         self.as_of: pd.Timestamp = self.ev["ts"].max()
         self.c = customer_features(self.ev, self.as_of)
         self.match = match
+        self._products: dict[str, Mask] = {}
+        self._texts = {col: pd.factorize(self.ev[col]) for col in ("text", "category")}
         sizes = raw.segments[raw.segments != "0"].value_counts()
         self.segment_ranks = sorted(sizes.index, key=lambda s: (-sizes[s], int(s)))
+
+    def reading(self, match: str) -> Reference:
+        """The same shop with product phrases matched another way (features shared)."""
+        other = copy.copy(self)
+        other.match, other._products = match, {}
+        return other
 
     def percentile(self, feature: str, p: float) -> float:
         """The p-th percentile of a feature over customers with at least one order."""
@@ -67,6 +76,11 @@ class Reference:
 
     def product_rows(self, phrase: str) -> Mask:
         """Events whose product text or category matches a phrase."""
+        if phrase not in self._products:
+            self._products[phrase] = self._match_rows(phrase)
+        return self._products[phrase]
+
+    def _match_rows(self, phrase: str) -> Mask:
         if self.match == "tokens":
             words = [singular(w) for w in phrase.lower().split()]
 
@@ -74,18 +88,20 @@ class Reference:
                 tokens = {singular(t.strip(".,;:!?()'\"")) for t in text.lower().split()}
                 return all(w in tokens for w in words)
         else:
-            regexes = ([phrase_regex(w) for w in phrase.split()] if self.match == "words"
-                       else [phrase_regex(phrase)])
+            regexes = {"words": [phrase_regex(w) for w in phrase.split()],
+                       "joined": [phrase_regex(phrase), phrase_regex(phrase.replace(" ", ""))]
+                       }.get(self.match, [phrase_regex(phrase)])
 
             def hit(text: str) -> bool:
-                return all(r.search(text) for r in regexes)
+                found = [r.search(text) is not None for r in regexes]
+                return any(found) if self.match == "joined" else all(found)
 
-        out = pd.Series(False, index=self.ev.index)
-        for col in ("text", "category"):
-            values = self.ev[col].dropna().astype(str)
-            hits = values.map({v: hit(v) for v in values.unique()}).astype(bool)
-            out.loc[hits.index[hits]] = True
-        return out
+        out = np.zeros(len(self.ev), dtype=bool)
+        for codes, uniques in self._texts.values():
+            # Each distinct text is tested once; code -1 (no text) never matches.
+            hits = np.append(np.array([hit(str(u)) for u in uniques], dtype=bool), False)
+            out |= hits[codes]
+        return pd.Series(out, index=self.ev.index)
 
     def event_rows(self, spec: dict[str, Any]) -> pd.DataFrame:
         """The events an event condition or a windowed measure looks at."""
@@ -101,7 +117,7 @@ class Reference:
             rows &= self.product_rows(spec["product"])
         if spec.get("window"):
             rows &= window_mask(ev["ts"], spec["window"], self.as_of)
-        return ev[rows]
+        return ev.loc[rows, ["user_id", "ts", "event_type", "order_id", "quantity", "amount"]]
 
     @staticmethod
     def per_user(rows: pd.DataFrame, measure: str) -> pd.Series:
@@ -112,7 +128,9 @@ class Reference:
             return buy.groupby("user_id")["order_id"].nunique().reindex(g.size().index).fillna(0)
         if measure == "days":
             return rows.assign(day=rows["ts"].dt.normalize()).groupby("user_id")["day"].nunique()
-        return {"events": g.size, "spend": g["amount"].sum, "units": g["quantity"].sum}[measure]()
+        if measure == "spend":
+            return g["amount"].sum().round(6)
+        return {"events": g.size, "units": g["quantity"].sum}[measure]()
 
     # ------------------------------------------------------------------ customer sets
     def mask(self, expr: dict[str, Any] | None) -> Mask:
@@ -135,7 +153,8 @@ class Reference:
             name, value = arg
             return compare(self.column(name), "in" if isinstance(value, list) else "=", value)
         if key == "segment":
-            return self.column("segment") == self.segment_id(int(arg))
+            ranks = arg if isinstance(arg, list) else [arg]
+            return self.column("segment").isin([self.segment_id(int(r)) for r in ranks])
         if key == "not":
             return ~self.mask(arg)
         if key in ("any", "all"):
@@ -147,7 +166,8 @@ class Reference:
         if key == "events":
             rows = self.event_rows(arg)
             if "op" not in arg:
-                return self.c.index.to_series().isin(rows["user_id"])
+                # unique() first: isin over 400k arrow strings is slow in pandas.
+                return self.c.index.to_series().isin(rows["user_id"].unique())
             return compare(self.per_user(rows, arg["measure"]).reindex(self.c.index), arg["op"],
                            arg["value"])
         if key == "cohort":
@@ -161,6 +181,11 @@ class Reference:
         chosen = self.c.index[self.mask(truth.get("customers"))]
         values = self.column(top.get("by", "revenue")).loc[chosen].dropna()
         return values.sort_values(ascending=bool(top.get("asc", False)), kind="stable")
+
+    def top_is_determinate(self, truth: dict[str, Any]) -> bool:
+        """Whether the N-th and (N+1)-th customers of a ranked truth differ (no tie at the cut)."""
+        values, n = self.ranked(truth).to_numpy(), int(truth["top"]["n"])
+        return len(values) <= n or values[n - 1] != values[n]
 
     def customers(self, truth: dict[str, Any]) -> set[str]:
         """The customer set of a `customers` truth (the top N of it with `top: {n, by, asc}`)."""
@@ -200,26 +225,44 @@ class Reference:
         return float(total)
 
     def table(self, spec: dict[str, Any]) -> list[Row]:
-        """(group, value) rows in the order asked: listed groups, by period, or ranked by value."""
+        """(group, value) rows: the groups listed (in that order), else every group, ordered by
+        value (`order` desc, the default for customer groups, or asc) or by period (periods)."""
         by, where = spec["by"], self.mask(spec.get("where"))
         if by in PERIOD_CODES:
             rows = self.event_rows({"window": spec.get("window"), "measure": "spend"})
             rows = rows[rows["user_id"].isin(self.c.index[where])]
             periods = rows["ts"].dt.to_period(PERIOD_CODES[by])
-            out = [(str(p), self._period_value(spec, part)) for p, part in rows.groupby(periods)]
-            return out[: spec.get("limit")]
+            values = {str(p): self._period_value(spec, part) for p, part in rows.groupby(periods)}
+            return self._arrange(spec, values, spec.get("order"))
         if by.startswith("first_purchase_"):
-            keys = self.c["first_purchase"].dt.to_period(PERIOD_CODES[by.removeprefix("first_purchase_")])
-            keys = keys.astype(str).where(self.c["first_purchase"].notna())
-            if spec.get("window"):
-                keys = keys.where(window_mask(self.c["first_purchase"], spec["window"], self.as_of))
+            first = self.c["first_purchase"]
+            keys = first.dt.to_period(PERIOD_CODES[by.removeprefix("first_purchase_")]).astype(str)
+            inside = first.notna() & (window_mask(first, spec["window"], self.as_of)
+                                      if spec.get("window") else True)
+            keys = keys.where(inside)
             groups = sorted(keys[where].dropna().unique())
-            return [(g, self._measure({**spec, "window": None}, where & (keys == g))) for g in groups]
+            values = {g: self._measure({**spec, "window": None}, where & (keys == g)) for g in groups}
+            return self._arrange(spec, values, spec.get("order"))
         col = self.column(by).where(where)
         groups = [g for g in col.dropna().unique() if not (by == "segment" and g == "0")]
         values = {str(g): self._measure(spec, where & (col == g)) for g in groups}
-        if spec.get("groups"):
-            return [(str(g), values.get(str(g), 0.0)) for g in spec["groups"]]
-        ordered = sorted(values.items(), key=lambda kv: (kv[1], kv[0]),
-                         reverse=spec.get("order", "desc") == "desc")
-        return ordered[: spec.get("limit")]
+        return self._arrange(spec, values, spec.get("order", None if spec.get("groups") else "desc"))
+
+    @staticmethod
+    def _arrange(spec: dict[str, Any], values: dict[str, float], order: str | None) -> list[Row]:
+        rows = ([(str(g), values.get(str(g), 0.0)) for g in spec["groups"]] if spec.get("groups")
+                else list(values.items()))
+        if order in ("desc", "asc"):
+            rows.sort(key=lambda kv: kv[1], reverse=order == "desc")
+        return rows[: spec.get("limit")]
+
+    def table_is_determinate(self, spec: dict[str, Any]) -> bool:
+        """Whether a value-ordered table has no tie among the rows compared (or at its cut)."""
+        by_customer = spec["by"] not in PERIOD_CODES and not spec["by"].startswith("first_purchase_")
+        if spec.get("order", "desc" if by_customer and not spec.get("groups") else None) not in (
+                "desc", "asc"):
+            return True
+        full = self.table({**spec, "limit": None})
+        shown = len(full) if spec.get("limit") is None else min(len(full), int(spec["limit"]) + 1)
+        values = [v for _, v in full[:shown]]
+        return len(set(values)) == len(values)
