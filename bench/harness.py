@@ -55,6 +55,31 @@ def measure(cmd: list[str], env: dict[str, str] | None = None) -> Measurement:
     return Measurement(wall, rss_kib / 1024, doc)
 
 
+CEILING_CODE = """
+import json, time, numpy as np
+a = np.random.default_rng(0).random((2048, 2048), dtype=np.float32); b = a.T.copy()
+a @ b
+best = 0.0
+for _ in range(8):
+    t = time.perf_counter(); r = 0
+    while time.perf_counter() - t < 0.25:
+        a @ b; r += 1
+    best = max(best, 2 * 2048 ** 3 * r / (time.perf_counter() - t) / 1e9)
+print(json.dumps(best))
+"""
+
+
+def ceiling() -> float:
+    """The machine's fp32 matrix-multiply ceiling now: numpy's own BLAS (2048^3, all threads),
+    best of eight quarter-second bursts in a fresh process, in GFLOP/s.
+
+    Measured beside what it is compared with, under the same load: a share of it is a share of
+    what this machine could do at that moment, not of a datasheet peak.
+    """
+    out = measure([sys.executable, "-c", CEILING_CODE]).output
+    return float(out) if isinstance(out, (int, float)) else 0.0
+
+
 def median(values: list[float]) -> float:
     """Median, the statistic every results table reports (timings here are noisy)."""
     return float(statistics.median(values))

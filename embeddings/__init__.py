@@ -22,6 +22,7 @@ from segmint.embeddings.encoders import Encoder, SentenceTransformerEncoder, cac
 from segmint.embeddings.index import UserIndex, choose_kind, similar
 from segmint.embeddings.pooling import normalize_rows, pool_users
 from segmint.embeddings.specs import DEFAULT_SPEC, ENCODERS, known_specs, make_encoder, resolve_spec
+from segmint.embeddings.tail import TailPolicy
 
 __all__ = [
     "DEFAULT_EVENT_WEIGHTS",
@@ -33,6 +34,7 @@ __all__ = [
     "EmbedStats",
     "Encoder",
     "SentenceTransformerEncoder",
+    "TailPolicy",
     "UserIndex",
     "VectorCache",
     "build_documents",

@@ -210,12 +210,13 @@ class VectorCache:
 
 @dataclass(frozen=True)
 class EmbedStats:
-    """What one ``embed_texts`` call did."""
+    """What one ``embed_texts`` call did (``static``: texts left to the static tail model)."""
 
     texts: int
     cached: int
     embedded: int
     seconds: float
+    static: int = 0
 
 
 def embed_texts(

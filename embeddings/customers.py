@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -12,7 +13,16 @@ from segmint.embeddings.cache import EmbedStats, VectorCache, embed_texts
 from segmint.embeddings.documents import CustomerDocuments, DocumentConfig, build_documents
 from segmint.embeddings.encoders import Encoder
 from segmint.embeddings.pooling import pool_users
-from segmint.embeddings.specs import make_encoder
+from segmint.embeddings.specs import make_encoder, split_spec
+from segmint.embeddings.tail import (
+    FIT_RARE,
+    TailPolicy,
+    aligned,
+    customers_per_text,
+    fit_alignment,
+    fit_rows,
+    normalise_documents,
+)
 
 
 @dataclass(frozen=True)
@@ -26,6 +36,7 @@ class CustomerVectors:
         fingerprint: the encoder's fingerprint.
         documents: the customer documents the vectors were pooled from.
         stats: what the text embedding step did (texts, cached, embedded, seconds).
+        seconds: wall seconds of ``documents``, ``encode`` (cache included) and ``pool``.
     """
 
     user_ids: list[str]
@@ -34,6 +45,7 @@ class CustomerVectors:
     fingerprint: str
     documents: CustomerDocuments
     stats: EmbedStats
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def embed_customers(
@@ -43,6 +55,8 @@ def embed_customers(
     config: DocumentConfig | None = None,
     use_cache: bool = True,
     cache_root: Path | None = None,
+    tail: TailPolicy | None = None,
+    static: Encoder | str = "minilm-static",
 ) -> CustomerVectors:
     """Embed every customer in the ``events`` table.
 
@@ -51,19 +65,32 @@ def embed_customers(
 
     Args:
         con: DuckDB connection with the ``events`` table.
-        encoder: an encoder or an ``--embedder`` spec string.
+        encoder: an encoder or an ``--embedder`` spec string (its ``+`` options set ``tail``).
         config: document weighting (event types, recency half-life...).
         use_cache: read and write the persistent vector cache.
         cache_root: cache root instead of ``SEGMINT_CACHE_DIR``.
+        tail: long-tail ways to apply (`segmint.embeddings.tail`); default: the spec's options.
+        static: the static encoder of ``tail.static_below``.
 
     Returns:
         The customer vectors (customers without text included, as zero rows).
     """
+    spec_tail = split_spec(encoder)[1] if isinstance(encoder, str) else TailPolicy()
     enc = make_encoder(encoder) if isinstance(encoder, str) else encoder
+    tail = tail or spec_tail
+    seconds: dict[str, float] = {}
+    start = time.perf_counter()
     documents = build_documents(con, config)
+    if tail.normalise:
+        documents = normalise_documents(documents)
+    seconds["documents"] = time.perf_counter() - start
     cache = VectorCache.for_encoder(enc, cache_root) if use_cache else None
-    text_vectors, stats = embed_texts(documents.texts, enc, cache)
+    start = time.perf_counter()
+    text_vectors, stats = _encode(documents, enc, cache, tail, static)
+    seconds["encode"] = time.perf_counter() - start
+    start = time.perf_counter()
     vectors = pool_users(documents.weights, text_vectors)
+    seconds["pool"] = time.perf_counter() - start
     return CustomerVectors(
         user_ids=documents.user_ids,
         vectors=vectors,
@@ -71,4 +98,28 @@ def embed_customers(
         fingerprint=enc.fingerprint,
         documents=documents,
         stats=stats,
+        seconds={k: round(v, 3) for k, v in seconds.items()},
     )
+
+
+def _encode(documents: CustomerDocuments, enc: Encoder, cache: VectorCache | None,
+            tail: TailPolicy, static: Encoder | str) -> tuple[np.ndarray, EmbedStats]:
+    """Text vectors: the full model for all texts, or for all but the static tail."""
+    texts = documents.texts
+    rare = np.flatnonzero(customers_per_text(documents.weights) < tail.static_below)
+    if not tail.static_below or len(rare) < max(tail.min_static, 1):
+        return embed_texts(texts, enc, cache)
+    start = time.perf_counter()
+    # The full model encodes the shared texts and a sample of the rare ones: both fit the map.
+    sampled = fit_rows(rare, min(FIT_RARE, max(1, len(rare) // 10)))
+    to_static = np.setdiff1d(rare, sampled, assume_unique=True)
+    full_rows = np.setdiff1d(np.arange(len(texts)), to_static, assume_unique=True)
+    vectors = np.zeros((len(texts), enc.dim), dtype=np.float32)
+    vectors[full_rows], full = embed_texts([texts[i] for i in full_rows], enc, cache)
+    static_enc = make_encoder(static) if isinstance(static, str) else static
+    static_vectors = static_enc.encode(texts)
+    w = fit_alignment(static_vectors[full_rows], vectors[full_rows])
+    vectors[to_static] = aligned(static_vectors[to_static], w)
+    stats = EmbedStats(len(texts), full.cached, full.embedded, time.perf_counter() - start,
+                       static=len(to_static))
+    return vectors, stats

@@ -89,26 +89,27 @@ class CustomerDocuments:
         return len(self.user_ids)
 
 
-# Decay and event weights are summed per (user, raw text, type) first; whitespace
-# normalisation (a regex) then runs once per distinct raw text instead of once per event.
+# One pass over the events: each joins its type's weight and its text's normal form, and the
+# products are summed per (user, normalised text). Whitespace normalisation (a regex) runs once
+# per distinct raw text: `norm` is MATERIALIZED so that the filter on its result is not pushed
+# below the DISTINCT (that ran the regex once per event: 19 of 20 s at 200k long-tail customers).
+# Sums are DOUBLE, not the DECIMAL that literals like 1.0 would give.
 _AGG_SQL = """
 WITH
-weights(event_type, w) AS (SELECT * FROM (VALUES {weight_rows}) AS v(event_type, w)),
-raw AS (
-    SELECT user_id, text, lower(event_type) AS event_type, sum({decay}) AS s
-    FROM events
-    WHERE text IS NOT NULL
-    GROUP BY ALL
+weights(event_type, w) AS (
+    SELECT event_type, w::DOUBLE FROM (VALUES {weight_rows}) AS v(event_type, w)
 ),
-norm AS (
+norm AS MATERIALIZED (
     SELECT text, left(trim(regexp_replace(text, '[\\s\\p{{Z}}]+', ' ', 'g')), {max_chars}) AS t
-    FROM (SELECT DISTINCT text FROM raw)
+    FROM (SELECT DISTINCT text FROM events WHERE text IS NOT NULL)
 )
-SELECT raw.user_id, norm.t, sum(raw.s * weights.w)::DOUBLE AS w
-FROM raw JOIN norm USING (text) JOIN weights USING (event_type)
+SELECT events.user_id, norm.t, sum(({decay})::DOUBLE * weights.w) AS w
+FROM events
+JOIN weights ON lower(events.event_type) = weights.event_type
+JOIN norm USING (text)
 WHERE weights.w > 0 AND norm.t <> '' AND lower(norm.t) NOT IN ({missing})
-GROUP BY raw.user_id, norm.t
-HAVING sum(raw.s * weights.w) > 0
+GROUP BY events.user_id, norm.t
+HAVING sum(({decay})::DOUBLE * weights.w) > 0
 """
 
 

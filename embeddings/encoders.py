@@ -101,6 +101,33 @@ def encode_in_chunks(
     return out
 
 
+def length_batches(lengths: np.ndarray, max_tokens: int, max_rows: int) -> list[np.ndarray]:
+    """Cut texts into batches of similar length: padding is wasted compute.
+
+    Rows are sorted by token count; a batch grows while its padded size (rows x its longest
+    row) stays within ``max_tokens`` and its rows within ``max_rows``. Every batch has a row.
+
+    Args:
+        lengths: tokens per text.
+        max_tokens: padded tokens a batch may hold.
+        max_rows: texts a batch may hold.
+
+    Returns:
+        Row indices per batch, shortest texts first.
+    """
+    order = np.argsort(lengths, kind="stable")
+    batches = []
+    start = 0
+    while start < len(order):
+        stop = start + 1
+        while (stop < len(order) and stop - start < max_rows
+               and (stop + 1 - start) * lengths[order[stop]] <= max_tokens):
+            stop += 1
+        batches.append(order[start:stop])
+        start = stop
+    return batches
+
+
 def model_dir_digest(path: Path) -> str:
     """A content digest of a model directory, cheap enough to compute on every run.
 

@@ -27,7 +27,12 @@ from safetensors.numpy import load_file
 from threadpoolctl import threadpool_limits
 from tokenizers import Tokenizer
 
-from segmint.embeddings.encoders import encode_in_chunks, model_dir_digest, model_label
+from segmint.embeddings.encoders import (
+    encode_in_chunks,
+    length_batches,
+    model_dir_digest,
+    model_label,
+)
 
 # Tokens per batch (rows x padded length): measured best on a 2-core EPYC (activations stay in
 # cache; 4096 was 1.5x slower per CPU-second).
@@ -141,17 +146,8 @@ class NumpyBertEncoder:
         self._load()
         ids = [e.ids for e in self._tokenizer.encode_batch(texts)]
         lengths = np.array([len(x) for x in ids])
-        order = np.argsort(lengths, kind="stable")
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        batches = []
-        start = 0
-        while start < len(order):
-            # Sorted by length: a batch's padded length is its last row's; grow it to the budget.
-            stop = start + 1
-            while stop < len(order) and (stop + 1 - start) * lengths[order[stop]] <= BATCH_TOKENS:
-                stop += 1
-            batches.append(order[start:stop])
-            start = stop
+        batches = length_batches(lengths, BATCH_TOKENS, len(ids))
 
         def run(batch: np.ndarray) -> None:
             out[batch] = self._forward([ids[i] for i in batch])

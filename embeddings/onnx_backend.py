@@ -4,6 +4,12 @@ The export uses ``torch.onnx`` (TorchScript exporter) and onnxruntime's own dyna
 ``optimum`` is avoided on purpose (its pins break sentence-transformers). Mean pooling and L2
 normalisation are part of the exported graph, so outputs match sentence-transformers'.
 Inference needs only onnxruntime and tokenizers: no torch import, so start-up is fast.
+
+Batches run concurrently, each on a single-threaded session call, one per core: on short texts
+(the long tail of search queries is ~8 tokens) one multi-threaded call leaves cores waiting at
+every small GEMM, and spinning ORT threads collapse when other work shares the cores. Measured on
+3,000 long-tail texts, 2 shared cores, 3 interleaved rounds (medians): float32 4,945 tokens/s
+against 3,103 for one 2-thread call at a time, int8 12,112 against 8,986; `minilm-numpy` 3,299.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import tempfile
 import threading
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +31,7 @@ from tokenizers import Tokenizer
 from segmint.embeddings.encoders import (
     cache_dir,
     encode_in_chunks,
+    length_batches,
     model_dir_digest,
     model_label,
 )
@@ -32,10 +40,10 @@ from segmint.embeddings.encoders import (
 # cached vectors and models are not reused for a different recipe.
 RECIPE_VERSION = "1"
 
-# Measured on 2 cores: small batches beat large ones (the activations stay in cache), so a
-# padded batch holds at most this many tokens and texts.
-TOKENS_PER_BATCH = 2048
-MAX_BATCH = 32
+# Measured on 2 AVX-512 cores: ~1,000 padded tokens per call (128 short queries, 4 documents of
+# 256 tokens) keeps the activations in cache while the GEMMs stay large enough to run at speed.
+TOKENS_PER_BATCH = 1024
+MAX_BATCH = 128
 
 
 def _ort_version() -> str:
@@ -139,7 +147,7 @@ class OnnxEncoder:
     Args:
         model_dir: the source sentence-transformers model (BERT-style, mean pooling).
         quantize: int8 dynamic quantization (the ``minilm-onnx-int8`` spec) or float32.
-        threads: onnxruntime intra-op threads; default: onnxruntime's choice (physical cores).
+        threads: batches encoded at once, each single-threaded; default: the CPU count.
     """
 
     def __init__(self, model_dir: Path, quantize: bool = True, threads: int | None = None) -> None:
@@ -183,8 +191,10 @@ class OnnxEncoder:
                 if not path.exists():
                     export_onnx(self.model_dir, path, self.quantize)
                 options = ort.SessionOptions()
-                if self.threads:
-                    options.intra_op_num_threads = self.threads
+                options.intra_op_num_threads = 1
+                options.inter_op_num_threads = 1
+                # Parallelism comes from concurrent calls (see the module docstring).
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 self._session = ort.InferenceSession(
                     str(path), options, providers=["CPUExecutionProvider"]
                 )
@@ -209,14 +219,10 @@ class OnnxEncoder:
         session, tokenizer = self._load()
         encodings = tokenizer.encode_batch(texts)
         lengths = np.array([len(e.ids) for e in encodings], dtype=np.int64)
-        # Sorting by length keeps padding (wasted compute) small within each batch.
-        order = np.argsort(lengths, kind="stable")
+        wanted = {i.name for i in session.get_inputs()}
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        start = 0
-        while start < len(order):
-            longest = int(lengths[order[min(start + MAX_BATCH, len(order)) - 1]])
-            size = max(1, min(MAX_BATCH, TOKENS_PER_BATCH // max(longest, 1)))
-            batch = order[start : start + size]
+
+        def run(batch: np.ndarray) -> None:
             width = int(lengths[batch].max())
             ids = np.zeros((len(batch), width), dtype=np.int64)
             mask = np.zeros_like(ids)
@@ -225,7 +231,14 @@ class OnnxEncoder:
                 ids[row, :n] = encodings[i].ids
                 mask[row, :n] = 1
             feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            wanted = {i.name for i in session.get_inputs()}
             out[batch] = session.run(None, {k: v for k, v in feed.items() if k in wanted})[0]
-            start += len(batch)
+
+        batches = length_batches(lengths, TOKENS_PER_BATCH, MAX_BATCH)
+        workers = max(1, min(self.threads or os.cpu_count() or 1, len(batches)))
+        if workers == 1:
+            for batch in batches:
+                run(batch)
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(run, batches))
         return out

