@@ -21,7 +21,6 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from sklearn.cluster import HDBSCAN, AgglomerativeClustering
 
 from segmint.agent.core.arrays import F32, FloatArray, IntArray
 from segmint.agent.core.registry import Registry
@@ -83,6 +82,7 @@ class HDBSCANClusterer:
         if len(Z) < max(self.min_cluster_size, 2):
             self.probabilities_ = np.zeros(len(Z))
             return np.full(len(Z), NOISE, dtype=np.int64)
+        from sklearn.cluster import HDBSCAN
         model = HDBSCAN(
             min_cluster_size=self.min_cluster_size,
             min_samples=min(self.min_samples, len(Z) - 1),
@@ -202,6 +202,7 @@ class WardClusterer:
         X = np.asarray(Z, dtype=np.float32)
         head = X[:self.sample]
         connectivity = knn_affinity(head, min(self.n_neighbors, len(head) - 1))
+        from sklearn.cluster import AgglomerativeClustering
         ward = AgglomerativeClustering(n_clusters=self.k, linkage="ward", connectivity=connectivity)
         labels = ward.fit_predict(head).astype(np.int64)
         if len(X) > len(head):

@@ -18,7 +18,6 @@ import numpy as np
 import numpy.typing as npt
 from scipy.sparse.csgraph import minimum_spanning_tree
 from scipy.special import logsumexp
-from sklearn import metrics
 
 from segmint.agent.core.arrays import UNASSIGNED, IntArray
 from segmint.agent.core.errors import InputError
@@ -48,6 +47,8 @@ def agreement(truth: npt.ArrayLike, predicted: npt.ArrayLike, *, unassigned: Any
                 "v_measure": None, "noise_share": None, "groups": 0, "segments": 0,
                 "ari_assigned": None}
     noise = p == unassigned
+    from sklearn import metrics
+
     h, c, v = metrics.homogeneity_completeness_v_measure(t, p)
     assigned = ~noise
     return {
@@ -149,6 +150,8 @@ def label_free_quality(X: npt.NDArray[np.floating], labels: IntArray, *, sample_
     assigned = ls != unassigned
     out: dict[str, Any] = {"sample": len(idx), "silhouette": None, "dbcv": None}
     if len(set(ls[assigned].tolist())) >= 2 and assigned.sum() > len(set(ls[assigned].tolist())):
+        from sklearn import metrics
+
         out["silhouette"] = round(float(metrics.silhouette_score(Xs[assigned], ls[assigned])), 6)
         out["dbcv"] = round(dbcv(Xs, np.where(assigned, ls, -1)), 6)
     return out

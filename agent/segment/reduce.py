@@ -21,7 +21,6 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.sparse.linalg import eigsh
-from sklearn.decomposition import PCA
 
 from segmint.agent.core.arrays import F32, FloatArray
 from segmint.agent.core.registry import Registry
@@ -162,6 +161,7 @@ class PCAReducer:
     def fit(self, X: FloatArray) -> Self:
         """Learn the leading principal directions of `X`."""
         m = min(self.n_components, X.shape[0], X.shape[1])
+        from sklearn.decomposition import PCA
         pca = PCA(m, random_state=self.seed).fit(np.asarray(X, dtype=np.float64))
         self.mean_, self.components_ = pca.mean_, pca.components_
         return self
