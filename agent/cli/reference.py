@@ -54,9 +54,12 @@ local transformers model; extra `segmint[hf]`). Text an LLM writes is kept only 
 otherwise the built-in text or parser is used and the JSON says why
 ([architecture.md](architecture.md#the-llm-call-path)).
 
-`--embedder SPEC`: `minilm` (default: the packaged all-MiniLM-L6-v2), `st:NAME_OR_PATH` (any
-local sentence-transformers model), `minilm-numpy`, `minilm-onnx-int8`, `minilm-onnx`,
-`minilm-static`, or `auto`.
+`--embedder SPEC`: `minilm` (default: the packaged all-MiniLM-L6-v2 through its float32 ONNX
+export, cosine ≥ 0.999 to sentence-transformers), `minilm-st` (sentence-transformers itself),
+`st:NAME_OR_PATH` (any local sentence-transformers model), `minilm-numpy`, `minilm-onnx-int8`,
+`minilm-static`, or `auto` (`minilm-st` on a GPU, else `minilm`). Long-tail options append to a
+spec: `+normalise` (near-duplicate texts encoded once), `+static-tail` (texts seen by one customer
+only through the static model, mapped into the full model's space).
 
 ## JSON documents
 
