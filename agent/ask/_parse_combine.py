@@ -1,5 +1,6 @@
 """The parser's last step: pieces -> QuerySpec. Values of one attribute joined by "or"/"and" merge
-into one `in`; "or" splits AND-groups; an explicit number replaces the default it refines.
+into one `in`; "or" splits AND-groups; an explicit number replaces the default it refines; the
+values compared ("France vs Germany", "what share of German customers") become a table's groups.
 """
 
 from __future__ import annotations
@@ -7,9 +8,10 @@ from __future__ import annotations
 import itertools
 import re
 
+from segmint.agent.ask._parse_attach import lifetime, read_since
 from segmint.agent.ask._parse_text import Parse, Piece
 from segmint.agent.ask._parse_text import field_condition as _field
-from segmint.agent.query import Condition, QuerySpec
+from segmint.agent.query import Condition, Measure, QuerySpec
 from segmint.agent.query.glossary import Glossary
 
 OR_GAP = re.compile(r"\bor\b")
@@ -119,9 +121,76 @@ def _override(group: list[Condition], glossary: Glossary) -> list[Condition]:
     return out
 
 
+def _compared(p: Parse, pieces: list[Piece]) -> list[Piece]:
+    """Values compared, or the base of a share, become the table's groups (in the order asked)."""
+    if p.share_base is not None:
+        lo, hi = p.share_base
+        base = [x for x in pieces if lo <= x.start < hi]
+        one_value = len(base) == 1 and base[0].attribute is not None and not base[0].conditions[0].negate
+        if base and not one_value:
+            p.refused.append("share")  # "what share of lapsed customers ...": no such base
+            return pieces
+        if base:
+            return _as_groups(p, pieces, base[0])
+        return pieces
+    if not (p.compare or p.intent == "compare" or p.group_by):
+        return pieces
+    for piece in pieces:
+        c = piece.conditions[0]
+        several = c.op == "in" and isinstance(c.value, list)
+        if (piece.attribute is not None and not c.negate and (several or p.group_by == piece.attribute)
+                and p.group_by in (None, piece.attribute)):
+            return _as_groups(p, pieces, piece)
+    segments = [x for x in pieces if x.conditions[0].kind == "segment" and not x.conditions[0].negate]
+    if len(segments) >= 2 and p.group_by in (None, "segment"):
+        p.group_by, p.groups = "segment", [str(x.conditions[0].segment) for x in segments]
+        return [x for x in pieces if x not in segments]
+    if p.compare and p.groups is None:
+        p.refused.append("vs")  # nothing to compare: refuse rather than list one side
+    return pieces
+
+
+def _as_groups(p: Parse, pieces: list[Piece], piece: Piece) -> list[Piece]:
+    c = piece.conditions[0]
+    p.group_by = piece.attribute
+    p.groups = [str(v) for v in c.value] if isinstance(c.value, list) else [str(c.value)]
+    return [x for x in pieces if x is not piece]
+
+
+PURCHASE_FIELDS = frozenset({"orders", "recency_days", "tenure_days"})
+BARE_PURCHASE = Condition(kind="events", event="purchase")
+
+
+def _implies_purchase(c: Condition, glossary: Glossary) -> bool:
+    """Whether a customer passing `c` has bought something (a last purchase, an order...)."""
+    if c.negate:
+        return False
+    if c.kind == "term" and c.term in glossary.terms:
+        return any(f.field in PURCHASE_FIELDS for f in glossary.terms[c.term].filters)
+    if c.kind == "field":
+        some_order = c.op in (">", ">=", "=") and isinstance(c.value, int | float) and c.value >= 1
+        return c.field in ("recency_days", "tenure_days") or (c.field == "orders" and some_order)
+    return c.kind == "cohort" or (c.kind == "events" and c.event == "purchase" and c != BARE_PURCHASE)
+
+
+def _drop_implied(group: list[Condition], glossary: Glossary) -> list[Condition]:
+    """"customers who buy frequently": "buy" says no more than "frequent" does."""
+    if BARE_PURCHASE in group and any(_implies_purchase(c, glossary) for c in group):
+        return [c for c in group if c != BARE_PURCHASE]
+    return group
+
+
 def build_spec(p: Parse, glossary: Glossary) -> QuerySpec:
     """The query a finished parse stands for."""
-    pieces = _merge_values(sorted(p.pieces, key=lambda x: x.start), p.text)
-    groups = [_override(g, glossary) for g in _groups(pieces, p.text, glossary)]
-    return QuerySpec(intent=p.intent, any_of=[g for g in groups if g], sort_by=p.sort_by,
-                     descending=p.descending, limit=p.limit)
+    pieces = _compared(p, _merge_values(sorted(p.pieces, key=lambda x: x.start), p.text))
+    groups = [_drop_implied(read_since(_override(lifetime(g), glossary)), glossary)
+              for g in _groups(pieces, p.text, glossary)]
+    measure, sort_by, intent = p.measure, p.sort_by, p.intent
+    if p.group_by is not None:
+        measure = measure or Measure(agg="count")
+        sort_by = "value" if p.by_value else None  # a table's rows ordered by their numbers
+        if p.groups:
+            intent = "compare"
+    return QuerySpec(intent=intent, any_of=[g for g in groups if g], sort_by=sort_by,
+                     descending=p.descending, limit=p.limit, measure=measure,
+                     group_by=p.group_by, groups=p.groups)

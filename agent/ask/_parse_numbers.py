@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from segmint.agent.ask._parse_text import NUM, UNIT, Parse, days, number
 from segmint.agent.ask._parse_text import field_condition as _field
-from segmint.agent.query import Condition
+from segmint.agent.query import Condition, EventMeasure
 
 CURRENCY = r"(?:[£$€¥]\s*)?"
 MONEY = CURRENCY + NUM + r"(?:\s*(?:gbp|usd|euros|eur|pounds|dollars|quid))?"
@@ -25,13 +25,19 @@ OP_WORDS = {"more than": ">", "over": ">", "above": ">", "greater than": ">", "e
 Build = Callable[[re.Match[str]], list[Condition]]
 NEVER = r"(?:haven'?t|have not|hasn'?t|has not|didn'?t|did not|not|no|never|without)"
 BUY = r"(?:bought|purchased|ordered|shopped|buy|purchase|purchases|order|orders|shop|made a purchase|" \
-      r"placed an order)"
-MONEY_WORD = r"(?:spent|spend|spending|spends|revenue|lifetime value|ltv|total spend|sales)"
+      r"placed an order|been back|come back|visited|been shopping|been in|come in|shopped with us)"
+MONEY_WORD = (r"(?:spent|spend|spending|spends|revenue|lifetime value|ltv|total spend|sales|dropped|paid|"
+              r"splashed out|shelled out|forked out|laid out)")
 AOV_WORD = r"(?:aov|average order value|average order|average basket|basket size|average spend per order)"
-ORDERS = r"(?:orders?|purchases?)\b"
+ORDERS = r"(?:orders?|purchases?|baskets?|transactions?|shopping trips?|trips?)\b"
 COUNT_VERB = r"(?:(?:ordered|bought|purchased|shopped|placed|made|with|having)\s+)?"
 COUNT_FIELDS = {"number of orders": "orders", "order count": "orders", "orders": "orders",
                 "returns": "returns", "units": "units", "items": "units"}
+UNITS = r"(?:units|items|pieces)\b"
+# What a threshold on a customer field counts once a window or a product is said with it
+# ("spent over 1000 in the last 90 days", "at least 3 orders of teapots").
+BECOMES: dict[str, EventMeasure] = {"revenue": "spend", "orders": "orders", "units": "units",
+                                    "returns": "events"}
 END = r"(?=\s*(?:$|,|\b(?:and|or|who|in|from|but|with)\b))"
 
 
@@ -52,14 +58,12 @@ RULES: list[tuple[re.Pattern[str], Build]] = [(re.compile(p), b) for p, b in (
     (r"last\s+(?:purchase|order|bought|ordered|purchased)\s+(?:was\s+|is\s+)?" + COMPARE + r"\s+"
      + NUM + r"\s+" + UNIT + r"\s+ago",
      lambda m: [_field("recency_days", OP_WORDS[m[1]], days(m[2], m[3]))]),
-    (r"(?:bought|purchased|ordered|shopped|active|purchase|order|made a purchase|placed an order)"
-     r"(?:\s+(?:customers|buyers|something|anything))?\s+(?:in|within|during)\s+(?:the\s+)?"
+    # "active in the last 2 weeks": active's own rule with the explicit threshold; "bought in the
+    # last 14 days" is a purchase in that window (agent/ask/_parse_windows.py), a first order in
+    # it a cohort (agent/ask/_parse_cohorts.py)
+    (r"(?:active|engaged)(?:\s+(?:customers|buyers|shoppers))?\s+(?:in|within|during|over)\s+(?:the\s+)?"
      r"(?:last|past)\s+" + NUM + r"\s+" + UNIT,
      lambda m: [_field("recency_days", "<=", days(m[1], m[2]))]),
-    (r"(?:joined|signed up|first (?:purchase|order)|started buying|acquired|new(?:\s+(?:customers?|"
-     r"buyers|shoppers|clients))?)\s+(?:in|within|during)\s+(?:the\s+)?(?:last|past)\s+" + NUM
-     + r"\s+" + UNIT,
-     lambda m: [_field("tenure_days", "<=", days(m[1], m[2]))]),
     (r"(?:customers?|with us|buying|shopping|ordering)\s+for\s+" + MORE + r"\s+" + NUM + r"\s+" + UNIT,
      lambda m: [_field("tenure_days", OP_WORDS[m[1]], days(m[2], m[3]))]),
     # money
@@ -80,7 +84,8 @@ RULES: list[tuple[re.Pattern[str], Build]] = [(re.compile(p), b) for p, b in (
     (AOV_WORD + r"\s+(?:of\s+|is\s+)?" + COMPARE + r"\s+" + MONEY,
      lambda m: [_field("aov", OP_WORDS[m[1]], number(m[2]))]),
     # returns, before order counts: "returned more than 5 times" is about returns
-    (r"(?:returned|returns?)\s+" + COMPARE + r"\s+" + NUM + r"(?:\s+(?:times|items|orders|products))?",
+    (r"(?:returned|returns?|sent back|send back)\s+" + COMPARE + r"\s+" + NUM
+     + r"(?:\s+(?:times|items|orders|products|things))?",
      lambda m: [_field("returns", OP_WORDS[m[1]], number(m[2]))]),
     (COMPARE + r"\s+" + NUM + r"\s+returns\b",
      lambda m: [_field("returns", OP_WORDS[m[1]], number(m[2]))]),
@@ -107,10 +112,16 @@ RULES: list[tuple[re.Pattern[str], Build]] = [(re.compile(p), b) for p, b in (
      lambda m: [_field("orders", "<=", number(m[1]))]),
     (r"(?:ordered|bought|purchased|shopped)\s+(?:exactly\s+)?" + NUM + r"\s+times\b",
      lambda m: [_field("orders", "=", number(m[1]))]),
-    (r"(?:with|placed|made|having)\s+" + NUM + r"\s+" + ORDERS + END,
-     lambda m: [_field("orders", "=", number(m[1]))]),
-    (r"(?:never|not yet|no)\s+(?:bought|purchased|ordered|purchases|orders)"
-     r"(?:\s+(?:anything|a thing|yet))?" + END,
+    (r"(?:with|placed|made|having)\s+(?:only\s+|just\s+)?" + NUM + r"\s+" + ORDERS + END,
+     # "placed an order" is at least one; "placed only one order", "with 2 orders" exactly that
+     lambda m: [_field("orders", ">=" if m[1] in ("a", "an") else "=", number(m[1]))]),
+    # units: "bought 10 or more units", "more than 100 items"
+    (COUNT_VERB + r"(" + COMPARE[1:-1] + r"|exactly)\s+" + NUM + r"\s+" + UNITS,
+     lambda m: [_field("units", OP_WORDS[m[1]], number(m[2]))]),
+    (COUNT_VERB + NUM + r"\s*(?:or more|\+|or over)\s+" + UNITS,
+     lambda m: [_field("units", ">=", number(m[1]))]),
+    # "never bought" is an event (agent/ask/_parse_events.py): it may share a product
+    (r"\bno\s+(?:purchases|orders)(?:\s+(?:at all|yet))?" + END,
      lambda m: [_field("orders", "=", 0)]),
 )]
 
@@ -120,4 +131,6 @@ def read_numbers(p: Parse) -> None:
     for pattern, build in RULES:
         for m in list(pattern.finditer(p.text)):
             if p.free(*m.span()):
-                p.add(*m.span(), build(m))
+                conditions = build(m)
+                becomes = BECOMES.get(conditions[0].field or "") if len(conditions) == 1 else None
+                p.add(*m.span(), conditions, becomes=becomes)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from segmint.agent.ask._parse_text import NUM, Parse, number
+from segmint.agent.ask._parse_measures import HOW_MANY
+from segmint.agent.ask._parse_text import NUM, START, Parse, number
 from segmint.agent.query import Intent
 
 SORT_FIELDS = {"revenue": "revenue", "spend": "revenue", "spending": "revenue", "spent": "revenue",
@@ -18,20 +19,20 @@ SORT_FIELDS = {"revenue": "revenue", "spend": "revenue", "spending": "revenue", 
 SORT = "(" + "|".join(sorted(SORT_FIELDS, key=len, reverse=True)) + r")\b"
 
 INTENTS: tuple[tuple[re.Pattern[str], Intent], ...] = (
-    (re.compile(r"^\s*(?:how many|(?:the |total )?number of|count(?: of)?|what(?:'s| is) the number of)\b"),
-     "count"),
-    (re.compile(r"^\s*(?:describe|tell me about|give me a profile of|profile)\b"), "describe"),
-    (re.compile(r"^\s*compare\b"), "compare"),
+    (re.compile(START + r"(?:how many|(?:the |total )?number of|count(?: of)?|what(?:'s| is) the number of|"
+                r"how (?:big|large) (?:is|are)|what(?:'s| is) the size of|size of)\b"), "count"),
+    (re.compile(START + r"(?:describe|tell me about|give me a profile of|profile)\b"), "describe"),
+    (re.compile(START + r"compare\b"), "compare"),
 )
-LOOK_LIKE = (re.compile(r"^\s*what (?:do|does)\b"), re.compile(r"\blook like\b"))
+LOOK_LIKE = (re.compile(START + r"what (?:do|does)\b"), re.compile(r"\blook like\b"))
 TOP = re.compile(r"\b(?:the\s+)?(top|best|biggest|largest|highest|bottom|lowest|smallest|worst)\s+"
                  + NUM + r"(?:\s+(?:customers|clients|buyers|spenders|shoppers|accounts))?"
                  r"(?:\s+(?:by|for|in|on)\s+" + SORT + r")?")
 N_SPENDERS = re.compile(r"\b" + NUM + r"\s+(biggest|top|highest|largest|best|lowest|smallest)\s+"
                         r"(?:spenders|customers|buyers|clients)\b")
-N_MOST = re.compile(r"\b(?:which|what|the)\s+" + NUM + r"\s+(?:customers\s+|clients\s+|buyers\s+|"
-                    r"shoppers\s+)?(?:who\s+)?(spent|spend|spending|ordered|bought|order|buy|purchased)"
-                    r"\s+the\s+(most|least)\b")
+N_MOST = re.compile(r"\b(?:which|what|the)\s+" + NUM + r"\s+(?:(?:customers|clients|buyers|shoppers|"
+                    r"households|people|accounts|members)\s+)?(?:who\s+|that\s+)?(spent|spend|spends|spending|ordered|bought|"
+                    r"order|orders|buy|buys|purchased)\s+the\s+(most|least)\b")
 N_WITH = re.compile(r"\b(?:the\s+)?" + NUM + r"\s+(?:customers|clients|buyers|shoppers)\s+with\s+the\s+"
                     r"(most|highest|largest|biggest|fewest|lowest|smallest)\s+" + SORT)
 SORTED = re.compile(r"\b(?:sorted|ranked|ordered|sort|rank)\s+by\s+" + SORT
@@ -48,11 +49,15 @@ ONLY = re.compile(r"\b(?:only(?: the)?(?: top)?|just(?: the)?)\s+" + NUM
 SORT_ONLY = re.compile(r"\b(?:with|by|having)\s+the\s+(most|highest|largest|biggest|fewest|lowest|"
                        r"smallest)\s+" + SORT)
 ASCENDING = {"bottom", "lowest", "smallest", "worst", "least", "fewest", "ascending", "asc"}
-VERB_FIELD = {"spent": "revenue", "spend": "revenue", "spending": "revenue"}
+VERB_FIELD = {"spent": "revenue", "spend": "revenue", "spending": "revenue", "spends": "revenue"}
+MOST_VERB = re.compile(r"\b(spend|spends|spent|spending|order|orders|ordered|buy|buys|bought|purchase|"
+                       r"purchased)\s+the\s+(most|least)\b")
 
 
 def read_intent(p: Parse) -> None:
     """Read a leading "how many", "describe", "compare" or a "what do ... look like"."""
+    if HOW_MANY.search(p.text):  # "how many orders ...": a total (agent/ask/_parse_measures.py)
+        return
     for pattern, intent in INTENTS:
         m = pattern.search(p.text)
         if m:
@@ -76,8 +81,15 @@ def _rank(p: Parse, intent: Intent, sort_by: str, limit: str, ascending: bool,
 
 def read_ranking(p: Parse) -> None:
     """Read top-N, "sorted by", "with the most ..." and limits ("first 20", "only 5 customers")."""
+    if p.group_by is not None:  # a table: its ranking was read with its grouping
+        return
+    if not N_MOST.search(p.text) and (m := MOST_VERB.search(p.text)):  # "who spends the most? top 5"
+        p.sort_by, p.descending = VERB_FIELD.get(m[1], "orders"), m[2] == "most"
+        p.take(*m.span())
     if m := TOP.search(p.text):
-        _rank(p, "top", SORT_FIELDS.get(m[3] or "", "revenue"), m[2], m[1] in ASCENDING, m.span())
+        field = SORT_FIELDS[m[3]] if m[3] else p.sort_by or "revenue"
+        _rank(p, "top", field, m[2], m[1] in ASCENDING if m[3] or not p.sort_by else not p.descending,
+              m.span())
     elif m := N_SPENDERS.search(p.text):
         _rank(p, "top", "revenue", m[1], m[2] in ASCENDING, m.span())
     elif m := N_MOST.search(p.text):

@@ -39,14 +39,21 @@ STOPWORDS = frozenset({
     "households", "household", "members", "member", "patrons", "patron", "subscribers",
     "subscriber", "consumers", "consumer", "families", "family", "purchasers", "purchaser",
     "account", "individuals", "persons", "guests", "guest", "buyer", "shopper", "base",
-    "altogether", "kindly",
+    "altogether", "kindly", "among", "amongst", "who've", "who'd", "they've", "i've", "you've",
+    "need", "everybody", "someone", "somebody", "shops", "businesses", "companies", "firms",
+    "retailers", "stores", "resellers", "wholesalers", "organisations", "organizations",
+    "actually", "really", "even",
 })
 NEGATION = (r"(?:\b(?:not|never|no longer|excluding|exclude|except(?:\s+for)?|other than|"
             r"outside(?:\s+of)?|(?:are|is|do|does|did|have|has|were|was)n'?t|non)\b)")
 NEG_FILLER = (r"(?:(?:those|ones|the|customers|people|who|that|are|is|in|from|of|a|an|based|living|"
-              r"located|live|lives)\s+)*")
+              r"located|live|lives|actually|really|ever|even|yet)\s+)*")
 NEG_BEFORE = re.compile(NEGATION + r"\s*" + NEG_FILLER + r"$")
 SPACES = re.compile(r"\s+")
+# The start of a question, past polite framing ("can you tell me how many ..."): patterns that
+# read a question's opening words ("how many", "compare") start here.
+START = (r"^\s*(?:(?:please|kindly|can|could|would|will|you|show|tell|me|us|i|we|want|to|see|know|list|give|"
+         r"let|find|out|get|need|like|so|ok|okay|hi|hey)\s+)*")
 
 
 def number(text: str) -> float:
@@ -74,6 +81,8 @@ class Piece:
         attribute: for "country = X" pieces, the field, so "France or Germany" can merge.
         becomes: for a spend, order or unit threshold ("spent over 1000"), what it counts when a
             window or a product attaches to it ("... in the last 90 days": purchase spend).
+        objects: the other pieces of one verb's list of objects ("bought doormats or cushion
+            covers in 2011"): a window said after the list is all of theirs.
     """
 
     start: int
@@ -81,6 +90,7 @@ class Piece:
     conditions: list[Condition]
     attribute: str | None = None
     becomes: EventMeasure | None = None
+    objects: list[Piece] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def event(self) -> Condition | None:
@@ -127,6 +137,7 @@ class Parse:
     share_base: tuple[int, int] | None = None
     notes: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    kept: list[tuple[int, int]] = field(default_factory=list)
 
     def take(self, start: int, end: int) -> None:
         """Blank out a recognised span so no later pass reads it again."""
@@ -137,14 +148,29 @@ class Parse:
         return "  " not in self.text[start:end].strip() and self.text[start:end].strip() != ""
 
     def add(self, start: int, end: int, conditions: list[Condition], *,
-            attribute: str | None = None) -> None:
+            attribute: str | None = None, becomes: EventMeasure | None = None) -> None:
         """Record a piece, negated when a negation closes the text before it, and blank it out."""
         neg = NEG_BEFORE.search(self.text, 0, start)
         if neg is not None:
             conditions = [c.model_copy(update={"negate": not c.negate}) for c in conditions]
             self.take(neg.start(), start)
-        self.pieces.append(Piece(start, end, conditions, attribute))
+        self.pieces.append(Piece(start, end, conditions, attribute, becomes))
         self.take(start, end)
+
+    def keep(self, start: int, end: int) -> None:
+        """Record a span as read but leave its words for the paraphrase mapper ("buy frequently")."""
+        self.kept.append((start, end))
+
+    def unread(self) -> str:
+        """The text no pass has read (kept spans blanked too): where unknown words are looked for."""
+        text = self.text
+        for start, end in self.kept:
+            text = text[:start] + " " * (end - start) + text[end:]
+        return text
+
+    def read(self, start: int, end: int) -> bool:
+        """Whether a span was read already (blanked, or kept in the text)."""
+        return not self.free(start, end) or any(a < end and start < b for a, b in self.kept)
 
     def note(self, text: str) -> None:
         """Say how an ambiguous phrase was read (shown with the answer), once."""
@@ -172,5 +198,16 @@ def normalise(question: str) -> str:
     text = question.lower().replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
     text = re.sub(r"[?!;\"()]|[.:](?=\s|$)", " ", text)
     text = re.sub(r"\bnon-(?!binary)", "non ", text)
-    text = re.sub(r"\b(last|past)\s+(day|week|month|year)\b", r"\1 1 \2", text)  # "last month" = 1 month
+    # "in the last month", "past week": one unit counted back; a bare "last month" is the
+    # previous calendar month (agent/ask/_parse_windows.py)
+    text = re.sub(r"\b((?:the|this)\s+(?:last|past)|past)\s+(day|week|month|year)\b", r"\1 1 \2", text)
+    text = re.sub(r"\b(\d+(?:\.\d+)?|" + "|".join(WORD_NUMBERS) + r")\s+(?:grand|thousand)\b",
+                  lambda m: str(round(number(m[1]) * 1000)), text)  # "a grand" = 1000
+    # "bought from us once" is "bought once", "spent £50 with us" is "spent £50"
+    text = re.sub(r"\b(bought|ordered|purchased|buy|order|purchase|spent|spend|spends|shopped)\s+"
+                  r"(?:from|with)\s+us\b", r"\1", text)
+    text = re.sub(r"\s+(?:on|with|from)\s+us\b(?=\s+(?:in|during|over|since|last|this)\b|\s*$)", "", text)
+    text = re.sub(r"\b(ordered|bought|purchased|shopped)\s+(?:way\s+)?back\s+(in|during)\b", r"\1 \2",
+                  text)  # "ordered back in 2010"
+    text = re.sub(r"\b(\w+)'s\s+(customers|buyers|shoppers|households|members|clients)\b", r"\1 \2", text)
     return " " + SPACES.sub(" ", text).strip() + " "

@@ -35,6 +35,7 @@ DAY = r"([12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?\b"
 UNIT_WORDS: dict[str, Unit] = {"day": "day", "week": "week", "month": "month", "quarter": "quarter",
                                "year": "year"}
 UNIT_DAYS = {"day": 1, "week": 7, "month": 30, "quarter": 90, "year": 365}
+RESTATED = re.compile(r"\s+(\d+)\s+days?\b")
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class Period:
     """A calendar period read in the question: [start, end), its year maybe to be inferred.
 
     Attributes:
-        start: first day; with `shift`, in the year given or a placeholder year.
+        start: first day, in the year given or (not `dated`) a placeholder year.
         end: the day after the last day.
         said: the words.
         dated: whether the year was given.
@@ -114,14 +115,18 @@ ATOMS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((k, re.compile(p)) for k,
     ("year", r"\b(?:the\s+year\s+|year\s+)?" + YEAR),
 ))
 # A month said without a lead word or a year is no window: "customers who may churn".
-NEEDS_LEAD = {"month", "season", "quarter"}
+NEEDS_LEAD = {"month", "season"}
 LEAD = re.compile(r"\b(in|during|within|over|throughout|on|across|of|for)\s+(?:the\s+)?$")
-BOUND = re.compile(r"\b(since|after|before|prior to|earlier than|until|till|up to|up until|through)"
+BOUND = re.compile(r"\b(since|from|after|before|prior to|earlier than|until|till|up to|up until|through)"
                    r"\s+(?:the\s+)?$")
 RANGE_START = re.compile(r"\b(between|from)\s+(?:the\s+)?$")
 RANGE_JOIN = re.compile(r"\s*(?:and|to|until|till|through|-|–)\s+(?:the\s+)?")
 
 RELATIVE: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Window | None]], ...] = (
+    (re.compile(r"\b(?:year to date|ytd|so far this year|this year so far)\b"),
+     lambda m: Window(period="this", unit="year", said=m[0].strip())),
+    (re.compile(r"\b(?:month to date|mtd|so far this month|this month so far)\b"),
+     lambda m: Window(period="this", unit="month", said=m[0].strip())),
     (re.compile(r"\b(?:(?:in|during|within|over|for|throughout)\s+)?(?:the\s+)?(?:last|past|previous|"
                 r"prior|trailing)\s+" + NUM + r"\s+(days?|weeks?|months?|quarters?|years?)\b"),
      lambda m: _last(number(m[1]), m[2], m[0])),
@@ -129,11 +134,7 @@ RELATIVE: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Window | None]]
                 r"current)\s+(week|month|quarter|year)\b"),
      lambda m: Window(period="this" if m[1] in ("this", "current") else "previous",
                       unit=UNIT_WORDS[m[2]], said=m[0].strip())),
-    (re.compile(r"\b(?:year to date|ytd|so far this year|this year so far)\b"),
-     lambda m: Window(period="this", unit="year", said=m[0].strip())),
-    (re.compile(r"\b(?:month to date|mtd|so far this month|this month so far)\b"),
-     lambda m: Window(period="this", unit="month", said=m[0].strip())),
-    (re.compile(r"\b(?:(?:in|during|over|for|on)\s+)?(yesterday|today|the last day|the past day)\b"),
+    (re.compile(r"\b(?:(?:in|during|over|for|on)\s+)?(yesterday|today)\b"),
      lambda m: Window(last=1, unit="day", said=m[0].strip())),
 )
 
@@ -141,16 +142,13 @@ RELATIVE: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Window | None]]
 def _last(n: float, unit: str, said: str) -> Window | None:
     if n < 1 or not n.is_integer():
         return None
-    name = unit.rstrip("s")
-    if name == "quarter":  # counted back, a quarter is three months (90 days)
-        return Window(last=int(n) * 3, unit="month", said=said.strip())
-    return Window(last=int(n), unit=UNIT_WORDS[name], said=said.strip())
+    return Window(last=int(n), unit=UNIT_WORDS[unit.rstrip("s")], said=said.strip())
 
 
-def _relative_note(w: Window) -> str | None:
+def relative_note(w: Window) -> str | None:
     """The documented reading of an ambiguous relative window, naming the other one."""
     if w.period == "previous" and w.unit is not None:
-        return (f"“{w.said}” is read as the previous complete calendar {w.unit}, "
+        return (f"“{w.said or 'last ' + w.unit}” is read as the previous complete calendar {w.unit}, "
                 f"not the last {UNIT_DAYS[w.unit]} days")
     if w.last == 1 and w.unit == "day" and w.said and "yesterday" in w.said:
         return f"“{w.said}” is read as the last day before the data's end (as_of)"
@@ -163,9 +161,14 @@ def read_windows(p: Parse, as_of: date | None) -> None:
         for m in list(pattern.finditer(p.text)):
             window = make(m) if p.free(*m.span()) else None
             if window is not None:
-                note = _relative_note(window)
-                p.windows.append(WindowSpan(m.start(), m.end(), window, [note] if note else []))
-                p.take(*m.span())
+                note = relative_note(window)
+                end = m.end()
+                said = RESTATED.match(p.text, end)  # "in the last week (7 days)"
+                days_said = int(said[1]) if said else 0
+                if said and window.last and window.unit and days_said == window.last * UNIT_DAYS[window.unit]:
+                    end = said.end()
+                p.windows.append(WindowSpan(m.start(), end, window, [note] if note else []))
+                p.take(m.start(), end)
     _read_calendar(p, as_of)
 
 
@@ -231,7 +234,7 @@ def _read_calendar(p: Parse, as_of: date | None) -> None:
             window = None
             if resolved is not None:
                 said = f"{word} {period.said}"
-                if word in ("since",):
+                if word in ("since", "from"):
                     window = Window(start=resolved.start, said=said)
                 elif word == "after":
                     window = Window(start=resolved.end, said=said)
@@ -272,16 +275,24 @@ def _dates(first: Period | None, last: Period | None, said: str, *,
     return Window(start=first.start, end=end, said=said[:100])
 
 
+def _label(period: Period) -> str:
+    """'November 2011', '1 March 2011', or 'Jun 2011 to Aug 2011'."""
+    last = date.fromordinal(period.end.toordinal() - 1)
+    if period.end.toordinal() - period.start.toordinal() == 1:
+        return f"{period.start.day} {period.start:%B %Y}"
+    if (period.start.year, period.start.month) == (last.year, last.month):
+        return f"{period.start:%B %Y}"
+    return f"{period.start:%B %Y} to {last:%B %Y}"
+
+
 def _add(p: Parse, span: tuple[int, int], window: Window | None, *periods: Period | None) -> None:
     """Record a window (nothing when it could not be resolved: its words stay unread)."""
     if window is None or not p.free(*span):
         return
-    given, resolved = periods[0], periods[1:]
     notes = []
-    if given is not None and not given.dated and resolved and resolved[0] is not None:
-        years = sorted({r.start.year for r in resolved if r is not None})
-        in_year = " and ".join(str(y) for y in years)
-        notes.append(f"“{window.said}” is read as {in_year}, the latest such period up to the data's "
-                     f"end (as_of)")
+    for given, resolved in zip(periods[::2], periods[1::2], strict=False):
+        if given is not None and resolved is not None and (not given.dated or "winter" in given.said):
+            notes.append(f"“{given.said}” is read as {_label(resolved)}"
+                         + ("" if given.dated else ", the latest up to the data's end (as_of)"))
     p.windows.append(WindowSpan(span[0], span[1], window, notes))
     p.take(*span)

@@ -49,7 +49,8 @@ CLAUSE_WORDS = frozenset({"who", "whom", "whose", "that", "which", "and", "or", 
                           "been", "be", "do", "does", "did"})
 # Who is meant: a run may end with one ("faithful customers") but not start with one.
 SUBJECTS = frozenset({"customers", "customer", "clients", "client", "people", "users", "shoppers",
-                      "buyers", "accounts", "folks"})
+                      "buyers", "accounts", "folks", "households", "household", "members", "patrons",
+                      "subscribers", "consumers"})
 NEGATIVE = re.compile(r"\b(?:not|no|never|without|nor|stopped|stop|longer)\b|n't\b")
 WORD = re.compile(r"[^\s]+")
 

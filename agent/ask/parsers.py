@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
-from segmint.agent.ask.llm_parser import llm_parse
+from segmint.agent.ask.llm_parser import llm_parse, spec_notes
 from segmint.agent.ask.paraphrase import Rewrite, default_mapper
 from segmint.agent.ask.parser import parse
 from segmint.agent.core.errors import NotUnderstood
@@ -31,11 +31,15 @@ class Reading:
         rewrites: phrases read as glossary terms by meaning (built-in parser only).
         parser: which parser produced the spec, as `Answer.parser` shows it ("builtin",
             "llm:LABEL", or "builtin (fallback: REASON)").
+        notes: how ambiguous phrases were read, each naming the other reading ("“last quarter”
+            is read as the previous complete calendar quarter, not the last 90 days"); the
+            answer shows them.
     """
 
     spec: QuerySpec
     rewrites: list[Rewrite] = field(default_factory=list)
     parser: str = "builtin"
+    notes: list[str] = field(default_factory=list)
 
 
 class QuestionParser(Protocol):
@@ -65,10 +69,9 @@ class BuiltinParser:
         if not question.strip():
             raise NotUnderstood("the question is empty; ask e.g. 'who are my lapsed high spenders?'")
         parsed = parse(question[:MAX_QUESTION_CHARS], glossary, cat, mapper=default_mapper)
-        spec = parsed.spec
-        if parsed.unknown or not (spec.any_of or spec.sort_by or spec.intent == "count"):
+        if parsed.unknown or not asks_something(parsed.spec):
             raise NotUnderstood(not_understood_message(question, parsed.unknown, glossary, cat))
-        return Reading(spec, parsed.rewrites)
+        return Reading(parsed.spec, parsed.rewrites, notes=parsed.notes)
 
 
 @dataclass
@@ -94,7 +97,7 @@ class LLMParser:
         spec, label = llm_parse(question, self.llm, glossary, cat, self.log_dir)
         if spec is None:
             return replace(BuiltinParser().parse(question, glossary, cat), parser=label)
-        return Reading(spec, parser=label)
+        return Reading(spec, parser=label, notes=spec_notes(spec))
 
 
 PARSERS.register("builtin")(BuiltinParser)
@@ -108,6 +111,11 @@ def make_parser(llm: str | None, log_dir: Path) -> QuestionParser:
     return PARSERS.create("llm", llm=llm, log_dir=log_dir)
 
 
+def asks_something(spec: QuerySpec) -> bool:
+    """Whether a spec asks for anything: conditions, an order, a count, a number or a table."""
+    return bool(spec.any_of or spec.sort_by or spec.intent == "count" or spec.measure or spec.group_by)
+
+
 def not_understood_message(question: str, unknown: list[str], glossary: Glossary,
                            cat: Catalogue) -> str:
     """A helpful refusal: what was not understood and the terms that are."""
@@ -115,4 +123,5 @@ def not_understood_message(question: str, unknown: list[str], glossary: Glossary
     fields = ", ".join(sorted(cat.numeric)[:8])
     unread = f" (not understood: {', '.join(unknown[:6])})" if unknown else ""
     return (f"could not understand “{question.strip()[:120]}”{unread}. Try terms like {terms}; "
-            f"numbers on {fields}; 'top 10 by revenue'; 'who bought candles'")
+            f"numbers on {fields}; 'top 10 by revenue'; 'who bought candles in the last 90 days'; "
+            f"'average order value by country'")

@@ -45,12 +45,39 @@ class Term(BaseModel):
     filters: tuple[TermFilter, ...]
 
 
+class IntentTerm(BaseModel):
+    """A campaign intent read as glossary terms ("win-back" is lapsed), with the reason shown."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label: str
+    synonyms: tuple[str, ...]
+    terms: tuple[str, ...] = Field(min_length=1)
+    why: str
+
+
 class Glossary(BaseModel):
-    """All terms, by key."""
+    """All terms, by key, and the campaign intents that stand for some of them."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     terms: dict[str, Term]
+    intents: dict[str, IntentTerm] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _intents_name_terms(self) -> Glossary:
+        for key, intent in self.intents.items():
+            unknown = [t for t in intent.terms if t not in self.terms]
+            if unknown:
+                raise ValueError(f"intent '{key}' names unknown terms: {', '.join(unknown)}")
+        return self
+
+    def answerable(self, fields: set[str] | frozenset[str]) -> Glossary:
+        """Only the terms whose every field is one of `fields` (a workspace without `--ltv` has no
+        p_alive): a phrase may never be read as a term the workspace cannot answer."""
+        terms = {k: t for k, t in self.terms.items() if all(f.field in fields for f in t.filters)}
+        intents = {k: i for k, i in self.intents.items() if all(t in terms for t in i.terms)}
+        return Glossary(terms=terms, intents=intents)
 
     def percentile_fields(self) -> set[tuple[str, float]]:
         """Every (field, percentile) pair some term needs."""

@@ -1,13 +1,17 @@
-"""The LLM question parser, deterministic cases: scripted tool calls from LangChain's fake chat model.
+"""The LLM question parser, deterministic cases: scripted tool calls from LangChain's fake chat model
+and, for QuerySpec v2, from a local OpenAI-compatible server (tests/ask/scripted_openai.py).
 
-The fake stands in for the third-party LLM service only; the real llama.cpp server is exercised
-in test_llm_server.py. Everything of ours (prompt, validation, spec building, execution) is real.
+The fakes stand in for the third-party LLM service only; the real llama.cpp server is exercised
+in test_llm_server.py. Everything of ours (prompt, HTTP call, validation, spec building,
+execution) is real.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +19,16 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
 from langchain_core.messages import AIMessage
 from llm_fakes import ToolCallingFake, tool_call
+from scripted_openai import scripted_openai
 
 from segmint.agent.ask.answer import run_spec
 from segmint.agent.ask.llm_parser import CustomerQuery, llm_parse, parse_with_llm, question_numbers
 from segmint.agent.ask.parser import parse_question
+from segmint.agent.ask.parsers import make_parser
 from segmint.agent.core.workspace import Workspace
 from segmint.agent.llm.backends import LLMSpecError
 from segmint.agent.llm.privacy import CallLog, read_call_log
-from segmint.agent.query import Catalogue, Condition, QuerySpec, catalogue
+from segmint.agent.query import Catalogue, Condition, Measure, QuerySpec, Window, catalogue
 from segmint.agent.query.glossary import load_glossary
 
 CAT = Catalogue(numeric=["recency_days", "tenure_days", "orders", "revenue", "aov", "returns"],
@@ -40,7 +46,8 @@ def cond(kind: str, name: str, **extra: Any) -> dict[str, Any]:
 
 
 def keyed(spec: QuerySpec) -> list[list[str]]:
-    return [sorted(c.model_dump_json() for c in g) for g in spec.any_of]
+    """The groups of a spec, each as sorted JSON; the words a window was read from do not count."""
+    return [sorted(c.model_dump_json(exclude={"window": {"said"}}) for c in g) for g in spec.any_of]
 
 
 @pytest.mark.parametrize(("question", "args"), [
@@ -57,7 +64,17 @@ def keyed(spec: QuerySpec) -> list[list[str]]:
      {"conditions": [cond("term", "one-time buyers"), cond("term", "at_risk", group=1)]}),
     ("high spenders who are not lapsed",
      {"conditions": [cond("term", "VIP"), cond("term", "lapsed", negate=True)]}),
-    ("who buys candles", {"conditions": [cond("interest", "candles")]}),
+    ("who buys candles", {"conditions": [cond("events", "candles", event="purchase")]}),
+    ("customers interested in candles", {"conditions": [cond("interest", "candles")]}),
+    ("customers who spent over £1,000 in the last 90 days",
+     {"conditions": [cond("events", "", event="purchase", op=">", value=1000, measure="spend",
+                          window={"last": 90, "unit": "day", "said": "in the last 90 days"})]}),
+    ("customers whose first order was in 2011",
+     {"conditions": [cond("cohort", "first_purchase", window={"start": "2011-01-01", "end": "2012-01-01",
+                                                              "said": "2011"})]}),
+    ("who bought candles but never a tent",
+     {"conditions": [cond("events", "candles", event="purchase"),
+                     cond("events", "tent", event="purchase", negate=True)]}),
 ])
 def test_valid_model_output_becomes_the_same_spec_as_the_builtin_parser(question: str,
                                                                       args: dict[str, Any]) -> None:
@@ -251,3 +268,110 @@ def test_an_injected_question_yields_only_a_whitelisted_spec_that_runs(shop: Wor
         answer = run_spec(con, question, spec, cat, GLOSSARY)
     assert answer.count == 30  # the 30 candle buyers, counted by the real executor
     assert hashlib.sha256(shop.db_path.read_bytes()).hexdigest() == before
+
+
+# ---------------------------------------------------------------- QuerySpec v2 through a real HTTP call
+
+V2_CAT = Catalogue(numeric=["recency_days", "tenure_days", "orders", "revenue", "aov", "units"],
+                   text=["country"], attribute_values={"country": ["Germany", "France", "United Kingdom"]},
+                   segments={"3": "Candle lovers"}, has_segments=True, as_of=date(2011, 12, 9),
+                   product_words=frozenset({"teapot", "cake", "stand", "candle"}),
+                   event_types=frozenset({"purchase", "return"}))
+
+
+def scripted_parse(question: str, reply: dict[str, Any], tmp_path: Path,
+                   monkeypatch: pytest.MonkeyPatch) -> tuple[QuerySpec | None, str, list[dict[str, Any]]]:
+    with scripted_openai([{"intent": "list", **reply}]) as llm:
+        monkeypatch.setenv("OPENAI_BASE_URL", llm.base_url)
+        spec, parser = llm_parse(question, "openai:scripted", GLOSSARY, V2_CAT, tmp_path)
+    return spec, parser, llm.requests
+
+
+NOV = {"start": "2011-11-01", "end": "2011-12-01", "said": "November 2011"}
+
+
+@pytest.mark.parametrize(("question", "reply", "expected"), [
+    ("who spent over £1,000 in the last 90 days?",
+     {"conditions": [cond("events", "", event="purchase", measure="spend", op=">", value=1000,
+                          window={"last": 90, "unit": "day"})]},
+     QuerySpec(any_of=[[Condition(kind="events", event="purchase", measure="spend", op=">", value=1000,
+                                  window=Window(last=90, unit="day"))]])),
+    ("who bought teapots in November 2011 but never a cake stand?",
+     {"conditions": [cond("events", "teapots", event="purchase", window=NOV),
+                     cond("events", "cake stand", event="purchase", negate=True)]},
+     QuerySpec(any_of=[[Condition(kind="events", event="purchase", product="teapots",
+                                  window=Window(start=date(2011, 11, 1), end=date(2011, 12, 1))),
+                        Condition(kind="events", event="purchase", product="cake stand", negate=True)]])),
+    ("customers whose first order was in 2011",
+     {"conditions": [cond("cohort", "first_purchase", window={"start": "2011-01-01", "end": "2012-01-01"})]},
+     QuerySpec(any_of=[[Condition(kind="cohort", cohort="first_purchase",
+                                  window=Window(start=date(2011, 1, 1), end=date(2012, 1, 1)))]])),
+    ("compare average order value France vs Germany",
+     {"intent": "compare", "conditions": [], "measure": {"agg": "mean", "field": "aov"},
+      "group_by": "country", "groups": ["france", "Germany"]},
+     QuerySpec(intent="compare", measure=Measure(agg="mean", field="aov"), group_by="country",
+               groups=["France", "Germany"])),
+    ("which country has the most lapsed customers?",
+     {"conditions": [cond("term", "lapsed")], "group_by": "country", "sort_by": "value", "limit": 1},
+     QuerySpec(any_of=[[Condition(kind="term", term="lapsed")]], group_by="country", sort_by="value",
+               limit=1)),
+    ("total revenue last quarter",
+     {"conditions": [], "measure": {"agg": "sum", "field": "revenue",
+                                    "window": {"period": "previous", "unit": "quarter"}}},
+     QuerySpec(measure=Measure(agg="sum", field="revenue",
+                               window=Window(period="previous", unit="quarter")))),
+])
+def test_the_llm_fills_v2_specs_through_the_openai_api(question: str, reply: dict[str, Any],
+                                                       expected: QuerySpec, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    spec, parser, requests = scripted_parse(question, reply, tmp_path, monkeypatch)
+    assert parser == "llm:openai:scripted" and spec == expected
+    (body,) = requests
+    schema = json.dumps(body["tools"][0]["function"]["parameters"])
+    # the spec's own Window and Measure (as the LLM-facing When and Number), as a JSON schema
+    assert '"When"' in schema and '"Number"' in schema and '"last"' in schema and '"agg"' in schema
+    system = body["messages"][0]["content"]
+    assert "The data ends on (as_of): 2011-12-09" in system and "win-back" in system
+    assert "<question>\n" + question + "\n</question>" == body["messages"][-1]["content"]
+
+
+@pytest.mark.parametrize(("question", "reply", "why"), [
+    ("who bought in the last 90 days?",
+     {"conditions": [cond("events", "", event="purchase", window={"last": 45, "unit": "day"})]},
+     "window of 45 days is not in the question"),
+    ("who bought teapots?", {"conditions": [cond("events", "teapots", event="purchase",
+                                                 window={"start": "2009-01-01", "end": "2010-01-01"})]},
+     "dates the question does not name"),
+    ("who bought in 2011?", {"conditions": [cond("events", "", event="purchase",
+                                                 window={"start": "2009-01-01", "end": "2010-01-01"})]},
+     "the year 2009 is not in the question"),
+    ("who viewed teapots?", {"conditions": [cond("events", "teapots", event="view")]}, "no view events"),
+    ("who bought garden gnomes?", {"conditions": [cond("events", "teapots", event="purchase")]},
+     "not in the question"),
+    ("revenue by weather", {"conditions": [], "measure": {"agg": "sum", "field": "revenue"},
+                            "group_by": "weather"}, "cannot group by 'weather'"),
+    ("France vs Atlantis", {"conditions": [], "group_by": "country", "groups": ["France", "Atlantis"]},
+     "not a known value of 'country'"),
+    ("revenue in 2011 by month", {"conditions": [], "measure": {"agg": "sum", "field": "revenue"},
+                                  "group_by": "month", "groups": ["2009-11"]}, "period '2009-11'"),
+    ("average p alive", {"conditions": [], "measure": {"agg": "mean", "field": "p_alive"}},
+     "unknown numeric field 'p_alive'"),
+    ("first order in 2011", {"conditions": [cond("cohort", "first_purchase")]}, "needs first_purchase"),
+])
+def test_invalid_v2_output_falls_back_with_the_reason(question: str, reply: dict[str, Any], why: str,
+                                                     tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec, parser, _ = scripted_parse(question, reply, tmp_path, monkeypatch)
+    assert spec is None and why in parser
+    assert parser.startswith("builtin (fallback: the model's query was rejected")
+
+
+def test_an_llm_reading_says_how_it_read_an_ambiguous_window(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    window = {"period": "previous", "unit": "quarter"}
+    reply = {"conditions": [cond("events", "", event="purchase", window=window)]}
+    with scripted_openai([{"intent": "list", **reply}]) as llm:
+        monkeypatch.setenv("OPENAI_BASE_URL", llm.base_url)
+        reading = make_parser("openai:scripted", tmp_path).parse("who bought last quarter?", GLOSSARY, V2_CAT)
+    assert reading.parser == "llm:openai:scripted"
+    assert reading.notes == [
+        "“last quarter” is read as the previous complete calendar quarter, not the last 90 days"]

@@ -1,0 +1,264 @@
+"""Parser pass: tables, one number per group (docs/definitions.md "Questions").
+
+"by / per / for each / broken down by" a text attribute, the segment, a calendar period of the
+events (month, quarter, year, week) or of the first purchase ("first-order cohorts by month");
+"monthly revenue"; ranked groups ("which segment has the most lapsed customers", "top 5 countries
+by revenue", "countries by revenue"); and comparisons ("France vs Germany", "compare France and
+Germany"), whose groups are kept in the order asked (agent/ask/_parse_combine.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import lru_cache
+
+from segmint.agent.ask._parse_measures import AGGREGATES, FIELD_NAMES
+from segmint.agent.ask._parse_text import NUM, START, STOPWORDS, Parse, number
+from segmint.agent.query import Catalogue, Measure
+
+PERIODS = {"month": "month", "months": "month", "quarter": "quarter", "quarters": "quarter",
+           "year": "year", "years": "year", "week": "week", "weeks": "week"}
+PERIOD_ADJ = {"monthly": "month", "quarterly": "quarter", "yearly": "year", "annual": "year",
+              "weekly": "week"}
+# Parts of an attribute's name too generic to name it alone ("size" of household_size).
+GENERIC_PARTS = frozenset({"top", "size", "count", "band", "type", "status", "level", "group", "name",
+                           "code", "id", "num", "number"})
+LEAD = (r"\b(?:(?:month|week|quarter|year) by|by|per|for each|for every|in each|across(?:\s+all)?"
+        r"(?:\s+the)?|broken down by|break(?:ing)? (?:it |them )?down by|breakdown by|split by|grouped by|"
+        r"group(?:ed)? by|by each|each)\s+")
+ASCENDING = {"fewest", "least", "lowest", "smallest", "bottom", "worst", "quietest"}
+# What a group is best at when no number is named: "which region did best last month on revenue"
+VERB_MEASURE = {"spend": "revenue", "spends": "revenue", "spent": "revenue", "brings in": "revenue",
+                "brought in": "revenue", "generates": "revenue", "generated": "revenue",
+                "makes": "revenue", "made": "revenue", "earns": "revenue", "earned": "revenue",
+                "is worth": "revenue", "are worth": "revenue", "was worth": "revenue", "buy": "orders",
+                "buys": "orders", "bought": "orders", "order": "orders", "orders": "orders",
+                "ordered": "orders", "purchase": "orders", "purchases": "orders",
+                "purchased": "orders"}
+VS = re.compile(r"\s(?:vs\.?|versus|v\.|compared (?:to|with)|against|(?:better|worse|bigger|higher|lower|"
+                r"stronger|weaker) than|(?:better|worse|stronger|weaker)(?: off)?"
+                r"(?=\s+(?:on|for|in terms of|at)\b))(?=\s)")
+# Only frame a table: "break 2011 revenue down by month", "rank our countries by ...".
+TABLE_FRAME = re.compile(r"\b(?:break(?:ing)?|broken|split|rank|ranking)\b(?:\s+(?:it|this|that|them)\b)?|"
+                         r"\bdown\b")
+PER_HEAD = re.compile(r"\b(?:across|for|of|among|over)\s+all\s+(?:(?:our|my|the)\s+)?(?:customers|households|"
+                      r"shoppers|buyers|clients|members|users)\b")
+HOW_DOING = re.compile(START + r"how\s+(?:are|is|do|does|did|were)\b(?=.*\b(doing|performing|compare|"
+                       r"comparing|stack up)\b)")
+WHERE = re.compile(START + r"where\s+(?:do|does|did|are|is)\s+(?:the\s+)?(?:most|majority|bulk)\s+(?:of\s+)?")
+LIVE = re.compile(r"\b(?:live|lives|living|come from|comes from|based|located|are from|is from)\b")
+PLACES = ("country", "region", "city", "state", "location", "area", "county")
+COHORTS_BY = re.compile(r"\b(?:first[\s-](?:order|purchase)\s+|acquisition\s+|signup\s+)?cohorts?\s+"
+                        r"(?:by|per)\s+(month|quarter|year)\b")
+NEW_BY = re.compile(r"\bnew\s+(?:customers|buyers|shoppers|households|clients)\s+(?:by|per|each|every)\s+"
+                    r"(month|quarter|year)\b")
+RANK = re.compile(r"\s+(?:(?:of|in|during)\s+[\w-]+(?:\s+\d{4})?\s+)?((?:has|have|had|with|is|are|was|were|"
+                  r"gets?|got|sees?|saw|contains?|holds?|brought|generated|made|did|does|do|performed)\s+)"
+                  r"(?:(lost|gained|won|kept)\s+)?((?:the\s+|our\s+)?(most|highest|largest|biggest|greatest|fewest|"
+                  r"least|lowest|smallest|best|worst|busiest|quietest)(?:\s+number\s+of)?)")
+# "monthly revenue", "weekly new customers": a period said of a number (never "buys monthly")
+ADJECTIVE = re.compile(r"\b(" + "|".join(PERIOD_ADJ) + r")\s+(?=(?:" + "|".join(
+    re.escape(n) for n in sorted(FIELD_NAMES, key=len, reverse=True)) + r"|new|active|customers|buyers|"
+    r"shoppers|households|sales|spend|number|count|totals?|average|median)\b)")
+SIZE = re.compile(r"\s*(?:size|number of customers|customer count|customers|headcount|members)\b")
+
+
+def _plural(word: str) -> str:
+    if word.endswith("y") and word[-2:-1] not in "aeiou":
+        return word[:-1] + "ies"
+    return word + ("es" if word.endswith(("s", "x", "ch", "sh")) else "s")
+
+
+@lru_cache(maxsize=16)
+def _targets(text: tuple[str, ...]) -> tuple[dict[str, str], str]:
+    """Every way a question may name a grouping, and one alternation of them (longest first)."""
+    names: dict[str, str] = {}
+    parts: dict[str, list[str]] = {}
+    for attr in text:
+        words = attr.replace("_", " ")
+        names[words] = names[_plural(words)] = names[attr] = attr
+        for alias in ("band", "group", "range", "bracket", "level"):  # "income band", "age group"
+            names[f"{words} {alias}"] = names[f"{words} {alias}s"] = attr
+        for part in attr.split("_"):
+            if len(part) >= 3 and part not in GENERIC_PARTS and part not in STOPWORDS:
+                parts.setdefault(part, []).append(attr)
+    for part, attrs in parts.items():
+        if len(attrs) == 1 and part not in names:
+            names[part] = names[_plural(part)] = attrs[0]
+            for alias in ("band", "group", "range", "bracket", "level"):
+                names.setdefault(f"{part} {alias}", attrs[0])
+                names.setdefault(f"{part} {alias}s", attrs[0])
+    # "by segment" before segments exist is still read: the answer says there are none yet
+    names.update({"segment": "segment", "segments": "segment", "cluster": "segment",
+                  "clusters": "segment"})
+    names.update(PERIODS)
+    for unit in ("month", "quarter", "year", "week"):
+        first = f"first_purchase_{unit}" if unit != "week" else "week"
+        for form in (f"first order {unit}", f"first purchase {unit}", f"first-order {unit}",
+                     f"{unit} of first order", f"{unit} of first purchase", f"{unit} of their first order",
+                     f"{unit} of their first purchase", f"signup {unit}", f"acquisition {unit}",
+                     f"cohort {unit}"):
+            if unit != "week":
+                names[form] = first
+    return names, "(" + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) + r")\b"
+
+
+def _group(p: Parse, by: str, span: tuple[int, int], *, ascending: bool | None = None,
+           limit: int | None = None) -> None:
+    p.group_by = by
+    if ascending is not None:
+        p.by_value, p.descending = True, not ascending
+    if limit is not None:
+        p.limit = limit
+    p.take(*span)
+
+
+def read_groups(p: Parse, cat: Catalogue) -> None:
+    """Read the grouping of a table question, its ranking, and "vs" comparisons."""
+    names, target = _targets(tuple(cat.text))
+    for m in list(VS.finditer(p.text)):
+        p.compare = True
+        p.take(*m.span())
+    for m in list(PER_HEAD.finditer(p.text)):  # "average spend per customer": the mean already
+        p.take(*m.span())
+    if how := HOW_DOING.search(p.text):  # "how are France and Germany doing on revenue?"
+        p.compare = True
+        p.take(*how.span(1))
+        p.take(*how.span())
+    readers: tuple[Reader, ...] = (_where, _cohorts, _which, _which_verb, _top, _ranked, _by, _adjective)
+    for reader in readers:
+        if reader(p, cat, names, target):
+            if p.group_by not in COHORT_GROUPS:
+                _frame(p)
+            return
+
+
+Reader = Callable[[Parse, Catalogue, dict[str, str], str], bool]
+COHORT_GROUPS = frozenset({"first_purchase_month", "first_purchase_quarter", "first_purchase_year"})
+
+
+def _where(p: Parse, cat: Catalogue, names: dict[str, str], target: str) -> bool:
+    """"where do most of our lapsed customers live?": the place attribute with the most."""
+    place = next((a for a in PLACES if a in cat.text), None)
+    m = WHERE.search(p.text)
+    if m is None or place is None:
+        return False
+    if live := LIVE.search(p.text, m.end()):
+        p.take(*live.span())
+    _group(p, place, m.span(), ascending=False, limit=1)
+    return True
+
+
+def _cohorts(p: Parse, cat: Catalogue, names: dict[str, str], target: str) -> bool:
+    """"first-order cohorts by month", "new customers per month": by the first purchase's period."""
+    m = COHORTS_BY.search(p.text)
+    if m is not None:
+        _group(p, f"first_purchase_{m[1]}", m.span())
+        return True
+    m = NEW_BY.search(p.text)
+    if m is None:
+        return False
+    p.note(f"“{m[0].strip()}” is read by the first purchase: customers counted in the {m[1]} of "
+           f"their first purchase")
+    _group(p, f"first_purchase_{m[1]}", m.span())
+    return True
+
+
+def _which(p: Parse, cat: Catalogue, names: dict[str, str], target: str) -> bool:
+    """"which segment has the most lapsed customers", "which month of 2011 had the highest ..."."""
+    which = re.compile(r"\b(?:which|what)\s+(?:of\s+(?:our|my|the|all)\s+)?(?:" + NUM + r"\s+)?" + target)
+    m = which.search(p.text)
+    r = RANK.match(p.text, m.end()) if m else None
+    if m is None or r is None:
+        return False
+    # the window ("of 2011") stays for the windows pass, "lost" for the glossary (lapsed)
+    p.take(*r.span(1))
+    p.take(*r.span(3))
+    _group(p, names[m[2]], m.span(), ascending=r[4] in ASCENDING, limit=int(number(m[1])) if m[1] else 1)
+    return True
+
+
+def _which_verb(p: Parse, cat: Catalogue, names: dict[str, str], target: str) -> bool:
+    """"which country spent the most": the sum of the verb's field, highest first."""
+    which_verb = re.compile(r"\b(?:which|what)\s+(?:" + NUM + r"\s+)?" + target
+                            + r"(?:\s+(?:customers|households|shoppers|buyers))?\s+("
+                            + "|".join(VERB_MEASURE) + r")\s+the\s+(most|least)\b"
+                            + r"(?:\s+(?:money|revenue|sales|cash))?")
+    m = which_verb.search(p.text)
+    if m is None:
+        return False
+    field = VERB_MEASURE[m[3]]
+    if field in cat.numeric:
+        p.measure, p.measure_at = Measure(agg="sum", field=field), m.start()
+    _group(p, names[m[2]], m.span(), ascending=m[4] == "least", limit=int(number(m[1])) if m[1] else 1)
+    return True
+
+
+def _top(p: Parse, cat: Catalogue, names: dict[str, str], target: str) -> bool:
+    """"top 5 countries by revenue", "the best month": ranked groups (one when said singular)."""
+    top = re.compile(r"\b(?:(?:the|our|my)\s+)?(top|bottom|best|worst|biggest|largest|smallest|busiest|"
+                     r"quietest)\s+(?:" + NUM
+                     + r"\s+)?" + target + r"(?:\s+(?:by|for|in|on|ranked by|sorted by|in terms of))?")
+    m = top.search(p.text)
+    if m is None:
+        return False
+    plural = m[3].endswith("s") and not names[m[3]].replace("_", " ").endswith(m[3])
+    if not (m[2] or plural or m[0].startswith(("the", "our", "my"))):
+        return False  # "top category is Coffee" names an attribute, not the top group
+    limit = int(number(m[2])) if m[2] else (None if plural else 1)
+    _group(p, names[m[3]], m.span(), ascending=m[1] in ASCENDING, limit=limit)
+    _size(p)
+    return True
+
+
+def _ranked(p: Parse, cat: Catalogue, names: dict[str, str], target: str) -> bool:
+    """"countries by revenue", "segments by size": every group, highest first."""
+    m = re.compile(r"\b" + target + r"\s+(?:ranked\s+|sorted\s+|ordered\s+)?by\b").search(p.text)
+    if m is None or names[m[1]] in PERIODS.values() or not _rank_follows(p, m.end(), cat):
+        return False
+    _group(p, names[m[1]], m.span(), ascending=False)
+    _size(p)
+    return True
+
+
+def _by(p: Parse, cat: Catalogue, names: dict[str, str], target: str) -> bool:
+    """"by country", "per month", "for each segment", "broken down by region"."""
+    m = re.compile(LEAD + target).search(p.text)
+    if m is None:
+        return False
+    _group(p, names[m[1]], m.span())
+    return True
+
+
+def _adjective(p: Parse, cat: Catalogue, names: dict[str, str], target: str) -> bool:
+    """"monthly revenue", "weekly orders"."""
+    m = ADJECTIVE.search(p.text)
+    if m is None:
+        return False
+    _group(p, PERIOD_ADJ[m[1]], m.span())
+    return True
+
+
+def _rank_follows(p: Parse, pos: int, cat: Catalogue) -> bool:
+    """Whether "countries by ..." goes on with a number to rank by (not "customers by country")."""
+    rest = p.text[pos:].lstrip()
+    if SIZE.match(" " + rest):
+        return True
+    first = rest.split(" ", 1)[0] if rest else ""
+    if rest.startswith("how much") or rest.startswith("how many"):
+        return True
+    return first in AGGREGATES or any(re.match(re.escape(n) + r"\b", rest) and v in cat.numeric
+                                      for n, v in FIELD_NAMES.items())
+
+
+def _frame(p: Parse) -> None:
+    """Words that only ask for the table ("break ... down by", "rank")."""
+    for m in list(TABLE_FRAME.finditer(p.text)):
+        p.take(*m.span())
+
+
+def _size(p: Parse) -> None:
+    """'segments by size': the number of customers, which is a table's measure by default."""
+    if m := re.search(r"\b(?:size|number of customers|customer count|headcount)\b", p.text):
+        p.take(*m.span())

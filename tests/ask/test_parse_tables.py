@@ -1,0 +1,145 @@
+"""Numbers and tables asked for (docs/definitions.md "Numbers and tables"), read by rules."""
+
+from __future__ import annotations
+
+import pytest
+from _parse_catalogues import (
+    GIFTS,
+    GROCER,
+    SAMPLE,
+    attr,
+    dates,
+    ev,
+    measure,
+    period,
+    same,
+    spec,
+    term,
+)
+
+from segmint.agent.ask.parser import parse
+from segmint.agent.query import Catalogue, Condition, QuerySpec
+from segmint.agent.query.glossary import load_glossary
+
+COUNT = measure("count")
+Y2011 = dates("2011-01-01", "2012-01-01")
+
+
+def read(question: str, cat: Catalogue) -> QuerySpec:
+    parsed = parse(question, load_glossary(), cat)
+    assert parsed.unknown == [], parsed.unknown
+    return parsed.spec
+
+
+@pytest.mark.parametrize(("question", "cat", "expected"), [
+    # one number
+    ("how many lapsed customers are there?", GIFTS, spec([term("lapsed")], intent="count")),
+    ("what share of customers are lapsed?", GIFTS, spec([term("lapsed")], measure=measure("share"))),
+    ("what percentage of my customers are repeat buyers", GIFTS,
+     spec([term("repeat_buyers")], measure=measure("share"))),
+    ("what is the average order value of German customers?", GIFTS,
+     spec([attr("country", "Germany")], measure=measure("mean", "aov"))),
+    ("median revenue of repeat buyers", GIFTS,
+     spec([term("repeat_buyers")], measure=measure("median", "revenue"))),
+    ("total revenue last month", GIFTS, spec(measure=measure("sum", "revenue", period("previous", "month")))),
+    ("average recency of lapsed customers in days", GIFTS,
+     spec([term("lapsed")], measure=measure("mean", "recency_days"))),
+    ("highest revenue of any customer", GIFTS, spec(measure=measure("max", "revenue"))),
+    ("how much did French customers spend?", GIFTS,
+     spec([attr("country", "France")], measure=measure("sum", "revenue"))),
+    ("how much does a household spend on average?", GROCER, spec(measure=measure("mean", "revenue"))),
+    ("how many orders did high spenders place in 2011?", GIFTS,
+     spec([term("high_spenders")], measure=measure("sum", "orders", Y2011))),
+    ("number of orders in 2011", GIFTS, spec(measure=measure("sum", "orders", Y2011))),
+    ("average spend per customer", GIFTS, spec(measure=measure("mean", "revenue"))),
+    ("total units bought by French customers", GIFTS,
+     spec([attr("country", "France")], measure=measure("sum", "units"))),
+    ("what do German customers spend per order on average?", GIFTS,
+     spec([attr("country", "Germany")], measure=measure("mean", "aov"))),
+    ("average tenure of households that buy frozen pizza", GROCER,
+     spec([ev(product="frozen pizza")], measure=measure("mean", "tenure_days"))),
+    # a share within a base said with "of": one row per group of the base
+    ("what share of German customers are repeat buyers?", GIFTS,
+     spec([term("repeat_buyers")], measure=measure("share"), group_by="country", groups=["Germany"])),
+])
+def test_numbers(question: str, cat: Catalogue, expected: QuerySpec) -> None:
+    got = read(question, cat)
+    assert same(got, expected), got.model_dump_json(exclude_defaults=True)
+
+
+@pytest.mark.parametrize(("question", "cat", "expected"), [
+    ("lapsed customers by country", GIFTS, spec([term("lapsed")], measure=COUNT, group_by="country")),
+    ("revenue by segment", GIFTS, spec(measure=measure("sum", "revenue"), group_by="segment")),
+    ("average order value per region", SAMPLE, spec(measure=measure("mean", "aov"), group_by="region")),
+    ("revenue broken down by age band", SAMPLE, spec(measure=measure("sum", "revenue"), group_by="age_band")),
+    ("average revenue for each income band", GROCER,
+     spec(measure=measure("mean", "revenue"), group_by="income")),
+    ("monthly revenue", GIFTS, spec(measure=measure("sum", "revenue"), group_by="month")),
+    ("revenue per month in 2011", GIFTS, spec(measure=measure("sum", "revenue", Y2011), group_by="month")),
+    ("orders by quarter", GIFTS, spec(measure=measure("sum", "orders"), group_by="quarter")),
+    ("first-order cohorts by month", GIFTS, spec(measure=COUNT, group_by="first_purchase_month")),
+    # ranked groups: by their numbers, highest first
+    ("which segment has the most lapsed customers?", GIFTS,
+     spec([term("lapsed")], measure=COUNT, group_by="segment", sort_by="value", limit=1)),
+    ("which country has the highest average order value?", GIFTS,
+     spec(measure=measure("mean", "aov"), group_by="country", sort_by="value", limit=1)),
+    ("countries by revenue", GIFTS,
+     spec(measure=measure("sum", "revenue"), group_by="country", sort_by="value")),
+    ("top 5 countries by revenue", GIFTS,
+     spec(measure=measure("sum", "revenue"), group_by="country", sort_by="value", limit=5)),
+    ("which region spent the most last month?", SAMPLE,
+     spec(measure=measure("sum", "revenue", period("previous", "month")), group_by="region", sort_by="value",
+          limit=1)),
+    ("which month of 2011 had the highest revenue?", GIFTS,
+     spec(measure=measure("sum", "revenue", Y2011), group_by="month", sort_by="value", limit=1)),
+    ("segments by size", GIFTS, spec(measure=COUNT, group_by="segment", sort_by="value")),
+    ("which segment has the fewest one-time buyers?", GIFTS,
+     spec([term("one_time_buyers")], measure=COUNT, group_by="segment", sort_by="value", descending=False,
+          limit=1)),
+    ("where do most of our lapsed customers live?", GIFTS,
+     spec([term("lapsed")], measure=COUNT, group_by="country", sort_by="value", limit=1)),
+    # comparisons: the groups in the order asked
+    ("compare average revenue France vs Germany", GIFTS,
+     spec(measure=measure("mean", "revenue"), group_by="country", groups=["France", "Germany"])),
+    ("lapsed customers in Germany vs France", GIFTS,
+     spec([term("lapsed")], measure=COUNT, group_by="country", groups=["Germany", "France"])),
+    ("compare France and Germany", GIFTS,
+     spec(measure=COUNT, group_by="country", groups=["France", "Germany"])),
+    ("Germany versus France versus Spain: number of customers", GIFTS,
+     spec(measure=COUNT, group_by="country", groups=["Germany", "France", "Spain"])),
+    ("do French or German customers spend more on average?", GIFTS,
+     spec(measure=measure("mean", "revenue"), group_by="country", groups=["France", "Germany"])),
+    ("homeowners or renters: who spends more per order?", GROCER,
+     spec(measure=measure("mean", "aov"), group_by="home_ownership", groups=["Homeowner", "Renter"])),
+    ("segment 1 vs segment 2 average revenue", GIFTS,
+     spec(measure=measure("mean", "revenue"), group_by="segment", groups=["1", "2"])),
+    ("revenue in November 2011 vs October 2011", GIFTS,
+     spec(measure=measure("sum", "revenue"), group_by="month", groups=["2011-11", "2011-10"])),
+    ("which country has the highest average revenue among Germany, France and Spain?", GIFTS,
+     spec(measure=measure("mean", "revenue"), group_by="country", groups=["Germany", "France", "Spain"],
+          sort_by="value", limit=1)),
+])
+def test_tables(question: str, cat: Catalogue, expected: QuerySpec) -> None:
+    got = read(question, cat)
+    assert same(got, expected), got.model_dump_json(exclude_defaults=True)
+
+
+@pytest.mark.parametrize(("question", "cat"), [
+    ("lapsed customers by weather", GIFTS),            # no such attribute
+    ("average p alive of customers", GIFTS),           # no such field without --ltv
+    ("lapsed vs active customers", GIFTS),             # nothing to group by: refused, not one side listed
+    ("what share of lapsed customers are in Germany?", GIFTS),  # a base that is no group
+    ("total revenue per weather", GIFTS),
+    ("customers who buy monthly", GIFTS),               # how often, not a table by month
+    ("annually lapsed customers", GIFTS),
+])
+def test_tables_the_workspace_cannot_give_are_refused(question: str, cat: Catalogue) -> None:
+    assert parse(question, load_glossary(), cat).unknown
+
+
+def test_a_table_question_keeps_its_customers_conditions() -> None:
+    got = read("revenue by country of customers who bought teapots in 2011", GIFTS)
+    assert same(got, spec([ev(product="teapots", window=Y2011)], measure=measure("sum", "revenue"),
+                          group_by="country"))
+    assert got.kind == "table" and read("how many teapot buyers?", GIFTS).kind == "number"
+    assert read("customers in segment 2", GIFTS).any_of == [[Condition(kind="segment", segment="2")]]
