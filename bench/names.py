@@ -12,7 +12,8 @@ tables with this file's own tokenizer, not with segmint's phrase code:
 
 - supported name: the name's interest phrase (what follows a lifecycle/value prefix `X · `; a
   name of two phrases joined by ` & ` counts a member who bought either) occurs in order, as
-  whole words (singular or plural), in a product text the member bought. Coverage = members with
+  whole words (singular or plural) within one run of words (punctuation ends a run), in a
+  product text the member bought, or is the category of a product they bought. Coverage = members with
   such a purchase / members; shop = the same over every customer; supported when coverage >= 50%
   and coverage >= 2x shop. "words together" is the looser reading: every name word in one
   bought text, in any order;
@@ -21,7 +22,8 @@ tables with this file's own tokenizer, not with segmint's phrase code:
   members who bought it); pairs above 0.75 are near-duplicates;
 - why: for a deterministic sample of members, whether `segmint user`'s `why` quotes a product
   text that customer bought;
-- ARI against the Amazon categories (`segmint evaluate`), when labels exist.
+- ARI against known groups (`segmint evaluate --ignore-label mixed`): the Amazon categories,
+  the sample shop's personas.
 
 `--baseline FILE` adds rows measured earlier (`--measure ... --json`, one JSON object per line),
 e.g. on the commit before a change, so the section shows before and after side by side.
@@ -44,6 +46,11 @@ import duckdb
 import numpy as np
 
 from bench.harness import machine, segmint, update_section
+from segmint.agent.act.customers import get_user
+from segmint.agent.core.workspace import Workspace
+from segmint.agent.segment.build import SegmentParams, build_segments
+from segmint.agent.segment.evaluate import agreement
+from segmint.embeddings import embed_customers
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 ONLINE_RETAIL = DATASETS / "online_retail" / "online_retail.csv.gz"
@@ -55,11 +62,13 @@ RETAIL_MAP = ["--map", "user_id=CustomerID", "--map", "timestamp=InvoiceDate",
 COVERAGE, LIFT, NEAR_DUPLICATE = 0.5, 2.0, 0.75
 WHY_SAMPLE = 300
 TOKEN = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
+BREAK = re.compile(r"[,;:|/()\[\]{}!?+]+|\s[-–—]+\s")
 
 
 def tokens(text: str) -> list[str]:
-    """Lower-case words of a text (internal apostrophes and hyphens kept: 50's, t-light)."""
-    return TOKEN.findall(text.lower())
+    """Lower-case words of a text (internal apostrophes and hyphens kept: 50's, t-light), with
+    '|' where punctuation ends a run of words (a phrase is read within one run)."""
+    return [w for r in BREAK.split(text.lower()) for w in [*TOKEN.findall(r), "|"]][:-1]
 
 
 def _same_word(a: str, b: str) -> bool:
@@ -84,12 +93,13 @@ def name_phrases(name: str) -> list[list[str]]:
     return [tokens(p) for p in interest.split(" & ")] if " & " in interest else [tokens(interest)]
 
 
-def _purchases(con: duckdb.DuckDBPyConnection) -> dict[str, list[list[str]]]:
-    rows = con.execute("SELECT DISTINCT user_id, text FROM events WHERE event_type = 'purchase' "
-                       "AND text IS NOT NULL").fetchall()
-    out: dict[str, list[list[str]]] = {}
-    for uid, text in rows:
-        out.setdefault(str(uid), []).append(tokens(str(text)))
+def _purchases(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[list[str], str]]]:
+    """Per customer, the (words, category) of each product text they bought."""
+    rows = con.execute("SELECT DISTINCT user_id, text, lower(coalesce(category, '')) FROM events "
+                       "WHERE event_type = 'purchase' AND text IS NOT NULL").fetchall()
+    out: dict[str, list[tuple[list[str], str]]] = {}
+    for uid, text, category in rows:
+        out.setdefault(str(uid), []).append((tokens(str(text)), str(category)))
     return out
 
 
@@ -106,13 +116,16 @@ def name_support(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     for sid, name in segs:
         phrases = name_phrases(str(name))
         words = [w for p in phrases for w in p]
+        category = str(name).rsplit(" · ", 1)[-1].lower()
 
         def holds(uid: str, in_order: bool, phrases: list[list[str]] = phrases,
-                  words: list[str] = words) -> bool:
+                  words: list[str] = words, category: str = category) -> bool:
             titles = bought.get(uid, [])
+            if any(c == category for _, c in titles):
+                return True  # a name may be the category most members bought in
             if in_order:
-                return any(contains_phrase(t, p) for t in titles for p in phrases)
-            return any(contains_words(t, words) for t in titles)
+                return any(contains_phrase(t, p) for t, _ in titles for p in phrases)
+            return any(contains_words(t, words) for t, _ in titles)
 
         row: dict[str, Any] = {"id": int(sid), "name": str(name)}
         for key, in_order in (("phrase", True), ("words", False)):
@@ -151,11 +164,38 @@ def profile_cosines(con: duckdb.DuckDBPyConnection) -> tuple[float, int, list[tu
     return (max((p[2] for p in pairs), default=0.0), len(near), sorted(near, key=lambda p: -p[2]))
 
 
+def merge_until_distinct(con: duckdb.DuckDBPyConnection) -> tuple[int, float]:
+    """Merging the two most alike interest segments until no pair is above NEAR_DUPLICATE:
+    how many groups are left and the largest one's share of the customers."""
+    rows = con.execute("""
+        WITH m AS (SELECT u.user_id, u.segment_id FROM users u JOIN segments s USING (segment_id)
+                   WHERE s.kind = 'interest'),
+             b AS (SELECT DISTINCT user_id, text FROM events
+                   WHERE event_type = 'purchase' AND text IS NOT NULL)
+        SELECT m.segment_id, b.text, count(*) FROM b JOIN m USING (user_id) GROUP BY 1, 2""").fetchall()
+    sizes = dict(con.execute("SELECT segment_id, count(*) FROM users GROUP BY 1").fetchall())
+    texts = {t: i for i, t in enumerate(sorted({r[1] for r in rows}))}
+    counts: dict[int, np.ndarray] = {}
+    for sid, text, n in rows:
+        counts.setdefault(int(sid), np.zeros(len(texts)))[texts[text]] = n
+    size = {s: float(sizes[s]) for s in counts}
+
+    def cos(a: int, b: int) -> float:
+        va, vb = counts[a] / size[a], counts[b] / size[b]
+        return float(va @ vb / (np.linalg.norm(va) * np.linalg.norm(vb)))
+
+    while len(counts) > 1:
+        keys = sorted(counts)
+        c, a, b = max((cos(a, b), a, b) for i, a in enumerate(keys) for b in keys[i + 1:])
+        if c <= NEAR_DUPLICATE:
+            break
+        counts[a] = counts[a] + counts.pop(b)
+        size[a] += size.pop(b)
+    return len(counts), max(size.values(), default=0.0) / max(sum(sizes.values()), 1)
+
+
 def why_names_purchase(workspace: Path, con: duckdb.DuckDBPyConnection) -> float:
     """Share of sampled members whose `segmint user` why quotes a product text they bought."""
-    from segmint.agent.act.customers import get_user
-    from segmint.agent.core.workspace import Workspace
-
     sample = [str(u) for (u,) in con.execute(
         "SELECT user_id FROM users WHERE segment_id <> 0 ORDER BY hash(user_id), user_id LIMIT ?",
         [WHY_SAMPLE]).fetchall()]
@@ -167,7 +207,7 @@ def why_names_purchase(workspace: Path, con: duckdb.DuckDBPyConnection) -> float
     hits = 0
     for uid in sample:
         why = str(get_user(ws, uid)["why"]).lower()
-        hits += any(t and t in why for t in texts.get(uid, ()))
+        hits += any(t and t[:60] in why for t in texts.get(uid, ()))  # long titles are cut
     return hits / max(len(sample), 1)
 
 
@@ -179,10 +219,15 @@ def measure_workspace(workspace: Path, data: str, labels: Path | None = None) ->
         names = [str(n) for (n,) in con.execute(
             "SELECT name FROM segments WHERE segment_id <> 0 AND size > 0").fetchall()]
         why = why_names_purchase(workspace, con)
+        merged, largest = merge_until_distinct(con)
+        (buyers,) = con.execute("SELECT avg(CASE WHEN orders >= 1 THEN 1.0 ELSE 0 END) FROM users "
+                                "WHERE segment_id <> 0").fetchone() or (0.0,)
     ari = None
     if labels is not None:
+        # The sample shop's 'mixed' customers belong to no persona (README: ARI with it left out).
         proc = subprocess.run(segmint("evaluate", "--labels", str(labels), "-w", str(workspace),
-                                      "--json"), capture_output=True, text=True, check=True)
+                                      "--ignore-label", "mixed", "--json"),
+                              capture_output=True, text=True, check=True)
         ari = json.loads(proc.stdout)["ari"]
     n = len(support)
     return {
@@ -193,8 +238,47 @@ def measure_workspace(workspace: Path, data: str, labels: Path | None = None) ->
         if support else None,
         "distinct_names": len(set(n.lower() for n in names)), "segments": len(names),
         "max_cosine": round(max_cos, 3), "near_duplicate_pairs": near,
-        "why_names_purchase": round(why, 3), "ari": ari, "detail": support, "pairs": pairs,
+        "why_names_purchase": round(why, 3), "members_who_bought": round(float(buyers), 3),
+        "merged_groups": merged, "merged_largest_share": round(largest, 3),
+        "ari": ari, "detail": support, "pairs": pairs,
     }
+
+
+def k_sweep(ks: tuple[int | None, ...] = (None, 3, 4, 6, 8)) -> list[str]:
+    """Online Retail with a given number of segments: the agreement of fits on two different 70%
+    samples and the largest member product-share cosine (does fewer segments make them distinct?)."""
+    con = duckdb.connect()
+    con.execute(f"""CREATE TABLE events AS SELECT
+        regexp_replace(CAST(CustomerID AS VARCHAR), '\\.0+$', '') AS user_id,
+        CAST(InvoiceDate AS TIMESTAMP) AS ts,
+        CASE WHEN Quantity < 0 THEN 'return' ELSE 'purchase' END AS event_type,
+        trim(Description) AS text FROM read_csv('{ONLINE_RETAIL}') WHERE CustomerID IS NOT NULL""")
+    cv = embed_customers(con, "minilm")
+    pos = {u: i for i, u in enumerate(cv.user_ids)}
+    bought = con.execute("SELECT DISTINCT user_id, text FROM events WHERE event_type = 'purchase' "
+                         "AND text IS NOT NULL").fetchall()
+    items = {t: i for i, t in enumerate(sorted({t for _, t in bought}))}
+    B = np.zeros((len(pos), len(items)), dtype=np.float32)
+    for u, t in bought:
+        B[pos[u], items[t]] = 1.0
+    behaviour = np.zeros((len(pos), 4))
+    rows = []
+    for k in ks:
+        r = build_segments(cv.vectors, cv.has_text, behaviour, k=k)
+        part = SegmentParams(fit_sample=int(0.7 * len(r.labels)), k=k)
+        sub = [build_segments(cv.vectors, cv.has_text, behaviour, seed=s, params=part).labels
+               for s in (0, 1)]
+        segs = [s for s in np.unique(r.labels) if s != 0]
+        P = np.stack([B[r.labels == s].mean(axis=0) for s in segs])
+        P /= np.linalg.norm(P, axis=1, keepdims=True)
+        C = P @ P.T
+        np.fill_diagonal(C, 0)
+        sizes = np.bincount(r.labels)[1:]
+        rows.append(f"| {'default (HDBSCAN decides)' if k is None else k} | {len(segs)} | "
+                    f"{agreement(sub[0].astype(str), sub[1])['ari']:.3f} | {C.max():.3f} | "
+                    f"{int((np.triu(C) > NEAR_DUPLICATE).sum())} | {sizes.max() / len(r.labels):.2f} |")
+        print(rows[-1], file=sys.stderr, flush=True)
+    return rows
 
 
 def _run(args: list[str]) -> None:
@@ -256,6 +340,8 @@ def main() -> None:
     parser.add_argument("--labels", type=Path)
     parser.add_argument("--code", default="this change", help="what code built the workspace")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--k-sweep", action="store_true",
+                        help="also fit Online Retail with 3-8 segments (stability and cosine)")
     opts = parser.parse_args()
     if opts.measure is not None:
         row = measure_workspace(opts.measure, opts.data, opts.labels) | {"code": opts.code}
@@ -280,8 +366,26 @@ def main() -> None:
             "tokenizer); 'words' is the looser any-order reading. Cosine is between two "
             "segments' member product-share vectors. 'why names a purchase': share of 300 "
             f"sampled members whose `segmint user` why quotes a product they bought.\n\n"
-            f"{table(rows)}\n\nFirst names and their coverage:\n\n{examples}\n")
+            f"{table(rows)}\n\nFirst names and their coverage:\n\n{examples}\n\n"
+            + distinctness(rows, k_sweep() if opts.k_sweep and ONLINE_RETAIL.exists() else []))
     update_section("Segment names and descriptions", body)
+
+
+def distinctness(rows: list[dict[str, Any]], sweep: list[str]) -> str:
+    """What merging near-duplicates would do, and what fewer segments do (Online Retail)."""
+    lines = ["Near-duplicates (cosine > 0.75): merging the two most alike segments until none is "
+             "left gives, per workspace:", ""]
+    lines += [f"- {r['data']} ({r.get('code', 'this change')}): {r['segments']} segments -> "
+              f"{r['merged_groups']} groups, the largest {r['merged_largest_share'] * 100:.0f}% of "
+              f"customers; members who bought anything: {r['members_who_bought'] * 100:.0f}%"
+              for r in rows if "merged_groups" in r]
+    if sweep:
+        lines += ["", "Online Retail fitted with a given number of segments (`build_segments(k=K)`, "
+                  "default documents): agreement of fits on two different 70% samples, largest "
+                  "cosine, pairs above 0.75, largest segment's share:", "",
+                  "| k | segments | 70% ARI | max cosine | pairs > 0.75 | largest share |",
+                  "|---|---:|---:|---:|---:|---:|", *sweep]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

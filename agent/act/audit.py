@@ -4,11 +4,17 @@ any export) against the whole shop (docs/cli.md `audit`).
 Shares are taken over customers whose attribute is known. For a value v and a group G:
 `ratio = share of v in G / share of v among all customers`. A ratio below 0.8 or above 1.25 is
 flagged (the four-fifths rule and its inverse): that value is under- or over-represented.
+
+Every value's ratio is in the document; what a reader is shown (the CLI table and the web page)
+are the values held by at least `MIN_SHOWN_CUSTOMERS` customers and `MIN_SHOWN_SHARE` of them,
+largest first, the rest pooled as "other": a one-customer value makes any ratio extreme.
+`shown_flags` lists a group's flagged shown values, furthest from 1 first.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import uuid
 from typing import Any
 
@@ -24,6 +30,9 @@ from segmint.agent.query import catalogue
 LOW, HIGH = 0.8, 1.25
 MAX_VALUES = 50  # an attribute with more distinct values is an identifier, not a group
 MIN_EXPECTED_FOR_WARNING = 10  # an export warns on a value only if it should hold >= 10 of it
+MIN_SHOWN_CUSTOMERS = 20
+MIN_SHOWN_SHARE = 0.01
+OTHER = "other"
 
 
 def audit_attributes(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -64,13 +73,28 @@ def _shares(con: duckdb.DuckDBPyConnection, column: str, group: str, where: str 
     return out
 
 
-def _compare(counts: dict[str, int], population: dict[str, float]) -> dict[str, Any]:
+def shown_values(known: int, population: dict[str, float]) -> tuple[list[str], list[str]]:
+    """The values a reader is shown (largest first) and those pooled as "other"."""
+    shown = [v for v, share in population.items()
+             if share >= MIN_SHOWN_SHARE and share * known >= MIN_SHOWN_CUSTOMERS - 1e-9]
+    return shown, [v for v in population if v not in shown]
+
+
+def _compare(counts: dict[str, int], population: dict[str, float], shown: list[str],
+             pooled: list[str]) -> dict[str, Any]:
     known = sum(counts.values())
     shares = {v: (counts.get(v, 0) / known if known else 0.0) for v in population}
     ratios = {v: round(shares[v] / population[v], 6) for v in population}
     flags = [v for v in population if known and not LOW <= ratios[v] <= HIGH]
+    visible = {v: ratios[v] for v in shown}
+    other = sum(population[v] for v in pooled)
+    if pooled and other > 0:
+        visible[OTHER] = round(sum(shares[v] for v in pooled) / other, 6)
+    strongest = sorted((v for v in visible if not LOW <= visible[v] <= HIGH),
+                       key=lambda v: (-abs(math.log(max(visible[v], 1e-9))), v))
     return {"known": known, "shares": {v: round(s, 6) for v, s in shares.items()},
-            "ratios": ratios if known else {}, "flags": flags}
+            "ratios": ratios if known else {}, "flags": flags,
+            "shown_ratios": visible if known else {}, "shown_flags": strongest if known else []}
 
 
 def population_shares(con: duckdb.DuckDBPyConnection, column: str) -> tuple[int, dict[str, float]]:
@@ -92,6 +116,7 @@ def audit_segments(con: duckdb.DuckDBPyConnection, attribute: str) -> dict[str, 
     if "segments" not in tables:
         raise InputError("this workspace has no segments yet", fix="run `segmint run` first")
     known, population = population_shares(con, column)
+    shown, pooled = shown_values(known, population)
     per_seg = _shares(con, column, "CAST(u.segment_id AS VARCHAR)")
     cols = {r[0] for r in con.execute("DESCRIBE segments").fetchall()}
     name = "name" if "name" in cols else "CAST(segment_id AS VARCHAR)"
@@ -100,10 +125,19 @@ def audit_segments(con: duckdb.DuckDBPyConnection, attribute: str) -> dict[str, 
             f"SELECT CAST(segment_id AS VARCHAR), {name}, size FROM segments "
             "ORDER BY segment_id = 0, size DESC, segment_id").fetchall():
         segments.append({"id": sid, "name": sname, "size": int(size),
-                         **_compare(per_seg.get(sid, {}), population)})
+                         **_compare(per_seg.get(sid, {}), population, shown, pooled)})
     return {"attribute": column, "asked": attribute, "known": known,
             "population": {v: round(s, 6) for v, s in population.items()},
+            **_shown_population(population, shown, pooled),
             "thresholds": [LOW, HIGH], "segments": segments}
+
+
+def _shown_population(population: dict[str, float], shown: list[str], pooled: list[str]
+                      ) -> dict[str, Any]:
+    visible = {v: round(population[v], 6) for v in shown}
+    if pooled:
+        visible[OTHER] = round(sum(population[v] for v in pooled), 6)
+    return {"shown": shown, "pooled": pooled, "shown_population": visible}
 
 
 def audit_users(con: duckdb.DuckDBPyConnection, attribute: str, user_ids: list[str]
@@ -111,6 +145,7 @@ def audit_users(con: duckdb.DuckDBPyConnection, attribute: str, user_ids: list[s
     """Representation of an attribute among some customers (an export) against the shop."""
     column = resolve_attribute(con, attribute)
     known, population = population_shares(con, column)
+    shown, pooled = shown_values(known, population)
     name = f"_segmint_sel_{uuid.uuid4().hex[:8]}"
     con.register(name, pa.table({"user_id": pa.array(user_ids, pa.string())}))
     try:
@@ -119,7 +154,8 @@ def audit_users(con: duckdb.DuckDBPyConnection, attribute: str, user_ids: list[s
         con.unregister(name)
     return {"attribute": column, "known_population": known, "customers": len(user_ids),
             "population": {v: round(s, 6) for v, s in population.items()},
-            **_compare(counts.get("sel", {}), population)}
+            **_shown_population(population, shown, pooled),
+            **_compare(counts.get("sel", {}), population, shown, pooled)}
 
 
 def export_skew(con: duckdb.DuckDBPyConnection, user_ids: list[str]) -> list[str]:

@@ -1,13 +1,15 @@
-"""Campaign briefs: goal, audience (its true size), offer, channel and message for one segment
-(docs/cli.md `brief`), written from verified facts.
+"""Campaign briefs: goal, audience (the members the goal is for, with their exact count), offer,
+channel and message for one segment (docs/cli.md `brief`), written from verified facts.
 
 The facts are the segment's profile (the same facts its name and description were checked
-against) plus its recommended products (agent/act/recommend.py). A brief is written by the built-in
-writer (deterministic, offline) or by an LLM chain (`--llm`), and must pass the same kind of
-verifier as names: every number it states equals a fact of its kind (percent, money, plain count
-or ratio) at the precision written, the audience states the segment's exact size, every field is
-plain text of at most 600 characters (llm/plain_text.py), and there is no personal data. An LLM
-brief that fails twice is replaced by the built-in one, with the reason.
+against) and its campaign plan (agent/describe/offers.py): the goal, who exactly it addresses (a
+win-back brief targets the lapsed members) and the products to promote — the plan the segment's
+suggested action and `recommend --segment` come from. A brief is written by the built-in writer
+(deterministic, offline) or by an LLM chain (`--llm`), and must pass the same kind of verifier as
+names: every number it states equals a fact of its kind (percent, money, plain count or ratio) at
+the precision written, the audience states the audience's exact count, every field is plain text
+of at most 600 characters (llm/plain_text.py), and there is no personal data. An LLM brief that
+fails twice is replaced by the built-in one, with the reason.
 """
 
 from __future__ import annotations
@@ -21,15 +23,17 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 from pydantic import BaseModel, Field
 
-from segmint.agent.act.recommend import resolve_segment, segment_items
+from segmint.agent.act.recommend import resolve_segment
 from segmint.agent.core.errors import InputError
 from segmint.agent.core.records import SegmentProfile, read_latest_run, read_segment
 from segmint.agent.core.workspace import Workspace
 from segmint.agent.describe.naming import allowed_numbers, matches_fact, numbers_in
+from segmint.agent.describe.offers import Plan, segment_plan
 from segmint.agent.llm.backends import LLMUnavailable
 from segmint.agent.llm.plain_text import MAX_FIELD_CHARS, plain_text_problems
 from segmint.agent.llm.privacy import pii_count, scrub, shared_text
 from segmint.agent.llm.structured import StructuredChat, StructuredOutputUnsupported, open_chat_model
+from segmint.agent.query import catalogue
 from segmint.agent.query.glossary import Glossary, load_glossary
 from segmint.prompts import RenderedPrompt, render
 
@@ -44,7 +48,7 @@ class BriefText(BaseModel):
     """The five parts of a brief (the LLM's structured output has this shape)."""
 
     goal: str = Field(description="one sentence: what the campaign should achieve")
-    audience: str = Field(description="one sentence with the segment's exact number of customers")
+    audience: str = Field(description="one sentence with the exact number of customers the goal is for")
     offer: str = Field(description="one sentence built on the products they buy unusually often")
     channel: str = Field(description="channel(s) and why, one sentence")
     message: str = Field(description="the customer-facing message, at most two sentences")
@@ -57,21 +61,30 @@ class BriefFacts:
     segment_id: str
     name: str
     profile: SegmentProfile
-    products: list[dict[str, Any]]
+    plan: Plan
     total_customers: int
     currency: str
+
+    @property
+    def products(self) -> list[dict[str, Any]]:
+        """The products to promote (the plan's)."""
+        return self.plan.items
 
     def numbers(self) -> dict[str, list[float]]:
         """Every number a brief may state, by kind (see naming.allowed_numbers)."""
         facts = allowed_numbers(self.profile, self.total_customers)
         facts["percent"] += [p["buyers_share"] * 100 for p in self.products]
+        facts["percent"] += [self.plan.goal.share * 100]
         facts["plain"] += [v for p in self.products for v in (p["lift"], p["buyers"])]
+        facts["plain"] += [self.plan.audience]
         return facts
 
     def prompt_facts(self) -> dict[str, Any]:
         """Aggregates only: no representative customers, attribute values or customer texts."""
         prof = self.profile.to_json()
         return {"segment": self.name, "customers": self.profile.size,
+                "goal": self.plan.goal.text, "audience_customers": self.plan.audience,
+                "audience": self.plan.audience_words,
                 "share_percent": round(self.profile.share * 100, 1),
                 "shop_customers": self.total_customers, "currency": self.currency,
                 "term_percent": {k: round(v * 100, 1) for k, v in self.profile.term_shares.items()},
@@ -97,7 +110,9 @@ def load_facts(con: duckdb.DuckDBPyConnection, segment: str) -> BriefFacts:
     (total,) = con.execute("SELECT count(*) FROM users").fetchall()[0]
     latest = read_latest_run(con)
     currency = latest.currency if latest is not None else ""
-    return BriefFacts(sid, name, profile, segment_items(con, sid, limit=5), int(total), currency)
+    plan = segment_plan(con, sid, profile.size, profile.term_shares, load_glossary(), catalogue(con),
+                        limit=5)
+    return BriefFacts(sid, name, profile, plan, int(total), currency)
 
 
 def verify_brief(brief: BriefText, facts: BriefFacts) -> list[str]:
@@ -125,8 +140,9 @@ def verify_brief(brief: BriefText, facts: BriefFacts) -> list[str]:
             if not matches_fact(value, decimals, allowed[kind]):
                 problems.append(f"the number {written} in the {part} is not one of the facts")
     stated = [v for _, v, d, k in numbers_in(brief.audience) if k == "plain" and d <= 0]
-    if facts.profile.size not in stated:
-        problems.append(f"the audience must state the segment's size ({facts.profile.size:,} customers)")
+    if facts.plan.audience not in stated:
+        problems.append(f"the audience must state how many customers the goal is for "
+                        f"({facts.plan.audience_words})")
     if pii_count(" ".join(getattr(brief, p) for p in FIELDS)):
         problems.append("the brief contains personal data")
     ids = [u for u in facts.profile.representatives if len(u) >= 4]
@@ -136,51 +152,34 @@ def verify_brief(brief: BriefText, facts: BriefFacts) -> list[str]:
 
 
 def builtin_brief(facts: BriefFacts) -> BriefText:
-    """A brief from the facts alone (deterministic, offline)."""
-    p = facts.profile
-    terms = p.term_shares
-    lapsed, at_risk, new = (terms.get(k, 0.0) for k in ("lapsed", "at_risk", "new_customers"))
-    high, one_time = terms.get("high_spenders", 0.0), terms.get("one_time_buyers", 0.0)
+    """A brief from the facts alone (deterministic, offline): the plan's goal, its audience and
+    its products."""
+    p, plan = facts.profile, facts.plan
+    goal = plan.goal
     top = facts.products[0] if facts.products else None
     product = str(top["text"] or top["product_id"]) if top else None
     interest = (str(p.top_categories[0]["category"]) if p.top_categories
                 else ", ".join(p.top_terms[:2]) or "their favourite products")
-    if lapsed >= 0.4:
-        goal = f"Win back lapsed customers: {lapsed * 100:.0f}% of this segment are lapsed."
-        channel = "E-mail plus retargeting ads: they no longer visit the shop on their own."
-        hook = "We have missed you"
-    elif at_risk >= 0.2:
-        goal = f"Bring customers back before they lapse: {at_risk * 100:.0f}% are at risk."
-        channel = "E-mail, timed to their usual gap between orders."
-        hook = "Time for a top-up?"
-    elif new >= 0.3:
-        goal = f"Turn first orders into second ones: {new * 100:.0f}% are new customers."
-        channel = "A welcome e-mail series and on-site recommendations."
-        hook = "Thanks for your first order"
-    elif one_time >= 0.5:
-        goal = f"Win a second order: {one_time * 100:.0f}% have bought only once."
-        channel = "E-mail and on-site recommendations while they browse."
-        hook = "Picked for you"
-    elif high >= 0.3:
-        goal = f"Keep high-value customers loyal: {high * 100:.0f}% are high spenders."
-        channel = "Personal e-mail with early access; no discounts needed."
-        hook = "You get it first"
+    if goal.term is None:
+        goal_text = f"{goal.text} in {interest}."
+        audience = (f"All {p.size:,} customers of “{facts.name}” ({p.share * 100:.1f}% of all "
+                    f"customers), who engage most with {interest}.")
     else:
-        goal = f"Grow repeat purchases in {interest}."
-        channel = "E-mail and on-site recommendations."
-        hook = "New for you"
-    audience = (f"The {p.size:,} customers of “{facts.name}” ({p.share * 100:.1f}% of all "
-                f"customers), who engage most with {interest}.")
+        goal_text = f"{goal.text}: {goal.share * 100:.0f}% of this segment are {goal.who}."
+        audience = (f"The {plan.audience:,} {goal.who} of “{facts.name}” ({goal.share * 100:.0f}% of "
+                    f"its {p.size:,} customers), who engage most with {interest}.")
     if top is not None:
         offer = (f"Feature “{product}”, bought by {top['buyers_share'] * 100:.0f}% of the segment "
                  f"({top['lift']:.1f} times the shop's rate)")
         others = [f"“{i['text'] or i['product_id']}”" for i in facts.products[1:3]]
         offer += f", with {' and '.join(others)} alongside." if others else "."
-        message = f"{hook}: {product}, and more picks chosen for you."
+        message = f"{goal.hook}: {product}, and more picks chosen for you."
     else:
-        offer = f"A curated selection of {interest}."
-        message = f"{hook}: new {interest} picks, chosen for you."
-    return BriefText(goal=goal, audience=audience, offer=offer, channel=channel, message=message)
+        # Why no product stands out is in the plan (`reason`); the offer says it without numbers.
+        offer = f"A curated selection of {interest}: no single product stands out for them."
+        message = f"{goal.hook}: new {interest} picks, chosen for you."
+    return BriefText(goal=goal_text, audience=audience, offer=offer, channel=goal.channel,
+                     message=message)
 
 
 @dataclass
@@ -197,6 +196,7 @@ class Brief:
         return {"segment": {"id": self.facts.segment_id, "name": self.facts.name,
                             "size": self.facts.profile.size},
                 **self.text.model_dump(), "writer": self.writer, "writer_reason": self.reason or None,
+                "plan": self.facts.plan.to_json(),
                 "products": [{k: p[k] for k in ("product_id", "text", "buyers_share", "lift")}
                              for p in self.facts.products],
                 "verified": not verify_brief(self.text, self.facts)}

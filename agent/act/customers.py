@@ -1,4 +1,4 @@
-"""One customer's view: features and a short plain-words reason."""
+"""One customer's view: features, segment and the reason they are in it (docs/definitions.md "Why")."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from segmint.agent.core.errors import InputError
 from segmint.agent.core.records import read_latest_run, read_segment
 from segmint.agent.core.sql import fetch_one
 from segmint.agent.core.workspace import Workspace
-from segmint.agent.describe.why import describe_customer
+from segmint.agent.describe.why import describe_customer, segment_reasons
 from segmint.embeddings import UserIndex
 
 
@@ -29,7 +29,7 @@ def get_user(workspace: Workspace, user_id: str) -> dict[str, Any]:
         InputError: the customer is not in the workspace.
     """
     uid = normalise_user_id(user_id)
-    with contextlib.closing(workspace.connect()) as con:
+    with contextlib.closing(workspace.reader()) as con:
         cur = con.execute("SELECT * FROM users WHERE user_id = ?", [uid])
         row = fetch_one(cur)
         if row is None:
@@ -41,27 +41,22 @@ def get_user(workspace: Workspace, user_id: str) -> dict[str, Any]:
         latest = read_latest_run(con)
         seg_id = features.get("segment_id")
         found = None if seg_id is None else read_segment(con, seg_id)
+        reason = segment_reasons(con, [uid]).get(uid) if found is not None else None
     features.pop("user_id")
     segment = None
-    why = describe_customer(features, latest.currency if latest else "")
+    why = describe_customer(features, latest.currency if latest else "", reason=reason)
     features.pop("segment_id", None)
     membership = features.pop("membership", None)
-    nearest = features.pop("nearest_segment_id", None)
+    features.pop("nearest_segment_id", None)
     if seg_id is not None:
-        name, kind = (found.name, found.kind) if found else (None, None)
-        segment = {"id": str(seg_id), "name": name, "membership": membership}
-        if seg_id == 0:
-            why += f"; not close enough to any segment (nearest: {nearest})"
-        elif kind == "behaviour":
-            why += f"; in “{name}” by purchase behaviour (typicality {membership or 0:.2f})"
-        else:
-            why += (f"; in “{name}” because what they searched for, viewed and bought is closest "
-                    f"to that segment (typicality {membership or 0:.2f})")
+        segment = {"id": str(seg_id), "name": found.name if found else None,
+                   "membership": membership}
     return {
         "user_id": uid,
         "features": features,
         "segment": segment,
         "why": why,
+        "reason": None if reason is None else reason.to_json(),
     }
 
 

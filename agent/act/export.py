@@ -1,7 +1,9 @@
-"""Customer lists for campaigns: CSV, Parquet or JSON Lines, one row per customer with a reason.
+"""Customer lists for campaigns: CSV, Parquet or JSON Lines, one row per customer with a reason;
+and the numbers of an answer (a table's rows, a number as one row) in the same formats.
 
-Writing customer files is an act: the Answerer (agent/ask/answer.py) only selects the customers;
-`export_selection` writes them.
+Writing files is an act: the Answerer (agent/ask/answer.py) only selects; `export_selection`
+writes. Every format has the same columns with the same types: `segment_id` a nullable integer,
+`recency_days` a nullable integer (docs/cli.md "export").
 """
 
 from __future__ import annotations
@@ -160,14 +162,36 @@ def write_customers(rows: list[dict[str, Any]], path: Path, fmt: str, *, currenc
         rec["why"] = row.get("why") or describe_customer(row, currency)
         if isinstance(rec["revenue"], float):
             rec["revenue"] = round(rec["revenue"], 2)
-        if rec["segment_id"] is not None:
-            rec["segment_id"] = str(rec["segment_id"])
+        for name in ("segment_id", "recency_days", "orders"):  # whole numbers in every format
+            value = rec[name]
+            rec[name] = None if value is None else int(value)
         if salt is not None:
             rec["user_id"] = hash_id(str(rec["user_id"]), salt)
         records.append(rec)
-    schema = pa.schema([("user_id", pa.string()), ("segment_id", pa.string()),
+    schema = pa.schema([("user_id", pa.string()), ("segment_id", pa.int64()),
                         ("segment_name", pa.string()), ("recency_days", pa.int64()),
                         ("orders", pa.int64()), ("revenue", pa.float64()), ("why", pa.string())])
+    return _write(records, schema, path, fmt)
+
+
+def write_rows(rows: list[dict[str, Any]], path: Path, fmt: str) -> int:
+    """Write an answer's numbers (a table's rows, or one number's row) atomically.
+
+    Columns: a table's `group, value, customers, measure`; a number's `measure, value,
+    customers, definition` (value a float, customers an integer).
+
+    Raises:
+        InputError: the file cannot be written.
+    """
+    names = list(rows[0]) if rows else ["group", "value", "customers", "measure"]
+    types = {"value": pa.float64(), "customers": pa.int64()}
+    schema = pa.schema([(n, types.get(n, pa.string())) for n in names])
+    records = [{n: row.get(n) for n in names} for row in rows]
+    return _write(records, schema, path, fmt)
+
+
+def _write(records: list[dict[str, Any]], schema: pa.Schema, path: Path, fmt: str) -> int:
+    """Write records of one schema to `path` atomically (temp file, then rename)."""
     table = pa.Table.from_pylist(records, schema=schema)
     tmp = _temp_file(path)
     try:
@@ -191,7 +215,8 @@ def write_customers(rows: list[dict[str, Any]], path: Path, fmt: str, *, currenc
 def export_selection(workspace: Workspace, selection: Selection, path: Path, *,
                      fmt: str | None = None, hash_ids: bool = False, mkdir: bool = False
                      ) -> Answer:
-    """Write the customers an answer selects (`Answerer.select...`) to a file.
+    """Write what an answer selects (`Answerer.select...`) to a file: its customers, or, for a
+    number or a table, its rows.
 
     Args:
         workspace: the workspace the selection was read from (its salt; skew warnings).
@@ -209,6 +234,10 @@ def export_selection(workspace: Workspace, selection: Selection, path: Path, *,
     """
     chosen = prepare_output(path, fmt, mkdir=mkdir)
     salt = workspace_salt(workspace.path) if hash_ids else None
+    if selection.answer.kind != "customers":
+        write_rows(selection.rows, path, chosen)
+        selection.answer.export = str(path)
+        return selection.answer
     with contextlib.closing(workspace.reader()) as con:
         write_customers(selection.customers, path, chosen, currency=selection.currency, salt=salt,
                         audit_con=con)

@@ -1,17 +1,15 @@
-"""Recommendations: products that sell unusually well in a segment, and for one customer the ones
-their segment buys that they have not (docs/cli.md `recommend`).
+"""Recommendations: products to promote to a segment, and to one customer the products tied to
+what they bought (docs/cli.md `recommend`, docs/definitions.md "Recommendations").
 
-For a product and a segment:
+A segment's products come from its campaign plan (agent/describe/offers.py): the same list its
+suggested action, its brief and the web page name, with the reason when the list is empty.
 
-- `buyers_share`: distinct members who bought the product / members of the segment (all members,
-  buyers or not), so it is the true share of the segment that bought it;
-- `population_share`: the same over every customer of the shop;
-- `lift`: buyers_share / population_share (how much more the segment buys it than the shop);
-- `score`: buyers_share x log2(lift): reach within the segment weighted by how distinctive it is.
-
-Only products bought by at least `MIN_BUYERS_SHARE` of the segment (and by two members or more)
-with a lift above 1 are recommended. A product's text is its most frequent text on purchase rows,
-exactly as stored (ties: the smallest text).
+For one customer, only products related to what they bought are offered: a product is related to
+one of theirs when customers who bought theirs bought it at least `MIN_RELATED_LIFT` times as
+often as the shop does (and two or more did). A typical member gets the products their segment
+promotes that are related to their own purchases; a loosely placed member (agent/describe/why.py)
+or one in the Unassigned group gets the products most related to their own purchases, and the
+document says so. Each item names the customer's product it is related to (`because`).
 """
 
 from __future__ import annotations
@@ -25,13 +23,26 @@ import duckdb
 
 from segmint.agent.act.customers import normalise_user_id
 from segmint.agent.core.errors import InputError
-from segmint.agent.core.records import read_segments
+from segmint.agent.core.records import read_segment, read_segments
 from segmint.agent.core.sql import fetch_one
 from segmint.agent.core.workspace import Workspace
+from segmint.agent.describe.offers import (
+    DEFAULT_LIMIT,
+    MIN_BUYERS,
+    MIN_BUYERS_SHARE,
+    segment_items,
+    segment_plan,
+)
+from segmint.agent.describe.why import segment_reasons
+from segmint.agent.query import catalogue
+from segmint.agent.query.glossary import load_glossary
 
-MIN_BUYERS_SHARE = 0.05
-MIN_BUYERS = 2
-DEFAULT_LIMIT = 10
+__all__ = ["DEFAULT_LIMIT", "MIN_BUYERS_SHARE", "MIN_RELATED_LIFT", "recommend_segment",
+           "recommend_user", "related_items", "resolve_segment", "segment_items"]
+
+MIN_RELATED_LIFT = 1.5
+MAX_OWN_PRODUCTS = 50  # a customer's most bought products that relatedness starts from
+MAX_CO_BUYERS = 500  # per product of theirs, the co-buyers counted (a deterministic sample)
 
 
 def resolve_segment(con: duckdb.DuckDBPyConnection, ref: str) -> tuple[str, str]:
@@ -63,90 +74,95 @@ def resolve_segment(con: duckdb.DuckDBPyConnection, ref: str) -> tuple[str, str]
     return sid, known[sid]
 
 
-def segment_items(con: duckdb.DuckDBPyConnection, segment_id: str, *,
-                  min_share: float = MIN_BUYERS_SHARE, limit: int | None = DEFAULT_LIMIT
-                  ) -> list[dict[str, Any]]:
-    """Products the segment buys unusually often, best first.
-
-    Args:
-        con: a workspace connection (`users.segment_id`, `events`).
-        segment_id: the segment's id.
-        min_share: the smallest share of members that must have bought a product.
-        limit: how many products (None: all that qualify).
-
-    Returns:
-        Items with product_id, text, score, buyers_share, lift, buyers, population_share.
-    """
-    cap = "" if limit is None else f"LIMIT {int(limit)}"
-    cur = con.execute(f"""
-        WITH members AS (
-            SELECT user_id, CAST(segment_id AS VARCHAR) = ? AS inside FROM users
-        ),
-        sizes AS (
-            SELECT count(*) FILTER (WHERE inside) AS seg_n, count(*) AS all_n FROM members
-        ),
-        bought AS (
-            SELECT DISTINCT user_id, product_id FROM events
-            WHERE event_type = 'purchase' AND product_id IS NOT NULL
-        ),
-        counts AS (
-            SELECT b.product_id, count(*) FILTER (WHERE m.inside) AS buyers, count(*) AS all_buyers
-            FROM bought b JOIN members m USING (user_id) GROUP BY 1
-        ),
-        text_holders AS (  -- customers sharing a text: a prompt shows it only if enough do
-            SELECT text, count(DISTINCT user_id) AS customers FROM events
-            WHERE text IS NOT NULL GROUP BY 1
-        ),
-        texts AS (
-            SELECT product_id, first(text ORDER BY n DESC, text) AS text FROM (
-                SELECT product_id, text, count(*) AS n FROM events
-                WHERE event_type = 'purchase' AND product_id IS NOT NULL AND text IS NOT NULL
-                GROUP BY 1, 2
-            ) GROUP BY 1
-        )
-        SELECT c.product_id, t.text, h.customers, c.buyers, c.buyers / s.seg_n AS buyers_share,
-               c.all_buyers / s.all_n AS population_share,
-               (c.buyers / s.seg_n) / (c.all_buyers / s.all_n) AS lift
-        FROM counts c CROSS JOIN sizes s LEFT JOIN texts t USING (product_id)
-        LEFT JOIN text_holders h ON h.text = t.text
-        WHERE s.seg_n > 0 AND c.buyers >= {MIN_BUYERS} AND c.buyers / s.seg_n >= ?
-          AND (c.buyers / s.seg_n) > (c.all_buyers / s.all_n)
-        ORDER BY (c.buyers / s.seg_n) * log2((c.buyers / s.seg_n) / (c.all_buyers / s.all_n)) DESC,
-                 c.product_id
-        {cap}""", [str(segment_id), float(min_share)])
-    return [_item(r) for r in cur.fetchall()]
-
-
-def _item(row: tuple[Any, ...]) -> dict[str, Any]:
-    product_id, text, text_customers, buyers, share, pop_share, lift = row
-    return {
-        "product_id": str(product_id), "text": text, "text_customers": int(text_customers or 0),
-        "score": round(float(share) * math.log2(float(lift)), 6),
-        "buyers_share": round(float(share), 6), "lift": round(float(lift), 4),
-        "buyers": int(buyers), "population_share": round(float(pop_share), 6),
-    }
-
-
 def recommend_segment(workspace: Workspace, segment: str, *, limit: int = DEFAULT_LIMIT
                       ) -> dict[str, Any]:
-    """The `segmint recommend --segment` document: products to promote to a segment.
+    """The `segmint recommend --segment` document: products to promote to a segment, the goal
+    its plan sets, and why the list is empty when it is.
 
     Raises:
         InputError: unknown segment.
     """
     with contextlib.closing(workspace.reader()) as con:
         sid, name = resolve_segment(con, segment)
+        found = read_segment(con, sid)
+        shares = found.profile.term_shares if found is not None and found.profile else {}
         size = _segment_size(con, sid)
-        items = segment_items(con, sid, limit=limit)
-    return {"segment": {"id": sid, "name": name, "size": size}, "user_id": None, "items": items,
-            "min_buyers_share": MIN_BUYERS_SHARE}
+        plan = segment_plan(con, sid, size, shares, load_glossary(), catalogue(con), limit=limit)
+    return {"segment": {"id": sid, "name": name, "size": size}, "user_id": None,
+            "items": plan.items, "min_buyers_share": MIN_BUYERS_SHARE, "plan": plan.to_json(),
+            "reason": plan.reason or None}
+
+
+def related_items(con: duckdb.DuckDBPyConnection, user_id: str) -> dict[str, dict[str, Any]]:
+    """Products related to what a customer bought (see the module docstring), by product key.
+
+    Each item: product_id, text, because (the customer's product it is most related to),
+    buyers_share (of that product's other buyers, the share who also bought it), lift (that share
+    over the shop's), buyers, population_share and score (buyers_share x log2 lift); `related`
+    repeats buyers, buyers_share and lift (a segment's item keeps its own numbers beside them).
+    """
+    rows = con.execute(f"""
+        WITH bought AS (
+            SELECT DISTINCT user_id, coalesce(product_id, text) AS item FROM events
+            WHERE event_type = 'purchase' AND coalesce(product_id, text) IS NOT NULL
+        ),
+        mine AS (  -- their most bought products, each under the text they bought it as most
+            SELECT item, sum(n) AS n, first(text ORDER BY n DESC, text) AS own_text FROM (
+                SELECT coalesce(product_id, text) AS item, text, count(*) AS n FROM events
+                WHERE user_id = ? AND event_type = 'purchase'
+                  AND coalesce(product_id, text) IS NOT NULL GROUP BY 1, 2)
+            GROUP BY item ORDER BY n DESC, item LIMIT {MAX_OWN_PRODUCTS}
+        ),
+        owned AS (
+            SELECT DISTINCT coalesce(product_id, text) AS item FROM events
+            WHERE user_id = ? AND event_type = 'purchase'
+        ),
+        co AS (  -- for each product of theirs, a deterministic sample of its other buyers
+            SELECT b.item AS mine, b.user_id FROM bought b SEMI JOIN mine USING (item)
+            WHERE b.user_id <> ?
+            QUALIFY row_number() OVER (PARTITION BY b.item ORDER BY hash(b.user_id), b.user_id)
+                <= {MAX_CO_BUYERS}
+        ),
+        co_n AS (SELECT mine, count(*) AS n FROM co GROUP BY 1),
+        pairs AS (
+            SELECT co.mine, b.item, count(*) AS buyers FROM co JOIN bought b USING (user_id)
+            ANTI JOIN owned o ON o.item = b.item GROUP BY 1, 2
+        ),
+        pop AS (SELECT item, count(*) AS n FROM bought GROUP BY 1),
+        total AS (SELECT count(*) AS n FROM users),
+        texts AS (
+            SELECT item, first(text ORDER BY n DESC, text) AS text, any_value(product_id) AS pid
+            FROM (SELECT coalesce(product_id, text) AS item, text, product_id, count(*) AS n
+                  FROM events WHERE event_type = 'purchase' AND text IS NOT NULL GROUP BY 1, 2, 3)
+            GROUP BY 1
+        ),
+        scored AS (
+            SELECT p.item, p.mine, p.buyers, p.buyers / c.n AS share, pop.n / total.n AS pop_share
+            FROM pairs p JOIN co_n c USING (mine) JOIN pop USING (item), total
+            WHERE p.buyers >= {MIN_BUYERS}
+              AND p.buyers / c.n >= {MIN_RELATED_LIFT} * pop.n / total.n
+        )
+        SELECT s.item, t.pid, t.text, coalesce(m.own_text, s.mine) AS because, s.buyers, s.share,
+               s.pop_share
+        FROM scored s LEFT JOIN texts t USING (item) JOIN mine m ON m.item = s.mine
+        QUALIFY row_number() OVER (PARTITION BY s.item ORDER BY
+                                   s.share * log2(s.share / s.pop_share) DESC, s.mine) = 1
+        """, [user_id, user_id, user_id]).fetchall()
+    out = {}
+    for item, pid, text, because, buyers, share, pop_share in rows:
+        lift = float(share) / float(pop_share)
+        tie = {"buyers": int(buyers), "buyers_share": round(float(share), 6), "lift": round(lift, 4)}
+        out[str(item)] = {
+            "product_id": None if pid is None else str(pid), "text": text, "because": because,
+            "score": round(float(share) * math.log2(lift), 6), **tie,
+            "population_share": round(float(pop_share), 6), "related": tie}
+    return out
 
 
 def recommend_user(workspace: Workspace, user_id: str, *, limit: int = DEFAULT_LIMIT
                    ) -> dict[str, Any]:
-    """The `segmint recommend --user` document: what the customer's segment buys that they have not.
-
-    A customer in the Unassigned group gets the recommendations of their nearest segment.
+    """The `segmint recommend --user` document: products related to what the customer bought
+    (see the module docstring), with the basis and, in `note`, why that basis.
 
     Raises:
         InputError: unknown customer, or a workspace without segments.
@@ -158,20 +174,44 @@ def recommend_user(workspace: Workspace, user_id: str, *, limit: int = DEFAULT_L
         if row is None:
             raise InputError(f"customer '{user_id}' not found in {workspace.path}", field="--user",
                              kind="option", fix="check the id (ids are compared as text)")
-        seg = row[0] if row[0] not in (None, 0) else row[1]
+        member = row[0] not in (None, 0)
+        seg = row[0] if member else row[1]
         if seg is None:
             raise InputError("this workspace has no segments yet", field="--user", kind="option",
                              fix="run `segmint run` first")
         sid, name = resolve_segment(con, str(seg))
-        owned = {r[0] for r in con.execute(
-            "SELECT DISTINCT product_id FROM events WHERE user_id = ? AND event_type = 'purchase' "
-            "AND product_id IS NOT NULL", [uid]).fetchall()}
-        candidates = segment_items(con, sid, limit=None)
+        reason = segment_reasons(con, [uid]).get(uid)
+        (bought,) = fetch_one(con.execute(
+            "SELECT count(*) FROM events WHERE user_id = ? AND event_type = 'purchase'", [uid])) or (0,)
+        related = related_items(con, uid)
+        promoted = segment_items(con, sid, limit=None)
         size = _segment_size(con, sid)
-    items = [i for i in candidates if i["product_id"] not in owned][:limit]
-    return {"segment": {"id": sid, "name": name, "size": size,
-                        "via": "nearest" if row[0] in (None, 0) else "member"},
-            "user_id": uid, "items": items, "min_buyers_share": MIN_BUYERS_SHARE}
+    typicality = reason.typicality if reason is not None else 0.0
+    loose = not member or (reason is not None and reason.loose)
+    items: list[dict[str, Any]] = []
+    if not loose:
+        keys = [i["product_id"] or i["text"] for i in promoted]
+        items = [promoted[k] | {"because": related[key]["because"], "related": related[key]["related"]}
+                 for k, key in enumerate(keys) if key in related][:limit]
+    basis, note = "segment", f"what “{name}” promotes, among products tied to what they bought"
+    if loose or not items:
+        items = sorted(related.values(), key=lambda i: (-i["score"], str(i["text"])))[:limit]
+        basis = "own history"
+        if not member:
+            note = f"not placed in a segment (nearest: “{name}”): products tied to what they bought"
+        elif loose:
+            note = (f"loosely placed in “{name}” (typicality {typicality:.2f}): products tied to "
+                    "what they bought, not the segment's")
+        else:
+            note = f"nothing “{name}” promotes is tied to what they bought: their own history"
+    if not bought:
+        items, basis = promoted[:limit], "segment"
+        note = f"no purchase yet: what “{name}” promotes"
+    elif not related:
+        note = "no product is tied to what they bought (too few other customers bought the same)"
+    return {"segment": {"id": sid, "name": name, "size": size, "via": "member" if member else "nearest"},
+            "user_id": uid, "items": items, "min_buyers_share": MIN_BUYERS_SHARE, "basis": basis,
+            "typicality": round(typicality, 4), "loosely_placed": loose, "note": note}
 
 
 def _segment_size(con: duckdb.DuckDBPyConnection, sid: str) -> int:

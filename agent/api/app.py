@@ -161,7 +161,8 @@ def _add_routes(api: APIRouter, ws: Workspace, answerer: Answerer) -> None:
                 return seg
         raise ApiError(404, f"no segment '{segment_id}': use an id from GET /api/segments")
 
-    @api.post("/ask", response_model=AskDocument)
+    # Only the keys of the answer's kind, as `segmint ask --json` prints them.
+    @api.post("/ask", response_model=AskDocument, response_model_exclude_unset=True)
     def ask(body: AskRequest) -> dict[str, Any]:
         """Answer a question (`segmint ask --json`); with `context`, "of those, …" refines it."""
         conv = Conversation(answerer)

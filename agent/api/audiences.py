@@ -35,6 +35,7 @@ from segmint.agent.audience import (
     trend,
 )
 from segmint.agent.core.errors import UsageError
+from segmint.agent.query import QuerySpec
 
 router = APIRouter()
 _MEDIA = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet",
@@ -49,6 +50,7 @@ class SaveRequest(BaseModel):
     name: str = Field(min_length=1, max_length=80)
     question: str | None = Field(default=None, max_length=2000)
     segment: str | None = Field(default=None, max_length=200)
+    query: QuerySpec | None = None
     replace: bool = False
 
 
@@ -62,7 +64,7 @@ def audiences(ws: WorkspaceDep) -> dict[str, Any]:
 def save(ws: WorkspaceDep, body: SaveRequest) -> dict[str, Any]:
     """Save an audience (`segmint audience save --json`)."""
     return save_audience(Answerer(ws), body.name, question=body.question, segment=body.segment,
-                         replace=body.replace)
+                         spec=body.query, replace=body.replace)
 
 
 @router.get("/audiences/{name}")

@@ -5,7 +5,7 @@ Responses are the CLI's JSON documents; the models name the keys docs/cli.md req
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -52,17 +52,44 @@ class SegmentsDocument(Open):
     run: dict[str, Any]
 
 
+class MatchedProduct(Open):
+    """A product a question's product words matched, with its customers among the condition's
+    events."""
+
+    product_id: str | None
+    text: str | None
+    customers: int
+
+
+class TableRow(Open):
+    """One group of a table answer."""
+
+    group: str
+    value: float | None
+    customers: int
+
+
 class AskDocument(Open):
-    """`segmint ask --json`."""
+    """`segmint ask --json`: the keys of every answer, then its kind's own: `customers` (count,
+    sample, export, matched_products), `number` (value, measure, customers) or `table`
+    (group_by, measure, rows)."""
 
     question: str
     understood: bool
     answer: str
     definition: str | None
     query: dict[str, Any] | None
+    kind: Literal["customers", "number", "table"] | None = None
     count: int
     sample: list[dict[str, Any]]
     export: str | None
+    notes: list[str] = Field(default_factory=list)
+    matched_products: list[MatchedProduct] | None = None
+    value: float | None = None
+    measure: str | None = None
+    customers: int | None = None
+    group_by: str | None = None
+    rows: list[TableRow] | None = None
 
 
 class SegmentRef(Open):

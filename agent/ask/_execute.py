@@ -1,5 +1,6 @@
-"""Run a validated QuerySpec on a workspace connection and build the answer: the count, a sample of
-customers with a reason each, and the definition used, in plain words with the actual thresholds.
+"""Run a validated QuerySpec on a workspace connection and build the answer: the customers (their
+count and a sample with a reason each), one number, or a table of numbers by group, with the
+definition used in plain words (actual thresholds, dates and products) and the products matched.
 """
 
 from __future__ import annotations
@@ -11,21 +12,43 @@ from typing import Any
 
 import duckdb
 
-from segmint.agent.ask._matches import interest_matches
+from segmint.agent.ask._describe import (
+    WorkspaceFacts,
+    describe_spec,
+    fmt_value,
+    measure_how,
+    measure_label,
+)
+from segmint.agent.ask._evidence import add_reasons
+from segmint.agent.ask._matches import ProductMatch, product_matches
+from segmint.agent.ask._tables import table_rows, table_text
 from segmint.agent.ask.paraphrase import Rewrite
 from segmint.agent.core.records import read_latest_run
 from segmint.agent.core.sql import fetch_one
-from segmint.agent.describe.why import describe_customer
-from segmint.agent.query import Catalogue, CompiledQuery, Condition, QuerySpec, compile_spec
+from segmint.agent.query import (
+    Catalogue,
+    CompiledQuery,
+    MatchKey,
+    QuerySpec,
+    compile_measure,
+    compile_spec,
+    match_key,
+    matched_products_sql,
+    product_phrase,
+)
 from segmint.agent.query.glossary import Glossary
+
+__all__ = ["SAMPLE_FIELDS", "SAMPLE_SIZE", "Answer", "WorkspaceFacts", "run_spec", "select_customers",
+           "workspace_facts"]
 
 SAMPLE_SIZE = 10
 SAMPLE_FIELDS = ("user_id", "recency_days", "orders", "revenue")
+NAMED_PRODUCTS = 3  # the answer's text names this many matched products per phrase
 
 
 @dataclass
 class Answer:
-    """The `segmint ask` document (docs/cli.md)."""
+    """The `segmint ask` document (docs/cli.md): the keys every kind has, then the kind's own."""
 
     question: str
     understood: bool
@@ -37,18 +60,27 @@ class Answer:
     export: str | None = None
     parser: str = "builtin"
     paraphrases: list[dict[str, Any]] = field(default_factory=list)
+    kind: str = "customers"
+    notes: list[str] = field(default_factory=list)
+    matched_products: list[dict[str, Any]] | None = None
+    value: float | None = None
+    measure: str | None = None
+    customers: int | None = None
+    group_by: str | None = None
+    rows: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON shape of docs/cli.md."""
-        return dict(self.__dict__)
-
-
-@dataclass
-class WorkspaceFacts:
-    """What answering needs from a workspace besides the users table."""
-
-    as_of: datetime
-    currency: str
+        """The JSON shape of docs/cli.md for this answer's kind."""
+        doc = {k: getattr(self, k) for k in (
+            "question", "understood", "answer", "definition", "query", "kind", "count", "sample",
+            "export", "parser", "paraphrases", "notes")}
+        if self.matched_products is not None:
+            doc["matched_products"] = self.matched_products
+        if self.kind == "number":
+            doc.update(value=self.value, measure=self.measure, customers=self.customers)
+        elif self.kind == "table":
+            doc.update(group_by=self.group_by, measure=self.measure, rows=self.rows)
+        return doc
 
 
 def workspace_facts(con: duckdb.DuckDBPyConnection) -> WorkspaceFacts:
@@ -61,7 +93,8 @@ def workspace_facts(con: duckdb.DuckDBPyConnection) -> WorkspaceFacts:
 
 def run_spec(con: duckdb.DuckDBPyConnection, question: str, spec: QuerySpec, cat: Catalogue,
              glossary: Glossary, rewrites: list[Rewrite] | None = None, *,
-             matches: Mapping[str, Sequence[str]] | None = None) -> Answer:
+             matches: Mapping[MatchKey, ProductMatch] | None = None,
+             notes: Sequence[str] = (), facts: WorkspaceFacts | None = None) -> Answer:
     """Execute a validated spec on a read-only connection and build the answer.
 
     Args:
@@ -71,130 +104,183 @@ def run_spec(con: duckdb.DuckDBPyConnection, question: str, spec: QuerySpec, cat
         cat: the workspace's catalogue.
         glossary: business terms.
         rewrites: phrases the parser read as glossary terms by meaning (named in the definition).
-        matches: the user ids of each interest phrase (`interest_matches`); computed when None.
+        matches: the items of each product phrase (`product_matches`); computed when None.
+        notes: what the reader should know about how the question was read (appended).
+        facts: the workspace's reference time and currency (read when None).
 
     Raises:
         SpecError: the spec names a field, term or segment the workspace does not have.
     """
-    facts = workspace_facts(con)
-    matches = interest_matches(con, spec) if matches is None else matches
-    compiled = compile_spec(spec, cat, glossary, con, matches)
-    (total,) = fetch_one(con.execute(f"SELECT count(*) FROM users u WHERE {compiled.where}",
-                           compiled.params)) or (0,)
-    count = min(int(total), spec.limit) if spec.limit else int(total)
-    rows = select_customers(con, compiled, limit=min(SAMPLE_SIZE, count))
-    definition = describe_spec(spec, compiled, glossary, facts)
+    facts = facts or workspace_facts(con)
+    found = product_matches(con, spec) if matches is None else matches
+    compiled = compile_spec(spec, cat, glossary, con, {k: m.items for k, m in found.items()},
+                            as_of=facts.as_of)
+    capped = spec.limit if spec.kind != "table" else None
+    sampled = SAMPLE_SIZE if spec.kind == "customers" else 0
+    total, rows = count_and_sample(con, compiled, min(sampled, capped or sampled))
+    count = min(total, capped) if capped else total
+    definition = describe_spec(spec, compiled, glossary, facts, found)
     read_as = [{"phrase": r.phrase, "synonym": r.synonym, "term": r.term,
                 "score": round(float(r.score), 3)} for r in rewrites or []]
     if read_as:
         definition += " (" + "; ".join(
             f"“{r['phrase']}” read as {glossary.terms[r['term']].label}" for r in read_as) + ")"
-    noun = "customer" if count == 1 else "customers"
-    answer = f"{count:,} {noun} match: {definition}."
-    if spec.limit and total > spec.limit:
-        answer = f"The top {count:,} of {int(total):,} customers by {spec.sort_by}: {definition}."
-    return Answer(
-        question=question, understood=True, answer=answer, definition=definition,
-        query=spec.model_dump(exclude_defaults=True), count=count,
-        sample=[_sample_row(r, facts.currency) for r in rows], paraphrases=read_as,
-    )
+    products = matched_products(con, spec, compiled, found)
+    answer = Answer(question=question, understood=True, answer="", definition=definition,
+                    query=spec.model_dump(exclude_defaults=True), count=count, paraphrases=read_as,
+                    kind=spec.kind, notes=list(notes),
+                    matched_products=None if products is None else [
+                        {k: p[k] for k in ("product_id", "text", "customers", "phrase")}
+                        for p in products])
+    if spec.kind == "customers":
+        add_reasons(con, spec, compiled, found, rows, facts.currency)
+        answer.sample = [_sample_row(r) for r in rows]
+        noun = "customer" if count == 1 else "customers"
+        answer.answer = f"{count:,} {noun} match: {definition}."
+        if spec.limit and total > spec.limit:
+            answer.answer = (f"The top {count:,} of {int(total):,} customers by {spec.sort_by}: "
+                             f"{definition}.")
+    else:
+        _measure(con, spec, compiled, cat, facts, answer)
+    answer.answer += _products_text(spec, found, products or []) + "".join(
+        f" Note: {n.rstrip('.')}." for n in answer.notes)
+    return answer
+
+
+def _measure(con: duckdb.DuckDBPyConnection, spec: QuerySpec, compiled: CompiledQuery,
+             cat: Catalogue, facts: WorkspaceFacts, answer: Answer) -> None:
+    """Fill a number's or a table's value(s), measure, definition and text."""
+    mq = compile_measure(spec, compiled, cat)
+    label = measure_label(mq.measure, mq.period)
+    how = measure_how(mq.measure, mq.period, spec.group_by)
+    answer.measure = label
+    conditions = answer.definition
+    answer.definition = f"{conditions}; {label} = {how}"
+    raw = con.execute(mq.sql, mq.params).fetchall()
+    if spec.kind == "number":
+        _, value, customers = raw[0] if raw else (None, None, 0)
+        answer.value = None if value is None else float(value)
+        answer.customers = int(customers or 0)
+        shown = fmt_value(mq.measure, answer.value, facts.currency)
+        if mq.measure.agg == "count":
+            noun = "customer" if answer.count == 1 else "customers"
+            answer.answer = f"{answer.count:,} {noun} match: {conditions}."
+        elif mq.measure.agg == "share":
+            answer.answer = (f"{shown} of customers match ({answer.count:,} of "
+                             f"{answer.customers:,}): {conditions}.")
+        else:
+            answer.answer = (f"{label[0].upper() + label[1:]}: {shown} over {answer.customers:,} "
+                             f"customers ({conditions}); {how}.")
+        return
+    answer.group_by = spec.group_by
+    rows, left_out = table_rows(raw, spec, cat, mq)
+    answer.rows = rows
+    answer.answer = table_text(rows, spec, mq, label, facts.currency, left_out) + \
+        f" Customers: {conditions}; {label} = {how}."
+
+
+def matched_products(con: duckdb.DuckDBPyConnection, spec: QuerySpec, compiled: CompiledQuery,
+                     found: Mapping[MatchKey, ProductMatch]) -> list[dict[str, Any]] | None:
+    """The products each product condition matched, with distinct customers among the
+    condition's events (its type, its window), most first; None without a product condition."""
+    conditions = [c for g in spec.any_of for c in g if product_phrase(c)]
+    if not conditions:
+        return None
+    out: list[dict[str, Any]] = []
+    seen: set[tuple[str, int]] = set()
+    for c in conditions:
+        match = found.get(match_key(c))
+        if match is None or not match.items:
+            continue
+        params: list[Any] = []
+        period = None if c.window is None else compiled.period(c.window)
+        sql = matched_products_sql(c, period, match.items, params)
+        for item, product_id, text, customers in con.execute(sql, params).fetchall():
+            if (match.phrase, item) not in seen:
+                seen.add((match.phrase, item))
+                out.append({"product_id": product_id, "text": text, "customers": int(customers),
+                            "phrase": match.phrase, "by_meaning": match.by_meaning})
+    return out
+
+
+def _products_text(spec: QuerySpec, found: Mapping[MatchKey, ProductMatch],
+                   products: list[dict[str, Any]]) -> str:
+    """The answer's sentence per product phrase: the top products it matched, and how."""
+    out = []
+    for key in dict.fromkeys(match_key(c) for g in spec.any_of for c in g if product_phrase(c)):
+        match = found.get(key)
+        if match is None:
+            continue
+        mine = [p for p in products if p["phrase"] == match.phrase]
+        named = ", ".join(f"{p['text'] or p['product_id']} ({p['customers']:,})"
+                          for p in mine[:NAMED_PRODUCTS])
+        more = f" and {len(mine) - NAMED_PRODUCTS:,} more" if len(mine) > NAMED_PRODUCTS else ""
+        if not mine:
+            how = "word for word or by meaning" if match.fallback else (
+                "by meaning" if match.by_meaning else "word for word")
+            out.append(f"Nothing matched “{match.phrase}” {how}.")
+        elif match.fallback:
+            out.append(f"Nothing matched “{match.phrase}” word for word; read by meaning: "
+                       f"{named}{more}.")
+        elif match.by_meaning:
+            out.append(f"Read “{match.phrase}” by meaning: {named}{more}.")
+        else:
+            out.append(f"Products matching “{match.phrase}” (customers): {named}{more}.")
+    return "".join(f" {s}" for s in out)
 
 
 def select_customers(con: duckdb.DuckDBPyConnection, compiled: CompiledQuery,
                      limit: int | None = None) -> list[dict[str, Any]]:
     """The selected customers' rows (all users-table columns), in the spec's order."""
     cap = compiled.limit if limit is None else limit
-    tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
-    segment_name = ""
-    if "segments" in tables and "name" in {r[0] for r in con.execute("DESCRIBE segments").fetchall()}:
-        segment_name = (", (SELECT s.name FROM segments s WHERE s.segment_id = u.segment_id) "
-                        "AS segment_name")
-    sql = f"SELECT u.*{segment_name} FROM users u WHERE {compiled.where} ORDER BY {compiled.order}"
+    sql = (f"SELECT u.*{_segment_name(con)} FROM users u WHERE {compiled.where} "
+           f"ORDER BY {compiled.order}")
     if cap is not None:
         sql += f" LIMIT {int(cap)}"
-    cur = con.execute(sql, compiled.params)
+    return _rows(con.execute(sql, compiled.params))
+
+
+def count_and_sample(con: duckdb.DuckDBPyConnection, compiled: CompiledQuery,
+                     n: int) -> tuple[int, list[dict[str, Any]]]:
+    """How many customers a spec selects, and the first `n` of them, in one pass over its
+    conditions (evaluating them twice would double the cost of an event question)."""
+    if n <= 0:
+        (total,) = fetch_one(con.execute(f"SELECT count(*) FROM users u WHERE {compiled.where}",
+                                         compiled.params)) or (0,)
+        return int(total), []
+    keys = ", ".join(dict.fromkeys(["u.user_id", *_order_columns(compiled.order)]))
+    rows = _rows(con.execute(
+        f"WITH sel AS MATERIALIZED (SELECT {keys} FROM users u WHERE {compiled.where}), "
+        f"top AS (SELECT u.user_id FROM sel u ORDER BY {compiled.order} LIMIT {int(n)}) "
+        f"SELECT u.*{_segment_name(con)}, (SELECT count(*) FROM sel) AS selected__ FROM users u "
+        f"WHERE u.user_id IN (SELECT user_id FROM top) ORDER BY {compiled.order}", compiled.params))
+    total = int(rows[0]["selected__"]) if rows else 0
+    for row in rows:
+        del row["selected__"]
+    return total, rows  # no row in the sample: no customer at all
+
+
+def _order_columns(order: str) -> list[str]:
+    """The users-table columns an ORDER BY of `compile_spec` names (u."revenue", u.user_id)."""
+    return [part.split()[0] for part in order.split(",")]
+
+
+def _segment_name(con: duckdb.DuckDBPyConnection) -> str:
+    tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+    if "segments" in tables and "name" in {r[0] for r in con.execute("DESCRIBE segments").fetchall()}:
+        return ", (SELECT s.name FROM segments s WHERE s.segment_id = u.segment_id) AS segment_name"
+    return ""
+
+
+def _rows(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     names = [d[0] for d in cur.description or []]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
-def _sample_row(row: dict[str, Any], currency: str) -> dict[str, Any]:
+def _sample_row(row: dict[str, Any]) -> dict[str, Any]:
     out = {k: row.get(k) for k in SAMPLE_FIELDS}
     revenue = out.get("revenue")
     if isinstance(revenue, float):
         out["revenue"] = round(revenue, 2)
-    out["why"] = describe_customer(row, currency)
+    out["why"] = row["why"]
     return out
-
-
-def describe_spec(spec: QuerySpec, compiled: CompiledQuery, glossary: Glossary,
-                  facts: WorkspaceFacts) -> str:
-    """The definition in plain words with the actual thresholds."""
-    groups = [" and ".join(_describe(c, compiled, glossary, facts) for c in g) for g in spec.any_of]
-    text = " or ".join(f"({g})" if len(spec.any_of) > 1 else g for g in groups) or "all customers"
-    if spec.sort_by:
-        order = "highest" if spec.descending else "lowest"
-        text += f", sorted by {spec.sort_by.replace('_', ' ')} ({order} first)"
-    if spec.limit:
-        text += f", first {spec.limit:,}"
-    return text
-
-
-def _describe(c: Condition, compiled: CompiledQuery, glossary: Glossary,
-              facts: WorkspaceFacts) -> str:
-    if c.kind == "term":
-        term = glossary.terms[c.term or ""]
-        parts = []
-        for f in term.filters:
-            value = f.value if f.percentile is None else compiled.thresholds[(f.field, f.percentile)]
-            words = _compare(f.field, f.op, value, facts)
-            if f.percentile is not None:
-                share = 100 - f.percentile if f.op in (">", ">=") else f.percentile
-                words += f" ({'top' if f.op in ('>', '>=') else 'bottom'} {share:g}%)"
-            parts.append(words)
-        text = " and ".join(parts)
-        return f"not {term.label} ({text})" if c.negate else text
-    if c.kind == "field":
-        if c.op == "between" and isinstance(c.value, list):
-            lo, hi = (_fmt(c.field or "", v, facts) for v in c.value)
-            text = f"{_label(c.field or '')} between {lo} and {hi}"
-        elif c.op == "in" and isinstance(c.value, list):
-            text = f"{_label(c.field or '')} in {', '.join(map(str, c.value))}"
-        else:
-            text = _compare(c.field or "", c.op or "=", c.value, facts)
-        return f"not ({text})" if c.negate else text
-    if c.kind == "interest":
-        return (f"{'never ' if c.negate else ''}searched for, viewed or bought “{c.interest}” "
-                f"(or something close in meaning)")
-    return f"{'not ' if c.negate else ''}in segment {c.segment}"
-
-
-SYMBOLS = {">": ">", ">=": "≥", "<": "<", "<=": "≤", "=": "=", "!=": "≠"}
-
-
-def _compare(name: str, op: str, value: Any, facts: WorkspaceFacts) -> str:
-    day = facts.as_of.strftime("%Y-%m-%d")
-    if name == "recency_days" and isinstance(value, int | float):
-        n = int(value)
-        words = {">": f"more than {n} days", ">=": f"{n} or more days", "<": f"less than {n} days",
-                 "<=": f"{n} days or less", "=": f"exactly {n} days"}.get(op, f"{op} {n} days")
-        return f"last purchase {words} before {day}"
-    if name == "tenure_days" and isinstance(value, int | float):
-        n = int(value)
-        words = {">": f"more than {n} days", ">=": f"{n} or more days", "<": f"less than {n} days",
-                 "<=": f"{n} days or less", "=": f"exactly {n} days"}.get(op, f"{op} {n} days")
-        return f"first purchase {words} before {day}"
-    return f"{_label(name)} {SYMBOLS.get(op, op)} {_fmt(name, value, facts)}"
-
-
-def _label(name: str) -> str:
-    return {"aov": "average order value", "n_events": "events"}.get(name, name.replace("_", " "))
-
-
-def _fmt(name: str, value: Any, facts: WorkspaceFacts) -> str:
-    if isinstance(value, float) and name in {"revenue", "aov", "returned_amount"}:
-        return f"{facts.currency}{value:,.0f}" if abs(value) >= 100 else f"{facts.currency}{value:,.2f}"
-    if isinstance(value, float) and value.is_integer():
-        return f"{int(value):,}"
-    if isinstance(value, float):
-        return f"{value:,.2f}"
-    return str(value)

@@ -2,9 +2,9 @@
 
 An `Answerer` is bound to a workspace, a glossary and a parser (`--llm`, see agent/ask/parsers.py).
 Every entry point (the CLI's ask, export, chat and demo, the API and its web page, follow-ups in a
-`Conversation`, the fairness audit) goes through it: read the question, match interests, compile
-the spec, run it. It never writes: the customers an answer selects come back as a `Selection`,
-which agent/act/export.py writes to a file.
+`Conversation`, the fairness audit) goes through it: read the question, match its products, compile
+the spec, run it. It never writes: what an answer selects (customers, a number, a table) comes
+back as a `Selection`, which agent/act/export.py writes to a file.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from typing import Any
 
 import duckdb
 
+from segmint.agent.ask._evidence import add_reasons
 from segmint.agent.ask._execute import Answer, run_spec, select_customers, workspace_facts
-from segmint.agent.ask._matches import interest_matches
+from segmint.agent.ask._matches import product_matches
 from segmint.agent.ask.parsers import Reading, make_parser
 from segmint.agent.core.errors import InputError
 from segmint.agent.core.workspace import Workspace
@@ -32,17 +33,31 @@ SPEC_FIX = "see `segmint segments`"
 
 @dataclass
 class Selection:
-    """Every customer an answer selects, in the answer's order: what an export writes.
+    """Everything an answer selects, in the answer's order: what an export writes.
 
     Attributes:
-        answer: the answer (count, sample, definition).
-        customers: the selected customers' users-table rows, with `segment_name` when known.
+        answer: the answer (count, sample, definition; a number's value, a table's rows).
+        customers: the selected customers' users-table rows, with `segment_name` when known and
+            `why`: the snapshot and the evidence of what they did that the question asked about.
         currency: the shop's currency symbol, for the reasons written beside each customer.
     """
 
     answer: Answer
     customers: list[dict[str, Any]]
     currency: str
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """What an export of the answer writes: a table's rows, a number as one row, else the
+        customers."""
+        a = self.answer
+        if a.kind == "table":
+            return [{"group": r["group"], "value": r["value"], "customers": r["customers"],
+                     "measure": a.measure} for r in a.rows]
+        if a.kind == "number":
+            return [{"measure": a.measure, "value": a.value, "customers": a.customers,
+                     "definition": a.definition}]
+        return self.customers
 
 
 class Answerer:
@@ -128,16 +143,25 @@ class Answerer:
     def _run(self, question: str, reading: Reading, fix: str, *, customers: bool) -> Selection:
         with contextlib.closing(self.workspace.reader()) as con:
             cat = _cached_catalogue(self.workspace, con)
+            facts = workspace_facts(con)
+            currency = facts.currency
+            spec = reading.spec
             try:
-                matches = interest_matches(con, reading.spec)
-                answer = run_spec(con, question, reading.spec, cat, self.glossary, reading.rewrites,
-                                  matches=matches)
+                found = product_matches(con, spec)
+                # The parser's notes (an ambiguous "last quarter" read one way) go with the answer.
+                answer = run_spec(con, question, spec, cat, self.glossary, reading.rewrites,
+                                  matches=found, notes=reading.notes, facts=facts)
                 answer.parser = reading.parser
-                rows = select_customers(con, compile_spec(reading.spec, cat, self.glossary, con,
-                                                          matches)) if customers else []
+                rows: list[dict[str, Any]] = []
+                if customers:
+                    compiled = compile_spec(spec, cat, self.glossary, con,
+                                            {k: m.items for k, m in found.items()}, as_of=facts.as_of)
+                    rows = select_customers(con, compiled)
+                    if spec.kind == "customers":  # what a customer list's export writes beside each
+                        add_reasons(con, spec, compiled, found, rows, currency)
             except SpecError as exc:
                 raise InputError(str(exc), fix=fix) from exc
-            return Selection(answer, rows, workspace_facts(con).currency)
+            return Selection(answer, rows, currency)
 
 
 def ask(workspace: Workspace, question: str, *, glossary: Glossary | None = None,

@@ -16,15 +16,22 @@ FOLLOW_UP = re.compile(
 
 
 def merge(previous: QuerySpec, refinement: QuerySpec) -> QuerySpec:
-    """Narrow the previous spec: AND the new conditions into every group; new sort/limit win."""
+    """Narrow the previous spec: AND the new conditions into every group; a new sort, limit,
+    measure or grouping wins, else the previous one stays ("average revenue in Germany", then
+    "of those, the lapsed ones" is the average revenue of lapsed customers in Germany)."""
     new_groups = refinement.any_of or [[]]
     groups = [old + new for old in (previous.any_of or [[]]) for new in new_groups]
+    regrouped = refinement.group_by is not None
     return QuerySpec(
         intent=refinement.intent if refinement.intent != "list" else previous.intent,
         any_of=[g for g in groups if g],
         sort_by=refinement.sort_by or previous.sort_by,
-        descending=refinement.descending if refinement.sort_by else previous.descending,
+        descending=refinement.descending if refinement.sort_by or regrouped else previous.descending,
         limit=refinement.limit or previous.limit,
+        # "of those, how many…" asks for a count, whatever the previous number was.
+        measure=refinement.measure or (None if refinement.intent == "count" else previous.measure),
+        group_by=refinement.group_by or previous.group_by,
+        groups=refinement.groups if regrouped else previous.groups,
     )
 
 

@@ -13,8 +13,18 @@ from segmint.agent.query import Condition, QuerySpec
 
 
 def save_audience(answerer: Answerer, name: str, *, question: str | None = None,
-                  segment: str | None = None, replace: bool = False) -> dict[str, Any]:
+                  segment: str | None = None, spec: QuerySpec | None = None,
+                  replace: bool = False) -> dict[str, Any]:
     """Save an audience defined by a question or a segment, evaluate it now, and describe it.
+
+    Args:
+        answerer: the workspace's answerer.
+        name: the audience's name.
+        question: the question that defines it.
+        segment: or the segment (id or name) that defines it.
+        spec: the query an answer already read for `question` (a follow-up's merged query, say);
+            saved as it is instead of reading the question again.
+        replace: overwrite an audience of the same name.
 
     Raises:
         UsageError: neither or both of question and segment.
@@ -25,7 +35,7 @@ def save_audience(answerer: Answerer, name: str, *, question: str | None = None,
         raise UsageError("give exactly one of --question Q or --segment ID|NAME")
     name = check_name(name)
     if question is not None:
-        spec = answerer.read(question, answerer.catalogue()).spec
+        spec = spec or answerer.read(question, answerer.catalogue()).spec
         audience = _audience(answerer, name, "question", question, spec)
     else:
         sid = answerer.select_segment(str(segment)).answer.query["any_of"][0][0]["segment"]

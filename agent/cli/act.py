@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from segmint.agent.act.audit import OTHER
 from segmint.agent.act.audit import audit as run_audit
 from segmint.agent.act.brief import campaign_brief
 from segmint.agent.act.recommend import recommend_segment, recommend_user
@@ -28,8 +30,8 @@ def recommend(
     workspace: WorkspaceOpt = Path("segmint-workspace"),
     json_out: JsonOpt = False,
 ) -> None:
-    """Products to promote: what sells unusually well in a segment, or what a customer's segment
-    buys that they have not."""
+    """Products to promote: what sells unusually well in a segment, or, for a customer, products
+    tied to what they bought (their segment's when they are typical of it)."""
     if (segment is None) == (user is None):
         raise UsageError("give exactly one of --segment ID|NAME or --user ID")
     ws = Workspace(workspace)
@@ -40,15 +42,29 @@ def recommend(
         return
     out = _out()
     seg = doc["segment"]
-    who = f"customer {doc['user_id']} (segment “{seg['name']}”)" if doc["user_id"] else \
-        f"segment “{seg['name']}” ({seg['size']:,} customers)"
-    out.print(f"[bold]Products to promote to {who}[/bold]")
+    if doc["user_id"]:
+        out.print(f"[bold]Products to suggest to customer {escape(doc['user_id'])}[/bold] "
+                  f"(segment {seg['id']} “{escape(seg['name'])}”)")
+        out.print(f"  [dim]{escape(doc['note'])}[/dim]")
+    else:
+        out.print(f"[bold]Products to promote to segment {seg['id']} “{escape(seg['name'])}”[/bold] "
+                  f"({seg['size']:,} customers)")
+        out.print(f"  [dim]next step: {escape(doc['plan']['action'])}[/dim]")
     if not doc["items"]:
-        out.print("  no product is bought by enough of the segment (≥ 5%) more than by the shop")
+        out.print(f"  none: {escape(str(doc.get('reason') or doc.get('note')))}")
+    own = doc.get("basis") == "own history"
+    if own and doc["items"]:
+        out.print("  [dim]share: of the customers who bought the product after ←, how many bought "
+                  "this one[/dim]")
     for item in doc["items"]:
-        out.print(f"  {item['buyers_share'] * 100:5.1f}% bought  ×{item['lift']:<6.1f} "
-                  f"{item['product_id']:<10} {item['text'] or ''}")
+        because = f"  [dim]← {escape(str(item['because']))}[/dim]" if item.get("because") else ""
+        out.print(f"  {item['buyers_share'] * 100:5.1f}% {'also' if own else 'bought'}  "
+                  f"×{item['lift']:<5.1f} {escape(item['product_id'] or ''):<10} "
+                  f"{escape(item['text'] or '')}{because}")
 
+
+AUDIT_WIDTH = 100  # the table fits a 100-column terminal
+AUDIT_LABEL = 30
 
 
 @app.command()
@@ -66,22 +82,45 @@ def audit(
         emit_json(doc)
         return
     out = _out()
-    values = list(doc["population"])
+    values, width = _audit_columns(list(doc["shown_population"]))
+    hidden = [v for v in doc["shown_population"] if v not in values]
     out.print(f"[bold]{doc['attribute']}[/bold]: share in the group ÷ share of all customers "
               f"(flagged outside 0.8–1.25)")
-    out.print("  " + " " * 34 + "".join(f"{v[:10]:>11}" for v in values))
-    out.print("  " + f"{'all customers (share)':<34}"
-              + "".join(f"{doc['population'][v] * 100:>10.1f}%" for v in values))
-    groups = doc["segments"] if question is None else [
+    out.print(" " * AUDIT_LABEL + "".join(f"{v[:width - 1]:>{width}}" for v in values))
+    out.print(f"{'all customers (share)':<{AUDIT_LABEL}}"
+              + "".join(f"{doc['shown_population'][v] * 100:>{width - 1}.1f}%" for v in values))
+    groups = [s for s in doc["segments"] if s["known"]] if question is None else [
         {"id": "", "name": f"“{question}” ({doc['customers']:,})", **doc}]
     for seg in groups:
-        label = f"{seg['id']:>3} {seg['name']}"[:33]
+        label = escape(f"{seg['id']:>3} {seg['name']}"[:AUDIT_LABEL - 1])
+        ratios = seg["shown_ratios"]
         cells = "".join(
-            (f"[red]{seg['ratios'][v]:>11.2f}[/red]" if v in seg["flags"] else f"{seg['ratios'][v]:>11.2f}")
-            if v in seg["ratios"] else f"{'–':>11}" for v in values)
-        out.print(f"  {label:<34}{cells}")
-    flagged = sum(1 for s in groups if s["flags"])
-    out.print(f"[dim]{flagged} of {len(groups)} groups have a value outside 0.8–1.25[/dim]")
+            (f"[red]{ratios[v]:>{width}.2f}[/red]" if v in seg["shown_flags"] else f"{ratios[v]:>{width}.2f}")
+            if v in ratios else f"{'–':>{width}}" for v in values)
+        out.print(f"{label:<{AUDIT_LABEL}}{cells}")
+        strongest = [f"{v} ×{ratios[v]:.2f}" for v in seg["shown_flags"][:3]]
+        if strongest and question is None:
+            out.print(f"{'':<{AUDIT_LABEL}}[dim]flags: {', '.join(strongest)}[/dim]")
+    flagged = sum(1 for s in groups if s["shown_flags"])
+    pooled = len(doc["pooled"])
+    notes = [f"{flagged} of {len(groups)} groups have a shown value outside 0.8–1.25"]
+    if pooled:
+        notes.append(f"{pooled} value{'s' if pooled != 1 else ''} held by under 1% of customers "
+                     f"or by fewer than 20 are pooled as “other”")
+    if hidden:
+        notes.append(f"{', '.join(hidden)} left out to fit {AUDIT_WIDTH} columns (see --json)")
+    for note in notes:
+        out.print(f"[dim]{note}[/dim]")
+
+
+def _audit_columns(values: list[str]) -> tuple[list[str], int]:
+    """The value columns that fit AUDIT_WIDTH (largest values first; "other" kept last)."""
+    width = max(8, min(16, max((len(v) + 2 for v in values), default=8)))
+    room = (AUDIT_WIDTH - AUDIT_LABEL) // width
+    if len(values) <= room:
+        return values, width
+    keep = values[:room - 1] + ([values[-1]] if values[-1] == OTHER else values[room - 1:room])
+    return keep, width
 
 
 @app.command()
@@ -98,9 +137,9 @@ def brief(
         emit_json(doc)
         return
     out = _out()
-    out.print(f"[bold]Campaign brief: {doc['segment']['name']}[/bold]  "
+    out.print(f"[bold]Campaign brief: {escape(doc['segment']['name'])}[/bold]  "
               f"[dim]({doc['segment']['size']:,} customers, written by {doc['writer']})[/dim]")
     for part in ("goal", "audience", "offer", "channel", "message"):
-        out.print(f"  [bold]{part:<9}[/bold]{doc[part]}")
+        out.print(f"  [bold]{part:<9}[/bold]{escape(doc[part])}")
     if doc["writer_reason"]:
-        out.print(f"[dim]LLM not used: {doc['writer_reason']}[/dim]")
+        out.print(f"[dim]LLM not used: {escape(doc['writer_reason'])}[/dim]")

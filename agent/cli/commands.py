@@ -10,10 +10,12 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
 
 from segmint.agent.act.customers import get_user, similar_customers
 from segmint.agent.act.export import export_selection, prepare_output
-from segmint.agent.ask.answer import Answerer
+from segmint.agent.ask.answer import Answer, Answerer
 from segmint.agent.ask.conversation import Conversation
 from segmint.agent.cli._app import JsonOpt, LlmOpt, StageDisplay, WorkspaceOpt, app, emit_json, err
 from segmint.agent.core.config import load_config, parse_pairs
@@ -144,7 +146,8 @@ def segments(
 def ask(
     question: Annotated[str, typer.Argument(help="The question, in plain words.")],
     workspace: WorkspaceOpt = Path("segmint-workspace"),
-    export: Annotated[Path | None, typer.Option(help="Also write the customers to FILE.")] = None,
+    export: Annotated[Path | None, typer.Option(
+        help="Also write the answer to FILE: its customers, or a number's or table's rows.")] = None,
     mkdir: MkdirOpt = False,
     llm: LlmOpt = None,
     json_out: JsonOpt = False,
@@ -159,20 +162,37 @@ def ask(
         if not json_out:
             raise
         emit_json({"question": question, "understood": False, "answer": str(exc),
-                    "definition": None, "query": None, "count": 0, "sample": [], "export": None})
+                    "definition": None, "query": None, "kind": None, "count": 0, "sample": [],
+                    "export": None})
         sys.exit(exc.exit_code)
     if json_out:
         emit_json(answer.to_json())
         return
     out = Console(soft_wrap=True, highlight=False)
-    out.print(f"[bold]{answer.answer}[/bold]")
-    shown = [] if answer.query.get("intent") == "count" else answer.sample
+    out.print(f"[bold]{escape(answer.answer)}[/bold]")
+    if answer.kind == "table":
+        out.print(_answer_table(answer))
+    shown = answer.sample if answer.kind == "customers" else []
     for row in shown:
-        out.print(f"  {row['user_id']:<12} {row['why']}")
+        out.print(f"  {row['user_id']:<12} {escape(row['why'])}")
     if shown and answer.count > len(shown):
         out.print(f"  … and {answer.count - len(shown):,} more")
     if answer.export:
         out.print(f"[dim]exported to {answer.export}[/dim]")
+
+
+def _answer_table(answer: Answer) -> Table:
+    """A table answer's rows, readable in a terminal."""
+    table = Table(show_edge=False, header_style="bold")
+    table.add_column(str(answer.group_by).replace("_", " "))
+    table.add_column(str(answer.measure), justify="right")
+    table.add_column("customers", justify="right")
+    share = answer.query.get("measure", {}).get("agg") == "share"
+    for row in answer.rows:
+        value = row["value"]
+        shown = "–" if value is None else f"{value * 100:.1f}%" if share else f"{value:,.2f}"
+        table.add_row(escape(str(row["group"])), shown.removesuffix(".00"), f"{row['customers']:,}")
+    return table
 
 
 @app.command()
@@ -208,7 +228,8 @@ def export(
     mkdir: MkdirOpt = False,
     workspace: WorkspaceOpt = Path("segmint-workspace"),
 ) -> None:
-    """Write a customer list (one row per customer, with a reason) for a campaign."""
+    """Write a customer list (one row per customer, with a reason) for a campaign; a question
+    asking for a number or a table writes its rows."""
     if (question is None) == (segment is None):
         raise UsageError("give exactly one of --segment ID|NAME or --question Q")
     ws = Workspace(workspace)
@@ -216,7 +237,9 @@ def export(
     selection = (answerer.select_segment(segment) if segment is not None
                  else answerer.select(str(question)))
     answer = export_selection(ws, selection, output, fmt=fmt, hash_ids=hash_ids, mkdir=mkdir)
-    err.print(f"wrote {answer.count:,} customers to {output}")
+    written = (f"{answer.count:,} customers" if answer.kind == "customers" else
+               f"{len(selection.rows):,} row{'s' if len(selection.rows) != 1 else ''} ({answer.measure})")
+    err.print(f"wrote {written} to {output}")
 
 
 @app.command()

@@ -72,10 +72,28 @@ only through the static model, mapped into the full model's space).
 - `segments`: `segments` (`[{id, name, description, size, share, kind, status, namer,
   namer_reason, key_traits, suggested_actions, facts, top_terms}]`, Unassigned (id `0`) last) and
   `run` (the segment step's facts).
-- `ask`: `question`, `understood`, `answer`, `definition`, `query` (the QuerySpec), `count`,
-  `sample` (`[{user_id, recency_days, orders, revenue, why}]`), `export`, `parser` (`builtin`,
-  `llm:SPEC` or `builtin (fallback: reason)`), `paraphrases`. A question that is not understood
-  gives `understood: false` and exit code 3.
+- `ask`: `question`, `understood`, `answer`, `definition`, `query` (the QuerySpec), `kind`
+  (`customers`, `number` or `table`), `count` (customers selected), `sample` (`[{user_id,
+  recency_days, orders, revenue, why}]`, customers kind), `export`, `parser` (`builtin`,
+  `llm:SPEC` or `builtin (fallback: reason)`), `paraphrases`, `notes` (readings the user should
+  know about); `matched_products` (`[{product_id, text, customers, phrase}]`) when a product
+  condition was used; a number adds `value` (float), `measure`, `customers`; a table adds
+  `group_by`, `measure`, `rows` (`[{group, value, customers}]`, in the order asked). `--export` of a
+  number or table writes its rows. A question that is not understood gives `understood: false`
+  and exit code 3.
+- `audience save|list|show`: `name`, `source`, `question`, `query`, `created_at`, `created_run`,
+  `size`, `definition`, `moves_with_as_of`; `show` adds `sample` and `history` (`[{target, run_id,
+  as_of, size, revenue_share, entered, left}]`); `list` gives `audiences` with `sizes` per run.
+- `audience diff`: `audience`, `since` and `now` (`{run_id, as_of}`), `entered_count`,
+  `left_count`, `entered` and `left` (`[{user_id, why}]`).
+- `history`: `runs` (`[{run_id, as_of, segments: [{id, name, size, revenue_share, entered, left}],
+  migrations: [{from, to, customers}], notes}]`) and `audiences` (their history rows).
+- `overlap`: `targets` (`[{ref, kind, label, definition, size}]`), `pairs` (`[{a, b, both, only_a,
+  only_b, share_of_a, share_of_b, jaccard}]`), `matrix` (Jaccard), `in_all`.
+- `compare`: `a` and `b` (size, share of customers, median revenue/orders/recency, `lifecycle`,
+  `top_products`), `overlap`, `differs_most` (`[{what, a, b, gap}]`).
+- `trend`: `target`, `monthly` (`[{month, customers, orders, revenue}]`), `cohorts` (`[{cohort,
+  customers, retained: [share 1..12 months later]}]`).
 - `user`: `user_id`, `features` (`{feature: value}`), `segment` (`{id, name, membership}`), `why`.
 - `similar`: `user_id`, `similar` (`[{user_id, score}]`).
 - `assign`: `customers`, `events_in`, `events_rejected`, `segments` (`{name: customers}`),

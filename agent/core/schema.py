@@ -11,6 +11,7 @@ table. Two tables are assembled from the others, here, for the readers (docs/arc
 |---|---|
 | events, rejects | `segmint.agent.ingest` (event files; rows of a `--users` file without an id) |
 | customer_features | `segmint.agent.ingest.features` |
+| items, activity, customer_keys | `segmint.agent.ingest.activity` (what event questions read) |
 | user_text | `segmint.agent.run.pipeline` (the embed stage) |
 | segment_clusters, segment_members, segment_transitions, segment_runs | `segmint.agent.segment.store` |
 | risk_scores | `segmint.agent.scores.risk` |
@@ -30,9 +31,9 @@ import duckdb
 from segmint.agent.core.sql import sql_ident
 
 __all__ = [
-    "CANONICAL_COLUMNS", "CUSTOMER_FEATURES", "EVENTS", "EVENTS_DDL", "EVENT_TYPES", "LTV_SCORES",
-    "NUMERIC_FEATURES", "REJECTS", "REJECTS_DDL", "REQUIRED_COLUMNS", "RISK_SCORES", "RUNS",
-    "RUNS_DDL", "SEGMENT_CLUSTERS", "SEGMENT_MEMBERS", "SEGMENT_NAMES", "SEGMENT_RUNS",
+    "ACTIVITY", "CANONICAL_COLUMNS", "CUSTOMER_FEATURES", "CUSTOMER_KEYS", "EVENTS", "EVENTS_DDL",
+    "EVENT_TYPES", "ITEMS", "LTV_SCORES", "NUMERIC_FEATURES", "REJECTS", "REJECTS_DDL", "REQUIRED_COLUMNS",
+    "RISK_SCORES", "RUNS", "RUNS_DDL", "SEGMENT_CLUSTERS", "SEGMENT_MEMBERS", "SEGMENT_NAMES", "SEGMENT_RUNS",
     "SEGMENT_TRANSITIONS", "USER_PARTS", "USER_TEXT", "Table", "assemble_segments", "assemble_users",
 ]
 
@@ -119,6 +120,24 @@ CUSTOMER_FEATURES = Table("customer_features", (
     ("n_return", "BIGINT"), ("n_products", "BIGINT"), ("active_days", "BIGINT"),
     ("top_category", "VARCHAR"),
 ))
+
+# One row per distinct (product_id, text, category) that events name: a product, or the text of a
+# search; `item` is its key in `activity`, `product` whether any non-search event names it,
+# `customers_TYPE` the distinct customers of its events of each type (`customers_any`: of all).
+ITEMS = Table("items", (
+    ("item", "INTEGER"), ("product_id", "VARCHAR"), ("text", "VARCHAR"), ("category", "VARCHAR"),
+    ("product", "BOOLEAN"),
+    *((f"customers_{t}", "BIGINT") for t in (*EVENT_TYPES, "any")),
+))
+# What event questions read (docs/definitions.md "Questions"): every accepted event with only the
+# columns a condition or measure needs, the customer, item and order as integer keys, sorted by
+# event type and time so that a question about one type in one window reads only that part.
+ACTIVITY = Table("activity", (
+    ("uid", "INTEGER"), ("item", "INTEGER"), ("event_type", "VARCHAR"), ("ts", "TIMESTAMP"),
+    ("order_key", "INTEGER"), ("quantity", "DOUBLE"), ("amount", "DOUBLE"),
+))
+# The customer behind each `activity.uid`.
+CUSTOMER_KEYS = Table("customer_keys", (("uid", "INTEGER"), ("user_id", "VARCHAR")))
 
 # Whether each customer has any text to embed (customers without one get the shop's mean vector).
 USER_TEXT = Table("user_text", (("user_id", "VARCHAR"), ("has_text", "BOOLEAN")))

@@ -1,26 +1,37 @@
-"""Describing segments: profiles (facts), names and descriptions (built-in or LLM, always verified),
-and the plain-words reason of one customer.
+"""Describing segments: profiles (facts), the phrases members bought and their support, names and
+descriptions (built-in or LLM, always verified), campaign plans, and each customer's reason.
 """
 
+from segmint.agent.describe.builtin_namer import builtin_text
 from segmint.agent.describe.namers import NAMERS, make_namer
-from segmint.agent.describe.naming import NamedSegment, Namer, SegmentText, builtin_text, verify
+from segmint.agent.describe.naming import NamedSegment, Namer, SegmentText, verify
 from segmint.agent.describe.naming_chain import LLMNamer
+from segmint.agent.describe.offers import Plan, segment_items, segment_plan
 from segmint.agent.describe.profile import profile_segments
 from segmint.agent.describe.step import DescribeReport, describe_segments, segments_document
-from segmint.agent.describe.why import describe_customer
+from segmint.agent.describe.support import NameFacts, name_facts
+from segmint.agent.describe.why import Reason, describe_customer, money, segment_reasons
 
 __all__ = [
     "NAMERS",
     "DescribeReport",
     "LLMNamer",
+    "NameFacts",
     "NamedSegment",
     "Namer",
+    "Plan",
+    "Reason",
     "SegmentText",
     "builtin_text",
     "describe_customer",
     "describe_segments",
     "make_namer",
+    "money",
+    "name_facts",
     "profile_segments",
+    "segment_items",
+    "segment_plan",
+    "segment_reasons",
     "segments_document",
     "verify",
 ]

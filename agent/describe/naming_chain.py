@@ -4,7 +4,8 @@ Only aggregates go into the prompt: attribute values held by at least 20 custome
 example texts at least 5 customers share, scrubbed (llm/privacy.py); customer ids, free-text
 attributes and one-off texts never are. Whatever the
 model writes is data: it is accepted only when the verifier finds every number true, the name
-short and unique and no personal data — otherwise the built-in text stays, with the reason.
+short and unique and no personal data, and when its name rests on phrases members bought at least
+as widely as the built-in name's — otherwise the built-in text stays, with the reason.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from segmint.agent.describe.naming import NamedSegment, SegmentText, verify
 from segmint.agent.describe.profile import SegmentProfile
+from segmint.agent.describe.support import NameFacts
 from segmint.agent.llm.backends import LLMUnavailable
-from segmint.agent.llm.privacy import shared_text, shared_values
+from segmint.agent.llm.privacy import MIN_TEXT_CUSTOMERS, scrub, shared_text, shared_values
 from segmint.agent.llm.structured import StructuredChat, StructuredOutputUnsupported
 from segmint.agent.query.glossary import Glossary
 from segmint.prompts import RenderedPrompt, render
@@ -29,9 +31,10 @@ MAX_EXAMPLES = 8
 MIN_SIZE_FOR_EXAMPLES = 20  # below this, example texts could point at individual customers
 
 
-def prompt_facts(profile: SegmentProfile) -> dict[str, Any]:
+def prompt_facts(profile: SegmentProfile, name_facts: NameFacts | None = None,
+                 current_name: str | None = None) -> dict[str, Any]:
     """The facts sent to the model: aggregates only (no representative customers, no value or text
-    that few customers share)."""
+    that few customers share); with the phrases members bought and the current (built-in) name."""
     facts = profile.to_json()
     facts.pop("representatives", None)
     facts["attributes"] = {a: kept for a, vals in profile.attributes.items()
@@ -42,6 +45,19 @@ def prompt_facts(profile: SegmentProfile) -> dict[str, Any]:
     for item in facts.get("top_products", []):
         item["text"] = shared_text(item)
         item.pop("text_customers", None)
+    if name_facts is not None:
+        # A phrase is a piece of product texts: sent only when enough customers bought it.
+        facts["phrases_members_bought"] = [
+            {"phrase": scrub(p.text), "percent_of_members": round(p.support * 100, 1),
+             "shop_percent": round(p.shop_support * 100, 1), "lift": round(p.lift, 2)}
+            for p in name_facts.candidates if p.shop_buyers >= MIN_TEXT_CUSTOMERS]
+        support = name_facts.support
+        if support is not None:
+            facts["name_support"] = {"percent_of_members": round(support.support * 100, 1),
+                                     "shop_percent": round(support.shop_support * 100, 1),
+                                     "lift": round(support.lift, 2)}
+    if current_name is not None:
+        facts["current_name"] = scrub(current_name)
     return _rounded(facts)
 
 
@@ -82,13 +98,15 @@ class LLMNamer:
     total_customers: int | None = None
     prompts_dir: str | None = None
 
-    def name(self, profiles: list[SegmentProfile], builtin: list[NamedSegment]
-             ) -> list[NamedSegment]:
+    def name(self, profiles: list[SegmentProfile], builtin: list[NamedSegment],
+             facts: dict[str, NameFacts] | None = None) -> list[NamedSegment]:
         """Name each segment; a segment keeps its built-in text when the LLM's fails.
 
         Args:
             profiles: the segments' facts, in the order of `builtin`.
             builtin: the built-in namer's results (the fallback for each segment).
+            facts: per segment id, the phrases its members bought: an LLM name must have the
+                support of the built-in one.
         """
         try:
             chat = StructuredChat(self.chat_model, SegmentText, backend=self.backend, purpose=PURPOSE)
@@ -102,7 +120,7 @@ class LLMNamer:
                 named = _fallback(fallback, unreachable)
             else:
                 try:
-                    named = self._name_one(chat, prof, fallback, taken)
+                    named = self._name_one(chat, prof, fallback, taken, (facts or {}).get(prof.id))
                 except LLMUnavailable as exc:
                     # Every later segment would wait for the same dead server: stop asking.
                     unreachable = f"{exc.backend} unreachable: {exc.reason}"
@@ -112,15 +130,22 @@ class LLMNamer:
         return out
 
     def _name_one(self, chat: StructuredChat[SegmentText], prof: SegmentProfile,
-                  fallback: NamedSegment, taken: list[str]) -> NamedSegment:
+                  fallback: NamedSegment, taken: list[str], facts: NameFacts | None
+                  ) -> NamedSegment:
+        current = fallback.text.name
+
         def prompt(feedback: str) -> RenderedPrompt:
             return render("name_segment", prompts_dir=self.prompts_dir, glossary=self.glossary,
-                          facts=json.dumps(prompt_facts(prof), ensure_ascii=False),
+                          facts=json.dumps(prompt_facts(prof, facts, current), ensure_ascii=False),
                           examples="\n".join(example_texts(prof)),
                           taken_names="\n".join(taken), feedback=feedback)
 
-        outcome = chat.ask(prompt, lambda text: verify(text, prof, taken, self.total_customers).problems,
-                           rejected="LLM text rejected twice")
+        def problems(text: SegmentText) -> list[str]:
+            found = verify(text, prof, taken, self.total_customers, facts,
+                           quoted=[p.text for p in (facts.candidates if facts else [])]).problems
+            return found + (facts.name_problems(text.name, current) if facts is not None else [])
+
+        outcome = chat.ask(prompt, problems, rejected="LLM text rejected twice")
         if outcome.value is None:
             return _fallback(fallback, outcome.reason)
         note = "verified after one repair" if outcome.repaired else "verified"

@@ -11,12 +11,13 @@ from typing import Any
 import duckdb
 
 from segmint.agent.core.records import SegmentProfile
+from segmint.agent.llm.privacy import MIN_VALUE_CUSTOMERS
 from segmint.agent.query import Catalogue, Condition, QuerySpec, compile_spec
 from segmint.agent.query.glossary import Glossary
 
 # Terms whose share per segment is part of the facts (docs/definitions.md names).
 PROFILE_TERMS = ("lapsed", "at_risk", "new_customers", "one_time_buyers", "high_spenders",
-                 "active", "frequent")
+                 "low_spenders", "active", "frequent")
 STAT_FIELDS = ("recency_days", "orders", "revenue", "aov")
 MIN_ITEM_SHARE = 0.05  # an item must be bought by at least 5% of members to count as "theirs"
 TOKEN_STOP = frozenset("""
@@ -32,6 +33,8 @@ def profile_segments(
     *,
     representatives: dict[str, list[str]] | None = None,
     top_n: int = 5,
+    terms: dict[str, list[str]] | None = None,
+    products: dict[str, list[dict[str, Any]]] | None = None,
 ) -> list[SegmentProfile]:
     """Profile every segment in `users.segment_id`.
 
@@ -42,6 +45,11 @@ def profile_segments(
         representatives: per segment, customers nearest its centre (from the clusterer); when
             absent, members with the highest `membership` are used if that column exists.
         top_n: how many categories, products, terms and attribute values to keep.
+        terms: per segment, its distinctive phrases (agent/describe/phrases.py); a segment
+            without any gets the words of c-TF-IDF over its texts instead.
+        products: per segment, the products it is promoted (agent/describe/offers.py
+            `items_by_segment`), so its profile lists the same products, in the same order;
+            without them, products by lift.
 
     Returns:
         One profile per segment, largest first.
@@ -49,8 +57,15 @@ def profile_segments(
     base = _base_stats(con)
     shares = _term_shares(con, glossary, cat)
     cats = _item_lift(con, "category", "category", top_n)
-    products = _item_lift(con, "product_id", "product_id", top_n, purchases_only=True)
-    terms = distinctive_terms(con, top_n * 2)
+    if products is None:
+        bought = _item_lift(con, "product_id", "product_id", top_n, purchases_only=True)
+    else:
+        bought = {seg: [{"product_id": i["product_id"], "buyers": i["buyers"],
+                         "share": round(i["buyers_share"], 4), "lift": round(i["lift"], 2),
+                         "text": i["text"], "text_customers": i["text_customers"]}
+                        for i in items[:top_n]] for seg, items in products.items()}
+    # c-TF-IDF words only where a segment has no phrases of what its members bought.
+    words = distinctive_terms(con, top_n * 2) if set(base) - set(terms or {}) else {}
     attrs = {a: _attribute_lift(con, a, top_n) for a in cat.text if a != "top_category"}
     reps = representatives or _representatives(con)
     profiles = []
@@ -60,8 +75,9 @@ def profile_segments(
             median={f: stats[f"median_{f}"] for f in STAT_FIELDS},
             mean={f: stats[f"mean_{f}"] for f in STAT_FIELDS},
             term_shares=shares.get(seg, {}),
-            top_categories=cats.get(seg, []), top_products=products.get(seg, []),
-            top_terms=terms.get(seg, []), representatives=reps.get(seg, [])[:5],
+            top_categories=cats.get(seg, []), top_products=bought.get(seg, []),
+            top_terms=(terms or {}).get(seg) or words.get(seg, []),
+            representatives=reps.get(seg, [])[:5],
             attributes={a: v.get(seg, []) for a, v in attrs.items() if v.get(seg)},
         ))
     return sorted(profiles, key=lambda p: (-p.size, p.id))
@@ -194,6 +210,8 @@ def distinctive_terms(con: duckdb.DuckDBPyConnection, top_n: int) -> dict[str, l
 
 def _attribute_lift(con: duckdb.DuckDBPyConnection, attribute: str, top_n: int
                     ) -> dict[str, list[dict[str, Any]]]:
+    """Attribute values over-represented in each segment, most over-represented first; only values
+    at least MIN_VALUE_CUSTOMERS customers hold (a one-customer country is no trait of a group)."""
     col = f'"{attribute}"'
     rows = _rows(con, f"""
         WITH known AS (
@@ -206,6 +224,7 @@ def _attribute_lift(con: duckdb.DuckDBPyConnection, attribute: str, top_n: int
         SELECT k.seg, k.value, any_value(pop.holders) AS customers, count(*) / any_value(s.n) AS share,
                (count(*) / any_value(s.n)) / any_value(pop.share) AS lift
         FROM known k JOIN seg_n s USING (seg) JOIN pop USING (value)
+        WHERE pop.holders >= {MIN_VALUE_CUSTOMERS}
         GROUP BY k.seg, k.value
         QUALIFY row_number() OVER (PARTITION BY k.seg ORDER BY lift DESC, k.value) <= {top_n}
         ORDER BY k.seg, lift DESC, k.value""")

@@ -1,20 +1,53 @@
-"""Why a customer is where they are, in plain words: the reason every list and answer carries."""
+"""Why a customer is where they are, in plain words: the reason every list and answer carries
+(docs/definitions.md "Why").
+
+`describe_customer` states what the customer's numbers are (revenue, orders, last order, risk);
+`segment_reasons` adds why their segment fits them: the products they bought that contain the
+segment's phrases ("bought HOT WATER BOTTLE TEA AND SYMPATHY ×3, CHOCOLATE HOT WATER BOTTLE"), how
+typical they are of it, and "loosely placed" below `LOOSE`; customers whose purchases contain none
+of its phrases are named with what they bought most, and that is said too.
+"""
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["describe_customer"]
+import duckdb
+import pyarrow as pa
+
+from segmint.agent.core.records import read_segments
+from segmint.agent.describe.phrases import normalise, words_sql
+
+__all__ = ["LOOSE", "MAX_PRODUCTS", "Reason", "describe_customer", "money", "segment_reasons"]
+
+LOOSE = 0.1  # typicality below which a member is "loosely placed" (the least typical tenth)
+MAX_PRODUCTS = 3
+MAX_TEXT_CHARS = 80
+TERMS_PER_SEGMENT = 10
 
 
-def describe_customer(features: dict[str, Any], currency: str = "") -> str:
-    """A short reason in plain words, e.g. 'revenue 3,120.00, 12 orders, last order 142 days ago'."""
+def money(value: float, currency: str = "") -> str:
+    """An amount as every text shows it: '£3,120.00', '-£1,126.00', never '£-0.00'."""
+    # A sum of sales and refunds that cancel can land a hair below zero (float order).
+    shown = 0.0 if abs(value) < 0.005 else value
+    return f"{'-' if shown < 0 else ''}{currency}{abs(shown):,.2f}"
+
+
+def describe_customer(features: dict[str, Any], currency: str = "", *,
+                      reason: Reason | None = None) -> str:
+    """A short reason in plain words, e.g. 'revenue £3,120.00, 12 orders, last order 142 days ago'.
+
+    Args:
+        features: the customer's users-table row (revenue, orders, recency_days, ...).
+        currency: symbol for money.
+        reason: why their segment fits them (`segment_reasons`), appended after a semicolon.
+    """
     parts = []
     revenue = features.get("revenue")
     if revenue is not None:
-        # A sum of sales and refunds that cancel can land a hair below zero (float order): "£-0.00".
-        shown = 0.0 if abs(revenue) < 0.005 else revenue
-        parts.append(f"revenue {currency}{shown:,.2f}")
+        parts.append(f"revenue {money(revenue, currency)}")
     orders = features.get("orders") or 0
     parts.append(f"{orders} order{'s' if orders != 1 else ''}")
     recency = features.get("recency_days")
@@ -24,4 +57,127 @@ def describe_customer(features: dict[str, Any], currency: str = "") -> str:
         parts.append(f"no purchase yet, {features['n_events']} events")
     if features.get("risk_reason"):  # only risky customers have one (agent/scores/risk.py)
         parts.append(f"risky: {features['risk_reason']}")
-    return ", ".join(parts)
+    text = ", ".join(parts)
+    return f"{text}; {reason.text()}" if reason is not None else text
+
+
+@dataclass
+class Reason:
+    """Why a customer's segment fits them.
+
+    Attributes:
+        segment_id: their segment (0: Unassigned).
+        segment_name: its name (the nearest segment's for the Unassigned).
+        kind: the segment's kind (`interest`, `behaviour`, `unassigned`).
+        typicality: how typical they are of it (0-1; the share of its core members further out).
+        products: (text, times bought) of their purchases, best evidence first.
+        matched: whether `products` contain the segment's phrases (else: what they bought most).
+    """
+
+    segment_id: str
+    segment_name: str
+    kind: str
+    typicality: float
+    products: list[tuple[str, int]] = field(default_factory=list)
+    matched: bool = False
+
+    @property
+    def loose(self) -> bool:
+        """Loosely placed: less typical than `LOOSE`, or nothing bought says the segment."""
+        return self.kind != "unassigned" and (self.typicality < LOOSE or (
+            self.kind == "interest" and bool(self.products) and not self.matched))
+
+    def bought(self) -> str:
+        """Their products in words: 'bought HOT WATER BOTTLE ×3, CHOCOLATE HOT WATER BOTTLE'."""
+        shown = [(t if len(t) <= MAX_TEXT_CHARS else t[:MAX_TEXT_CHARS - 1].rstrip() + "…")
+                 + (f" ×{n}" if n > 1 else "") for t, n in self.products]
+        return "bought " + ", ".join(shown) if shown else "no purchase with a product text"
+
+    def text(self) -> str:
+        """The reason in words."""
+        name = f"“{self.segment_name}”"
+        if self.kind == "unassigned":
+            return f"not close enough to any segment (nearest: {name}); {self.bought()}"
+        how = "by purchase behaviour, " if self.kind == "behaviour" else ""
+        where = f"loosely placed in {name}" if self.loose else f"in {name}"
+        text = f"{where} ({how}typicality {self.typicality:.2f}): {self.bought()}"
+        if self.kind == "interest" and self.products and not self.matched:
+            text += " (none of it contains the segment's phrases)"
+        return text
+
+    def to_json(self) -> dict[str, Any]:
+        """The reason as facts (`segmint user --json`)."""
+        return {"segment_id": self.segment_id, "typicality": round(self.typicality, 4),
+                "loosely_placed": self.loose, "matched_segment_phrases": self.matched,
+                "products": [{"text": t, "times": n} for t, n in self.products]}
+
+
+def segment_reasons(con: duckdb.DuckDBPyConnection, user_ids: list[str]) -> dict[str, Reason]:
+    """Why each customer's segment fits them (see the module docstring), in one pass.
+
+    Args:
+        con: a workspace connection with `users`, `events` and named `segments`.
+        user_ids: the customers (ids as stored).
+
+    Returns:
+        Per customer id found in `users`, the reason.
+    """
+    segments = {str(s.id): s for s in read_segments(con)}
+    terms = [(sid, rank, normalise(t)) for sid, s in segments.items()
+             for rank, t in enumerate((s.profile.top_terms if s.profile else [])[:TERMS_PER_SEGMENT])]
+    name = f"_segmint_why_{uuid.uuid4().hex[:8]}"
+    con.register(f"{name}_ids", pa.table({"user_id": pa.array(user_ids, pa.string())}))
+    con.register(f"{name}_terms", pa.table({
+        "seg": pa.array([t[0] for t in terms], pa.string()),
+        "rank": pa.array([t[1] for t in terms], pa.int64()),
+        "key": pa.array([t[2] for t in terms], pa.string())}))
+    try:
+        people = con.execute(f"""
+            SELECT u.user_id, CAST(coalesce(u.segment_id, 0) AS VARCHAR),
+                   CAST(u.nearest_segment_id AS VARCHAR), coalesce(u.membership, 0)
+            FROM users u SEMI JOIN {name}_ids USING (user_id)""").fetchall()
+        rows = con.execute(f"""
+            WITH who AS (
+                SELECT u.user_id, CAST(CASE WHEN coalesce(u.segment_id, 0) = 0
+                       THEN u.nearest_segment_id ELSE u.segment_id END AS VARCHAR) AS seg
+                FROM users u SEMI JOIN {name}_ids USING (user_id)
+            ),
+            bought AS (
+                SELECT e.user_id, e.text,
+                       count(DISTINCT coalesce(e.order_id, CAST(e.ts AS VARCHAR))) AS times
+                FROM events e SEMI JOIN who USING (user_id)
+                WHERE e.event_type = 'purchase' AND e.text IS NOT NULL GROUP BY 1, 2
+            ),
+            words AS (
+                SELECT DISTINCT text, {words_sql("text")} AS w FROM bought
+            ),
+            ranked AS (
+                SELECT b.user_id, b.text, b.times,
+                       min(t.rank) FILTER (WHERE contains(ws.w, ' ' || t.key || ' ')) AS rank
+                FROM bought b JOIN who USING (user_id) JOIN words ws USING (text)
+                LEFT JOIN {name}_terms t ON t.seg = who.seg
+                GROUP BY 1, 2, 3
+            )
+            SELECT user_id, text, times, rank IS NOT NULL AS matched,
+                   bool_or(rank IS NOT NULL) OVER (PARTITION BY user_id) AS any_match
+            FROM ranked
+            QUALIFY row_number() OVER (PARTITION BY user_id
+                                       ORDER BY rank NULLS LAST, times DESC, text) <= {MAX_PRODUCTS}
+            ORDER BY user_id, rank NULLS LAST, times DESC, text""").fetchall()
+    finally:
+        con.unregister(f"{name}_ids")
+        con.unregister(f"{name}_terms")
+    products: dict[str, list[tuple[str, int, bool, bool]]] = {}
+    for uid, text, times, matched, any_match in rows:
+        products.setdefault(str(uid), []).append((str(text), int(times), bool(matched), bool(any_match)))
+    out = {}
+    for uid, sid, nearest, typicality in people:
+        seg = segments.get(sid)
+        shown = segments.get(nearest) if sid == "0" else seg
+        mine = products.get(str(uid), [])
+        any_match = bool(mine) and mine[0][3]
+        # With a match, only the matching products are evidence; without, what they bought most.
+        kept = [(t, n) for t, n, m, _ in mine if m or not any_match]
+        out[str(uid)] = Reason(sid, str(shown.name if shown else nearest), seg.kind if seg else "unassigned",
+                               float(typicality), kept, any_match)
+    return out

@@ -1,10 +1,24 @@
-"""The typed form of a question (`QuerySpec`), the glossary of business terms, and the compiler
-that turns a spec into parameterised SQL over the users table.
+"""The typed form of a question (`QuerySpec`), the glossary of business terms, time windows, and
+the compiler that turns a spec into parameterised SQL over the users and activity tables.
 """
 
+from segmint.agent.query._events import (
+    ItemMatches,
+    MatchKey,
+    condition_types,
+    customers_column,
+    event_of,
+    evidence_sql,
+    match_key,
+    matched_products_sql,
+    passes_zero,
+    product_phrase,
+    threshold_values,
+)
 from segmint.agent.query.catalogue import Catalogue, catalogue
-from segmint.agent.query.compile import CompiledQuery, SpecError, compile_spec
+from segmint.agent.query.compile import PERIODS, CompiledQuery, SpecError, compile_spec, reference_time
 from segmint.agent.query.glossary import Glossary, Term, TermFilter, load_glossary, percentile_thresholds
+from segmint.agent.query.measures import COHORTS, WINDOW_FIELDS, MeasureQuery, compile_measure, measure_of
 from segmint.agent.query.spec import (
     Aggregate,
     AnswerKind,
@@ -18,8 +32,14 @@ from segmint.agent.query.spec import (
     Unit,
     Window,
 )
+from segmint.agent.query.windows import TICK, UNIT_DAYS, Period, resolve_window
 
 __all__ = [
+    "COHORTS",
+    "PERIODS",
+    "TICK",
+    "UNIT_DAYS",
+    "WINDOW_FIELDS",
     "Aggregate",
     "AnswerKind",
     "Catalogue",
@@ -30,7 +50,11 @@ __all__ = [
     "EventType",
     "Glossary",
     "Intent",
+    "ItemMatches",
+    "MatchKey",
     "Measure",
+    "MeasureQuery",
+    "Period",
     "QuerySpec",
     "SpecError",
     "Term",
@@ -38,7 +62,20 @@ __all__ = [
     "Unit",
     "Window",
     "catalogue",
+    "compile_measure",
     "compile_spec",
+    "condition_types",
+    "customers_column",
+    "event_of",
+    "evidence_sql",
     "load_glossary",
+    "match_key",
+    "matched_products_sql",
+    "measure_of",
+    "passes_zero",
     "percentile_thresholds",
+    "product_phrase",
+    "reference_time",
+    "resolve_window",
+    "threshold_values",
 ]

@@ -74,11 +74,16 @@ def catalogue(con: duckdb.DuckDBPyConnection, max_values: int = 200) -> Catalogu
     words: set[str] = set()
     types: frozenset[str] = frozenset()
     if "events" in tables:
-        for (words_of,) in con.execute(
-                "SELECT DISTINCT lower(coalesce(text, '') || ' ' || coalesce(category, '')) FROM events "
-                "WHERE event_type <> 'search' AND (text IS NOT NULL OR category IS NOT NULL)").fetchall():
+        # `items` holds each product once (agent/ingest/activity.py); older workspaces lack it.
+        products = ("SELECT lower(coalesce(text, '') || ' ' || coalesce(category, '')) FROM items "
+                    "WHERE product" if "items" in tables else
+                    "SELECT DISTINCT lower(coalesce(text, '') || ' ' || coalesce(category, '')) "
+                    "FROM events WHERE event_type <> 'search' AND (text IS NOT NULL OR category IS NOT NULL)")
+        for (words_of,) in con.execute(products).fetchall():
             words.update(_WORD.findall(words_of))
-        types = frozenset(r[0] for r in con.execute("SELECT DISTINCT event_type FROM events").fetchall())
+        source = "activity" if "activity" in tables else "events"  # sorted by type: quicker to read
+        types = frozenset(r[0] for r in con.execute(
+            f"SELECT DISTINCT event_type FROM {source}").fetchall())
     return Catalogue(numeric, text, values, segments, "segment_id" in cols, as_of,
                      frozenset(words), types)
 

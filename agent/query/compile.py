@@ -1,98 +1,156 @@
 """Compile a QuerySpec into parameterised SQL (docs/definitions.md "Questions").
 
-Only this module writes SQL for questions, from whitelisted field names and bound parameters; no
-text from a question or an LLM is ever placed in SQL.
+Only this package writes SQL for questions, from whitelisted field names and bound parameters; no
+text from a question or an LLM is ever placed in SQL. The customers a spec selects are a WHERE
+clause over `users u`; conditions on what customers did read `activity a`
+(agent/query/_events.py); numbers and tables are built on that clause (agent/query/measures.py).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import duckdb
 
+from segmint.agent.core.records import read_latest_run
+from segmint.agent.query._events import ItemMatches, events_sql, window_sql
 from segmint.agent.query.catalogue import Catalogue
+from segmint.agent.query.errors import SpecError
 from segmint.agent.query.glossary import Glossary, percentile_thresholds
-from segmint.agent.query.spec import Condition, QuerySpec
+from segmint.agent.query.spec import Condition, QuerySpec, Window
+from segmint.agent.query.windows import Period, resolve_window
+
+__all__ = ["CompiledQuery", "SpecError", "compile_spec", "reference_time"]
 
 
 @dataclass
 class CompiledQuery:
-    """SQL for the customers a spec selects, its parameters and the thresholds used."""
+    """SQL for the customers a spec selects, its parameters, and what it resolved.
+
+    Attributes:
+        where: a predicate on `users u`.
+        params: its parameters, in order.
+        order: the ORDER BY of the customers.
+        limit: at most this many customers (None: all).
+        thresholds: the percentile thresholds of glossary terms, by (field, percentile).
+        as_of: the reference time windows were resolved against (None when none was needed).
+    """
 
     where: str
     params: list[Any]
     order: str
     limit: int | None
     thresholds: dict[tuple[str, float], float]
+    as_of: datetime | None = None
+    _periods: dict[str, Period] = field(default_factory=dict, repr=False)
+
+    def period(self, window: Window) -> Period:
+        """The actual period of one of the spec's windows (resolved once, against `as_of`)."""
+        key = window.model_dump_json()
+        if key not in self._periods:
+            if self.as_of is None:
+                raise SpecError("this workspace has no reference time yet; run `segmint run` first")
+            self._periods[key] = resolve_window(window, self.as_of)
+        return self._periods[key]
 
 
-class SpecError(ValueError):
-    """A spec refers to something the workspace does not have."""
+def reference_time(con: duckdb.DuckDBPyConnection) -> datetime | None:
+    """The as_of of the workspace's latest run (None before any run)."""
+    run = read_latest_run(con)
+    return None if run is None else run.as_of
 
 
 def compile_spec(spec: QuerySpec, cat: Catalogue, glossary: Glossary,
-                 con: duckdb.DuckDBPyConnection,
-                 matches: Mapping[str, Sequence[str]] | None = None) -> CompiledQuery:
+                 con: duckdb.DuckDBPyConnection, matches: ItemMatches | None = None, *,
+                 as_of: datetime | None = None) -> CompiledQuery:
     """Turn a validated spec into a WHERE clause over `users u` with bound parameters.
 
     Args:
         spec: the query.
         cat: what the workspace has (the whitelist of fields, the segments).
         glossary: the business terms the spec may name.
-        con: the workspace's connection (percentile thresholds are read from it).
-        matches: the user ids each interest phrase of the spec matched, bound as a parameter
-            list; a phrase without an entry matches no one.
+        con: the workspace's connection (percentile thresholds and as_of are read from it).
+        matches: the items each product phrase matched (agent/ask/_matches.py), by
+            `match_key`; a phrase without an entry matches nothing.
+        as_of: the reference time windows resolve against (default: the latest run's).
 
     Raises:
-        SpecError: unknown field, term or segment.
+        SpecError: unknown field, term or segment; a window after the data; an events condition
+            on a workspace built before event questions.
     """
     pairs = {(f.field, f.percentile) for group in spec.any_of for c in group
              if c.kind == "term" and c.term in glossary.terms
              for f in glossary.terms[c.term].filters if f.percentile is not None}
     thresholds = percentile_thresholds(con, pairs)
+    needs_time = any(c.window is not None for g in spec.any_of for c in g) or (
+        spec.measure is not None and spec.measure.window is not None) or spec.group_by in PERIODS
+    compiled = CompiledQuery("TRUE", [], "u.user_id", spec.limit, thresholds,
+                             (as_of or reference_time(con)) if needs_time else None)
+    if any(c.kind in ("events", "interest") for g in spec.any_of for c in g):
+        require_activity(con)
     params: list[Any] = []
     groups = []
     for group in spec.any_of:
-        parts = [_condition_sql(c, cat, glossary, thresholds, matches or {}, params) for c in group]
+        parts = [_condition_sql(c, cat, glossary, compiled, matches or {}, params) for c in group]
         groups.append("(" + " AND ".join(parts) + ")" if parts else "TRUE")
-    where = " OR ".join(groups) if groups else "TRUE"
-    order = "u.user_id"
-    if spec.sort_by is not None:
+    compiled.where = " OR ".join(groups) if groups else "TRUE"
+    compiled.params = params
+    # "value" orders a table's rows (or ranks groups) by their number, not the customers.
+    by_value = spec.sort_by == "value" and (spec.group_by is not None or spec.measure is not None)
+    if spec.sort_by is not None and not by_value:
         if spec.sort_by not in cat.numeric:
             raise SpecError(f"cannot sort by '{spec.sort_by}'")
-        order = f'u."{spec.sort_by}" {"DESC" if spec.descending else "ASC"} NULLS LAST, u.user_id'
-    return CompiledQuery(where, params, order, spec.limit, thresholds)
+        compiled.order = (f'u."{spec.sort_by}" {"DESC" if spec.descending else "ASC"} NULLS LAST, '
+                          "u.user_id")
+    return compiled
 
 
-def _condition_sql(c: Condition, cat: Catalogue, glossary: Glossary,
-                   thresholds: dict[tuple[str, float], float],
-                   matches: Mapping[str, Sequence[str]], params: list[Any]) -> str:
+# Calendar periods of the events a table may be grouped by (agent/query/measures.py).
+PERIODS = ("week", "month", "quarter", "year")
+
+
+def require_activity(con: duckdb.DuckDBPyConnection) -> None:
+    """Refuse event questions on a workspace built before `activity` existed.
+
+    Raises:
+        SpecError: no `activity` table.
+    """
+    if not con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = 'activity'").fetchall():
+        raise SpecError("this workspace was built before questions about events; "
+                        "run `segmint run` again to answer them")
+
+
+def _condition_sql(c: Condition, cat: Catalogue, glossary: Glossary, compiled: CompiledQuery,
+                   matches: ItemMatches, params: list[Any]) -> str:
     if c.kind == "term":
         term = glossary.terms.get(c.term or "")
         if term is None:
             raise SpecError(f"unknown term '{c.term}'")
         parts = []
         for f in term.filters:
-            value = f.value if f.percentile is None else thresholds[(f.field, f.percentile)]
+            value = f.value if f.percentile is None else compiled.thresholds[(f.field, f.percentile)]
             params.append(value)
             parts.append(f'coalesce(u."{_numeric(f.field, cat)}" {f.op} ?, false)')
         sql = "(" + " AND ".join(parts) + ")"
     elif c.kind == "field":
         sql = _field_sql(c, cat, params)
-    elif c.kind == "interest":
-        params.append(list(matches.get(c.interest or "", ())))
-        sql = "u.user_id IN (SELECT unnest(CAST(? AS VARCHAR[])))"
-    else:
+    elif c.kind in ("events", "interest"):
+        period = None if c.window is None else compiled.period(c.window)
+        sql = events_sql(c, period, matches, params)
+    elif c.kind == "cohort" and c.window is not None:  # a cohort always has one (Condition)
+        column = "u.first_purchase" if c.cohort == "first_purchase" else "u.last_purchase"
+        sql = f"coalesce({window_sql(column, compiled.period(c.window), params)}, false)"
+    else:  # segment
         if not cat.has_segments:
             raise SpecError("this workspace has no segments yet")
         if c.segment not in cat.segments:
             raise SpecError(f"unknown segment '{c.segment}'")
         params.append(c.segment)
         sql = "coalesce(CAST(u.segment_id AS VARCHAR) = ?, false)"
-    return f"NOT {sql}" if c.negate else sql
+    return f"NOT ({sql})" if c.negate else sql
 
 
 def _field_sql(c: Condition, cat: Catalogue, params: list[Any]) -> str:

@@ -172,7 +172,8 @@ class QuerySpec(BaseModel):
     Attributes:
         intent: list, count, describe, compare or top (how the answer is worded).
         any_of: the customers: an OR of AND-groups of conditions (all customers when empty).
-        sort_by: a numeric field to order customers by.
+        sort_by: a numeric field to order customers by; "value" orders a table's rows by their
+            number (the default order of a table that names no groups).
         descending: highest first (customers, and a table's rows when ordered by value).
         limit: at most this many customers, or this many table rows.
         measure: the number asked for ("average order value"); None lists customers.

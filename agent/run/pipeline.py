@@ -25,6 +25,7 @@ from segmint.agent.core.schema import USER_TEXT, assemble_segments, assemble_use
 from segmint.agent.core.workspace import Workspace
 from segmint.agent.describe.namers import make_namer
 from segmint.agent.describe.step import describe_segments
+from segmint.agent.ingest.activity import build_activity
 from segmint.agent.ingest.events import carry_events, ingest
 from segmint.agent.ingest.features import features_step
 from segmint.agent.query.glossary import load_glossary
@@ -186,6 +187,7 @@ def run(
                            if append else None)
         with clock.stage("features"):
             features = features_step(con, config, ingested)
+            build_activity(con)  # what event questions read (agent/ingest/activity.py)
         files_dir = ws.files_dir(record.run_id)
         with clock.stage("embed"):
             vectors, embedded = embed_stage(con, config, files_dir, eng)

@@ -44,15 +44,36 @@ def _sizes(ws: Path) -> dict[str, int]:
             "SELECT segment_id, count(*) FROM users GROUP BY 1").fetchall()}
 
 
+def _goal_members(ws: Path) -> dict[tuple[str, str | None], int]:
+    """Members per (segment, glossary term) worked out with pandas from the users' features."""
+    with Workspace(ws).connect() as con:
+        u = con.execute("SELECT CAST(segment_id AS VARCHAR) AS seg, orders, recency_days, "
+                        "tenure_days, revenue FROM users").df()
+    buyers = u[u["orders"] >= 1]
+    p80 = buyers["revenue"].quantile(0.8)
+    terms = {
+        "lapsed": (u["orders"] >= 1) & (u["recency_days"] > 90),
+        "at_risk": (u["orders"] >= 2) & (u["recency_days"] > 45) & (u["recency_days"] <= 90),
+        "new_customers": u["tenure_days"] <= 30, "one_time_buyers": u["orders"] == 1,
+        "high_spenders": u["revenue"] >= p80, None: u["orders"].notna() | u["orders"].isna()}
+    return {(seg, term): int(mask[u["seg"] == seg].sum()) for term, mask in terms.items()
+            for seg in set(u["seg"])}
+
+
 @pytest.mark.parametrize("shop", ["shop_with_users", "online_retail"])
-def test_every_builtin_brief_verifies(shop: str, request: pytest.FixtureRequest) -> None:
+def test_every_builtin_brief_verifies_and_targets_its_goal(shop: str,
+                                                           request: pytest.FixtureRequest) -> None:
     ws, _ = request.getfixturevalue(shop)
     sizes = _sizes(ws)
+    truth = _goal_members(ws)
     for sid in _segment_ids(ws):
         doc = campaign_brief(Workspace(ws), sid)
         assert doc["verified"], doc
         assert doc["segment"]["size"] == sizes[sid]
-        assert f"{sizes[sid]:,}" in doc["audience"]
+        # A win-back brief targets the lapsed members, with their exact count, and so on.
+        audience = truth[(sid, doc["plan"]["term"])]
+        assert doc["plan"]["audience"] == audience
+        assert f"{audience:,}" in doc["audience"]
         assert all(doc[f].strip() for f in FIELDS)
         assert doc["writer"] == "builtin"
 
@@ -60,7 +81,7 @@ def test_every_builtin_brief_verifies(shop: str, request: pytest.FixtureRequest)
 @pytest.mark.parametrize(("field", "planted", "complaint"), [
     ("goal", "Win back 93% of them.", "93%"),
     ("offer", "Feature the bestseller at £12.34.", "£12.34"),
-    ("audience", "Some customers who like tea.", "size"),
+    ("audience", "Some customers who like tea.", "how many customers the goal is for"),
     ("message", "Call us on +44 20 7946 0958 today.", "personal data"),
     ("message", "<script>alert(1)</script>", "markup"),
     ("offer", "x'); DROP TABLE users;--", "SQL"),

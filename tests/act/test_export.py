@@ -8,8 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import pytest
 
+from conftest import purchase_rows
 from segmint.agent.cli import main
 
 QUESTION = "top 10 customers by revenue"
@@ -116,3 +119,79 @@ def test_an_explicit_format_names_any_file(workspace: str, tmp_path: Path,
     line = refused(monkeypatch, capsys, "export", "--question", QUESTION, "-o", str(path),
                    "--format", "xlsx", "-w", workspace)
     assert "option '--format': unknown export format 'xlsx' — fix: use csv, parquet or jsonl" in line
+
+
+def _read(path: Path) -> list[dict[str, Any]]:
+    if path.suffix == ".parquet":
+        return pq.read_table(path).to_pylist()
+    if path.suffix == ".csv":
+        return pacsv.read_csv(path).to_pylist()
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".jsonl"])
+def test_exports_have_the_same_types_in_every_format(workspace: str, tmp_path: Path, suffix: str,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / f"top{suffix}"
+    code, _, stderr = segmint(monkeypatch, capsys, "export", "--question", QUESTION, "-o", str(path),
+                              "-w", workspace)
+    assert code == 0, stderr
+    rows = _read(path)
+    assert len(rows) == 10
+    for row in rows:  # whole numbers, never text or floats, whatever the format
+        assert isinstance(row["segment_id"], int) and isinstance(row["recency_days"], int)
+        assert isinstance(row["orders"], int) and isinstance(row["revenue"], float)
+    if suffix == ".parquet":
+        schema = pq.read_schema(path)
+        assert str(schema.field("segment_id").type) == str(schema.field("recency_days").type) == "int64"
+
+
+def test_a_question_export_says_what_each_customer_did(workspace: str, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    rows = purchase_rows(40, seed=5, texts=("mug", "tea", "kettle"))
+    last: dict[str, str] = {}
+    for r in rows:
+        if r["text"] == "kettle":
+            last[r["user_id"]] = max(last.get(r["user_id"], ""), r["timestamp"][:10])
+    path = tmp_path / "kettles.jsonl"
+    code, stdout, stderr = segmint(monkeypatch, capsys, "ask", "who bought kettles?", "--export", str(path),
+                                   "-w", workspace, "--json")
+    assert code == 0, stderr
+    doc = json.loads(stdout)
+    assert doc["kind"] == "customers" and doc["export"] == str(path)
+    assert doc["matched_products"] == [{"product_id": None, "text": "kettle", "customers": len(last),
+                                        "phrase": "kettles"}]
+    exported = _read(path)
+    assert {r["user_id"] for r in exported} == set(last)
+    for r in exported:
+        assert f"bought kettle on {last[r['user_id']]}" in r["why"] and r["why"].startswith("revenue ")
+
+
+def test_numbers_and_tables_export_their_rows(workspace: str, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    rows = purchase_rows(40, seed=5, texts=("mug", "tea", "kettle"))
+    months: dict[str, float] = {}
+    for r in rows:
+        months[r["timestamp"][:7]] = months.get(r["timestamp"][:7], 0.0) + float(r["price"])
+    table = tmp_path / "months.csv"
+    code, stdout, stderr = segmint(monkeypatch, capsys, "ask", "revenue by month", "--export", str(table),
+                                   "-w", workspace, "--json")
+    assert code == 0, stderr
+    doc = json.loads(stdout)
+    assert doc["kind"] == "table" and doc["group_by"] == "month"
+    written = _read(table)
+    assert [r["group"] for r in written] == sorted(months) == [r["group"] for r in doc["rows"]]
+    assert [r["value"] for r in written] == pytest.approx([months[m] for m in sorted(months)])
+    assert {r["measure"] for r in written} == {"total revenue"}
+    number = tmp_path / "mean.parquet"
+    code, _, stderr = segmint(monkeypatch, capsys, "export", "--question", "what is the average revenue?",
+                              "-o", str(number), "-w", workspace)
+    assert code == 0, stderr
+    assert "wrote 1 row (mean revenue)" in stderr
+    (row,) = _read(number)
+    users = {r["user_id"] for r in rows}
+    assert row["value"] == pytest.approx(sum(float(r["price"]) for r in rows) / len(users))
+    assert row["customers"] == len(users) and row["measure"] == "mean revenue"

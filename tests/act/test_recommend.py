@@ -86,23 +86,66 @@ def test_online_retail_recommendations_are_true_shares(
     assert total > 0
 
 
-def test_user_gets_what_their_segment_buys_and_they_have_not(shop_with_users: tuple[Path, Path]) -> None:
+def _check_user(ws: Path, uid: str, purchases: Any, product: str, user: str, text: str) -> dict[str, Any]:
+    """`recommend --user` against pandas: nothing owned, every item tied to a product they bought
+    (the co-purchase share and lift recomputed), a typical member's items from their segment."""
+    doc = recommend_user(Workspace(ws), uid, limit=20)
+    buyers = purchases.groupby(product)[user].agg(set)
+    n_users = len(_segments(ws))
+    mine = purchases[purchases[user] == uid]
+    owned = set(mine[product])
+    assert not {i["product_id"] for i in doc["items"]} & owned
+    if not owned:  # nothing bought yet: the segment's products, and it says so
+        assert doc["note"].startswith("no purchase yet") and doc["basis"] == "segment"
+        return doc
+    for item in doc["items"]:
+        # `because` is the text of one of their own products; its other buyers bought this one
+        # at least 1.5 times as often as the shop does.
+        theirs = set(mine[mine[text] == item["because"]][product])
+        assert theirs, (uid, item)
+        co = buyers[next(iter(sorted(theirs)))] - {uid}
+        both = len(co & buyers[item["product_id"]])
+        tie = item["related"]
+        assert tie["buyers"] == both >= 2
+        assert tie["buyers_share"] == pytest.approx(both / len(co), abs=1e-6)
+        pop = len(buyers[item["product_id"]]) / n_users
+        assert tie["buyers_share"] >= 1.5 * pop - 1e-9
+        assert tie["lift"] == pytest.approx(tie["buyers_share"] / pop, rel=1e-3)
+    if doc["basis"] == "segment":
+        assert not doc["loosely_placed"]
+        promoted = [i["product_id"] for i in recommend_segment(Workspace(ws), doc["segment"]["id"],
+                                                               limit=500)["items"]]
+        got = [i["product_id"] for i in doc["items"]]
+        assert got == [p for p in promoted if p in set(got)]  # the segment's order
+    else:
+        assert "tied to what they bought" in doc["note"] or "own history" in doc["note"]
+    return doc
+
+
+def test_user_gets_products_tied_to_what_they_bought(shop_with_users: tuple[Path, Path]) -> None:
     ws, events = shop_with_users
     raw = pd.read_parquet(events)
     purchases = raw[(raw["event_type"] == "purchase") & (raw["quantity"] > 0)]
     seg_of = _segments(ws)
-    owned = purchases.groupby("user_id")["product_id"].agg(set)
-    checked = 0
-    for uid in sorted(u for u, s in seg_of.items() if s != "0")[:40:4]:
-        doc = recommend_user(Workspace(ws), uid)
-        seg = recommend_segment(Workspace(ws), seg_of[uid], limit=500)
-        assert doc["segment"]["id"] == seg_of[uid]
-        mine = owned.get(uid, set())
-        expected = [i for i in seg["items"] if i["product_id"] not in mine][:10]
-        assert doc["items"] == expected
-        assert not {i["product_id"] for i in doc["items"]} & mine
-        checked += len(doc["items"])
-    assert checked > 0
+    docs = [_check_user(ws, uid, purchases, "product_id", "user_id", "text")
+            for uid in sorted(u for u, s in seg_of.items() if s != "0")[:60:4]]
+    assert sum(len(d["items"]) for d in docs) > 0
+    assert {d["basis"] for d in docs} >= {"segment"}
+
+
+def test_online_retail_loosely_placed_customer_gets_his_own_history(
+        online_retail: tuple[Path, dict[str, Any]]) -> None:
+    """Customer 17850 (typicality under 0.1, never bought what his segment is named after) gets
+    products tied to his own purchases, and is told so."""
+    ws, _ = online_retail
+    raw = pd.read_csv(ONLINE_RETAIL, dtype={"CustomerID": str, "InvoiceNo": str, "StockCode": str})
+    raw = raw[raw["CustomerID"].notna()].copy()
+    raw["uid"] = raw["CustomerID"].str.replace(r"\.0$", "", regex=True)
+    raw["Description"] = raw["Description"].str.strip()
+    purchases = raw[(raw["Quantity"] >= 0) & (raw["Quantity"] * raw["UnitPrice"] >= 0)]
+    doc = _check_user(ws, "17850", purchases, "StockCode", "uid", "Description")
+    assert doc["loosely_placed"] and doc["basis"] == "own history" and doc["items"]
+    assert "loosely placed" in doc["note"]
 
 
 def test_cli_json_document(shop_with_users: tuple[Path, Path]) -> None:

@@ -12,12 +12,14 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from conftest import run_cli
 from segmint.agent.act.customers import get_user, similar_customers
 from segmint.agent.act.export import COLUMNS
 from segmint.agent.api.app import create_app, warm_up
 from segmint.agent.ask.answer import Answerer
+from segmint.agent.cli import app
 from segmint.agent.cli.serve import check_binding, check_port, is_loopback
 from segmint.agent.core.errors import UsageError
 from segmint.agent.core.workspace import Workspace
@@ -331,3 +333,44 @@ def test_schemathesis_no_server_errors_and_responses_match_the_schema(
                                        content_type_conformance, response_schema_conformance])
 
     check()
+
+
+KINDS = {"who bought tents?": ("customers", {"count", "sample", "export", "matched_products"}),
+         "what is the average revenue of my lapsed customers?": ("number", {"value", "measure", "customers"}),
+         "average order value by region": ("table", {"group_by", "measure", "rows"})}
+
+
+@pytest.mark.parametrize("question", list(KINDS))
+def test_every_kind_is_the_same_json_on_the_cli_and_the_api(client: TestClient, shop: Path,
+                                                            question: str) -> None:
+    kind, keys = KINDS[question]
+    res = client.post("/api/ask", json={"question": question})
+    assert res.status_code == 200, res.text
+    doc = res.json()
+    cli = CliRunner().invoke(app, ["ask", question, "-w", str(shop), "--json"])
+    assert cli.exit_code == 0, cli.output
+    assert doc == json.loads(cli.stdout)
+    assert doc["kind"] == kind and keys <= set(doc)
+    assert {"question", "understood", "answer", "definition", "query", "count", "sample", "export",
+            "parser", "paraphrases"} <= set(doc)
+    if kind == "number":
+        assert isinstance(doc["value"], float) and doc["customers"] > 0
+    if kind == "table":
+        assert doc["rows"] and all(set(r) == {"group", "value", "customers"} for r in doc["rows"])
+        shown = CliRunner().invoke(app, ["ask", question, "-w", str(shop)]).stdout  # a terminal table
+        lines = [line for line in shown.splitlines() if any(r["group"] in line for r in doc["rows"])]
+        assert len(lines) >= len(doc["rows"]) and f"{doc['rows'][0]['customers']:,}" in shown
+        values = [r["value"] for r in doc["rows"]]
+        assert values == sorted(values, reverse=True) and doc["answer"].startswith(doc["rows"][0]["group"])
+    if kind == "customers":
+        assert doc["matched_products"] and all("tent" in p["text"].lower() for p in doc["matched_products"])
+
+
+def test_a_table_exports_its_rows(client: TestClient) -> None:
+    question = "average order value by region"
+    doc = client.post("/api/ask", json={"question": question}).json()
+    for params in ({"question": question}, {"query": json.dumps(doc["query"])}):
+        rows = _read(client.get("/api/export", params={**params, "format": "jsonl"}).content, "jsonl")
+        assert [(r["group"], r["customers"]) for r in rows] == [
+            (r["group"], r["customers"]) for r in doc["rows"]]
+        assert [r["value"] for r in rows] == pytest.approx([r["value"] for r in doc["rows"]])

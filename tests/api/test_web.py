@@ -160,6 +160,44 @@ def test_ask_shows_the_cli_count_and_a_follow_up_narrows_it(browser_page: tuple[
     assert not blocked
 
 
+def _ask(page: Any, question: str) -> Any:
+    fresh(page)
+    before = page.locator("[data-testid=answer]").count()
+    page.fill("[data-testid=question]", question)
+    page.press("[data-testid=question]", "Enter")
+    page.wait_for_function(f"document.querySelectorAll('[data-testid=answer]').length > {before} && "
+                           "!document.querySelector('[data-testid=answer]:last-child .spinner')")
+    return page.locator("[data-testid=answer]").last
+
+
+def test_numbers_tables_and_matched_products_render(browser_page: tuple[Any, list[str]], shop: Path) -> None:
+    page, blocked = browser_page
+
+    def cli(question: str) -> dict[str, Any]:
+        out = CliRunner().invoke(app, ["ask", question, "-w", str(shop), "--json"], catch_exceptions=False)
+        return dict(json.loads(out.stdout))
+
+    number = cli("what is the average revenue of my lapsed customers?")
+    card = _ask(page, "what is the average revenue of my lapsed customers?")
+    shown = f"£{number['value']:,.2f}"
+    assert card.locator("[data-testid=answer-value]").inner_text() == shown
+    assert f"{number['customers']:,} customers" in card.inner_text()
+    table = cli("average order value by region")
+    card = _ask(page, "average order value by region")
+    rows = card.locator("[data-testid=answer-table] tbody tr")
+    assert rows.count() == len(table["rows"])
+    assert [rows.nth(i).locator("td").first.inner_text() for i in range(rows.count())] == \
+        [r["group"] for r in table["rows"]]
+    assert table["rows"][0]["group"] in card.locator("[data-testid=answer-text]").inner_text()
+    products = cli("who bought tents?")
+    card = _ask(page, "who bought tents?")
+    chips = card.locator("[data-testid=matched-products] .chip")
+    assert chips.count() == len(products["matched_products"])
+    assert products["matched_products"][0]["text"] in chips.first.inner_text()
+    shot(page, "ask-kinds")
+    assert not blocked
+
+
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
 def test_export_button_downloads_the_list(browser_page: tuple[Any, list[str]], shop: Path,
                                           tmp_path: Path, fmt: str) -> None:

@@ -13,11 +13,12 @@ from typer.testing import CliRunner
 from conftest import WriteEvents
 from segmint.agent.api.app import create_app
 from segmint.agent.ask.answer import Answerer
-from segmint.agent.ask.conversation import Conversation
+from segmint.agent.ask.conversation import Conversation, merge
 from segmint.agent.cli import app
 from segmint.agent.core.config import RunConfig
 from segmint.agent.core.errors import NotUnderstood
 from segmint.agent.core.workspace import Workspace
+from segmint.agent.query import QuerySpec
 from segmint.agent.run.pipeline import run
 
 HIGH_SPENDERS = {"intent": "list", "conditions": [{"kind": "term", "name": "high_spenders"}]}
@@ -101,3 +102,41 @@ def test_the_api_answers_follow_ups_with_its_llm(ws: Workspace, monkeypatch: pyt
                                                "context": first["query"]}).json()
     assert (first["count"], follow["count"]) == (12, 4)
     assert first["parser"] == follow["parser"] == "llm:openai:scripted"
+
+
+def _revenue(u: int) -> float:
+    return 10.0 * (u + 1)  # the `ws` shop: one order per customer, at 10 x (u + 1)
+
+
+COUNTRY = ["Germany", "France", "Spain"]
+
+
+def test_follow_ups_narrow_a_number(conv: Conversation) -> None:
+    conv.spec = QuerySpec.model_validate({"any_of": [[{"kind": "field", "field": "country", "op": "=",
+                                                       "value": "Germany"}]],
+                                          "measure": {"agg": "mean", "field": "revenue"}})
+    narrowed = conv.ask("of those, who spent over 300?")
+    kept = [_revenue(u) for u in range(60) if u % 3 == 0 and _revenue(u) > 300]
+    assert narrowed.kind == "number" and narrowed.value == pytest.approx(sum(kept) / len(kept))
+    assert narrowed.customers == len(kept) and "Germany" in narrowed.definition
+    counted = conv.ask("of those, how many spent over 500?")
+    assert counted.kind == "number" and counted.value == counted.count == sum(
+        1 for u in range(60) if u % 3 == 0 and _revenue(u) > 500)
+
+
+def test_follow_ups_narrow_a_table(conv: Conversation) -> None:
+    conv.spec = QuerySpec.model_validate({"measure": {"agg": "sum", "field": "revenue"},
+                                          "group_by": "country", "groups": ["Spain", "France"]})
+    narrowed = conv.ask("of those, who spent over 300?")
+    assert narrowed.kind == "table" and [r["group"] for r in narrowed.rows] == ["Spain", "France"]
+    for row in narrowed.rows:
+        mine = [_revenue(u) for u in range(60) if COUNTRY[u % 3] == row["group"] and _revenue(u) > 300]
+        assert row["value"] == pytest.approx(sum(mine)) and row["customers"] == len(mine)
+
+
+def test_merge_keeps_what_the_refinement_does_not_change() -> None:
+    table = QuerySpec.model_validate({"measure": {"agg": "mean", "field": "aov"}, "group_by": "country"})
+    refined = merge(table, QuerySpec.model_validate({"any_of": [[{"kind": "term", "term": "lapsed"}]]}))
+    assert (refined.kind, refined.group_by, refined.measure) == ("table", "country", table.measure)
+    regrouped = merge(table, QuerySpec.model_validate({"group_by": "segment"}))
+    assert regrouped.group_by == "segment" and regrouped.measure == table.measure

@@ -21,12 +21,15 @@ from llm_fakes import ToolCallingFake, UnreachableFake
 from conftest import build_workspace, write_rows
 from segmint.agent.ask.answer import ask
 from segmint.agent.core.config import RunConfig
+from segmint.agent.core.records import read_segments
 from segmint.agent.core.workspace import Workspace
+from segmint.agent.describe.builtin_namer import builtin_text, unique_names
 from segmint.agent.describe.namers import make_namer
-from segmint.agent.describe.naming import NamedSegment, builtin_text, unique_names, verify
+from segmint.agent.describe.naming import NamedSegment, verify
 from segmint.agent.describe.naming_chain import LLMNamer
 from segmint.agent.describe.profile import profile_segments
 from segmint.agent.describe.step import segments_document, shop_term_shares
+from segmint.agent.describe.support import NameFacts
 from segmint.agent.llm.backends import LLMSpecError
 from segmint.agent.llm.privacy import read_call_log
 from segmint.agent.query import catalogue
@@ -65,7 +68,8 @@ def test_run_with_a_real_llm_names_every_segment_verifiably(
     ws = Workspace(tmp_path / "ws")
     with ws.connect() as con:
         doc = segments_document(con)
-        profiles = {p.id: p for p in profile_segments(con, load_glossary(), catalogue(con))}
+        # The stored facts: what each text was verified against when it was written.
+        profiles = {str(s.id): s.profile for s in read_segments(con)}
     named = [s for s in doc["segments"] if s["id"] != "0"]
     assert named
     names = [s["name"] for s in named]
@@ -81,7 +85,9 @@ def test_run_with_a_real_llm_names_every_segment_verifiably(
         text = SegmentText(name=seg["name"], description=seg["description"],
                            key_traits=seg["key_traits"])
         others = [n for n in names if n != seg["name"]]
-        assert verify(text, profiles[seg["id"]], others, 90).ok
+        support = seg.get("name_support")
+        facts = NameFacts.from_json(support) if support else None
+        assert verify(text, profiles[seg["id"]], others, 90, facts, quoted=names).ok
         assert "HACKED" not in seg["name"].upper() or seg["namer"] == "builtin"
     log = (tmp_path / "ws" / "llm_calls.jsonl").read_text().splitlines()
     assert log and all(json.loads(line)["purpose"] == "name_segment" for line in log)
@@ -192,3 +198,31 @@ def test_make_namer_builds_the_chain_with_the_call_log(llama_env: LlamaServer, t
     namer, reason = make_namer(llama_env.spec, tmp_path, load_glossary(), 90)
     assert reason is None and isinstance(namer, LLMNamer)
     assert (namer.backend, namer.total_customers) == (llama_env.spec, 90)
+
+
+def test_an_llm_name_needs_the_support_of_the_builtin_one(shop: Workspace) -> None:
+    """A name is accepted only when its words are phrases members bought at least as widely."""
+    from segmint.agent.describe.support import name_facts
+
+    with shop.connect() as con:
+        stored = {str(s.id): s for s in read_segments(con)}
+        facts = name_facts(con, [s for s in stored if s != "0"])
+    sid = next(s for s, f in facts.items() if f.supported)
+    prof, builtin = stored[sid].profile, NamedSegment(sid, stored[sid].profile and
+                                                       _builtin_text(stored[sid]), "builtin")
+    phrase = facts[sid].phrases[0].text
+    unsupported = json.dumps({"name": "Outdoor Adventure Crowd", "description": f"{prof.size} customers."})
+    fans = json.dumps({"name": f"{phrase} fans", "description": f"{prof.size} customers."})
+    namer, model = _namer([unsupported, unsupported])
+    [named] = namer.name([prof], [builtin], facts)
+    assert named.namer == "builtin" and "not a phrase members bought" in named.reason
+    assert "phrases_members_bought" in str(model.seen[0][-1].content)
+    namer, _ = _namer([fans])
+    [named] = namer.name([prof], [builtin], facts)
+    assert (named.namer, named.text.name) == ("llm:fake", f"{phrase} fans")
+
+
+def _builtin_text(seg: Any) -> Any:
+    from segmint.agent.describe.naming import SegmentText
+
+    return SegmentText(name=seg.name, description=seg.description, key_traits=seg.key_traits)

@@ -226,6 +226,47 @@ function customersTable(rows) {
       el("td", {}, days(r.recency_days)), el("td", { class: "note" }, r.why)))));
 }
 
+// A number of an answer, as the server's measure reads: a share in percent, money with the
+// shop's currency, counts whole.
+const MONEY_FIELDS = new Set(["revenue", "aov", "returned_amount", "expected_spend", "expected_value", "spend"]);
+function measureValue(a, v) {
+  const m = a.query?.measure || { agg: "count" };
+  if (v === null || v === undefined) return "–";
+  if (m.agg === "share") return pct(v);
+  if (m.agg === "count") return nf.format(v);
+  if (!MONEY_FIELDS.has(m.field)) return nf.format(Math.round(v * 100) / 100);
+  const pence = Math.abs(v).toLocaleString("en-GB", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  return `${v < 0 ? "−" : ""}${state.summary?.currency || ""}${pence}`;
+}
+
+function answerTable(a) {
+  return el("table", { "data-testid": "answer-table" },
+    el("thead", {}, el("tr", {}, el("th", {}, (a.group_by || "").replaceAll("_", " ")), el("th", { class: "num" }, a.measure),
+      el("th", { class: "num" }, "Customers"))),
+    el("tbody", {}, a.rows.map((r) => el("tr", {}, el("td", {}, r.group), el("td", { class: "num" }, measureValue(a, r.value)),
+      el("td", { class: "num" }, nf.format(r.customers))))));
+}
+
+function matchedProducts(a) {
+  if (!a.matched_products) return null;
+  const shown = a.matched_products.slice(0, 12);
+  return el("div", { class: "products-matched", "data-testid": "matched-products" }, el("b", {}, "Products matched: "),
+    shown.length ? shown.map((p) => el("span", { class: "chip static" }, `${p.text || p.product_id} (${nf.format(p.customers)})`))
+      : el("span", { class: "note" }, "none"),
+    a.matched_products.length > shown.length ? el("span", { class: "note" }, ` and ${nf.format(a.matched_products.length - shown.length)} more`) : null);
+}
+
+function answerHeadline(a) {
+  if (a.kind === "number") {
+    return el("div", { class: "headline" }, el("span", { class: "count", "data-testid": "answer-value" }, measureValue(a, a.value)),
+      el("span", { class: "count-label" }, a.query?.measure?.agg === "count" || !a.measure ? (a.count === 1 ? "customer" : "customers")
+        : `${a.measure} · ${nf.format(a.customers)} customers`));
+  }
+  if (a.kind === "table") return el("div", { class: "answer-text", "data-testid": "answer-text" }, a.answer);
+  return el("div", { class: "headline" }, el("span", { class: "count", "data-testid": "answer-count" }, nf.format(a.count)),
+    el("span", { class: "count-label" }, a.count === 1 ? "customer" : "customers"));
+}
+
 async function ask(question) {
   question = question.trim();
   if (!question) return;
@@ -240,17 +281,21 @@ async function ask(question) {
     const followUp = state.context !== null && FOLLOW_UP.test(question);
     state.context = a.query;
     state.lastAnswer = a;
-    const isCount = a.query?.intent === "count";
-    card.replaceChildren(el("div", { class: "q" }, `“${question}”`,
+    const list = (a.kind || "customers") === "customers" && a.query?.intent !== "count";
+    card.replaceChildren(...[el("div", { class: "q" }, `“${question}”`,
       followUp ? el("span", { class: "badge strong follow" }, "narrows the previous answer") : null),
-      el("div", { class: "headline" }, el("span", { class: "count", "data-testid": "answer-count" }, nf.format(a.count)),
-        el("span", { class: "count-label" }, a.count === 1 ? "customer" : "customers")),
+      answerHeadline(a),
       el("div", { class: "definition", "data-testid": "definition" }, el("b", {}, "Definition: "), a.definition),
-      isCount || !a.sample.length ? null : customersTable(a.sample),
+      a.notes?.length ? el("div", { class: "note", "data-testid": "answer-notes" }, a.notes.join(" ")) : null,
+      matchedProducts(a),
+      a.kind === "table" ? answerTable(a) : null,
+      list && a.sample.length ? customersTable(a.sample) : null,
       el("div", { class: "actions" },
-        a.sample.length < a.count && !isCount ? el("span", { class: "note" }, `Showing ${a.sample.length} of ${nf.format(a.count)}. `) : null,
+        list && a.sample.length < a.count ? el("span", { class: "note" }, `Showing ${a.sample.length} of ${nf.format(a.count)}. `) : null,
         a.count ? exportControls({ query: JSON.stringify(a.query) }, question) : null,
-        el("span", { class: "note" }, "Ask a follow-up such as “of those, who …” to narrow this list.")));
+        el("span", { class: "note" }, "Ask a follow-up such as “of those, who …” to narrow this answer.")),
+      list && a.count ? saveAudienceForm(question, a.query) : null]
+      .filter((part) => part !== null));
     $("#context").classList.remove("hidden");
     $("#context-text").textContent = `Follow-ups refine: “${short(question, 60)}” (${nf.format(a.count)} customers)`;
   } catch (err) {

@@ -5,7 +5,7 @@
 
 const audienceState = { loaded: false, names: [] };
 
-function saveAudienceForm(question) {
+function saveAudienceForm(question, query) {
   const name = el("input", { type: "text", placeholder: "Name, e.g. lapsed VIPs", maxlength: "80",
     "data-testid": "audience-name", "aria-label": "audience name" });
   const button = el("button", { class: "primary", type: "submit", "data-testid": "audience-save" }, "Save as audience");
@@ -16,7 +16,7 @@ function saveAudienceForm(question) {
     button.disabled = true;
     try {
       const res = await api("/api/audiences", { method: "POST", headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ name: name.value.trim(), question }) });
+        body: JSON.stringify({ name: name.value.trim(), question, query }) });
       const doc = await res.json();
       toast(`Saved audience “${doc.name}”: ${nf.format(doc.size)} customers now`);
       audienceState.loaded = false;

@@ -1,0 +1,59 @@
+"""Why each selected customer is in an answer: their snapshot (describe_customer) and the evidence
+of what they did that the question asked about ("bought DAIRY MAID TRADITIONAL TEAPOT on
+2011-11-05", "spent £1,234.00 in the last 90 days"), as every sample row and export carries it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import duckdb
+
+from segmint.agent.ask._describe import VERBS, money
+from segmint.agent.ask._matches import ProductMatch
+from segmint.agent.describe.why import describe_customer
+from segmint.agent.query import CompiledQuery, QuerySpec, event_of, evidence_sql, match_key, product_phrase
+
+__all__ = ["add_reasons"]
+
+_MEASURE_WORDS = {"events": "{} events", "orders": "{} orders", "spend": "spent {}", "units": "{} units",
+                  "days": "on {} days"}
+
+
+def add_reasons(con: duckdb.DuckDBPyConnection, spec: QuerySpec, compiled: CompiledQuery,
+                found: Mapping[tuple[str, str], ProductMatch], rows: list[dict[str, Any]],
+                currency: str) -> None:
+    """Set `why` on each customer row: the snapshot, then the evidence of each condition it
+    passed on events or its first/last purchase (negated conditions have no event to show)."""
+    if not rows:
+        return
+    ids = [str(r["user_id"]) for r in rows]
+    evidence: dict[str, list[str]] = {uid: [] for uid in ids}
+    conditions = {c.model_dump_json(): c for g in spec.any_of for c in g if not c.negate}
+    for c in conditions.values():
+        if c.kind in ("events", "interest"):
+            period = None if c.window is None else compiled.period(c.window)
+            phrase = product_phrase(c)
+            items = None if phrase is None else list(getattr(found.get(match_key(c)), "items", []))
+            params: list[Any] = []
+            sql = evidence_sql(c, period, items, params)
+            did = VERBS[event_of(c)][0]
+            for uid, last, product, measure in con.execute(sql, [*params, ids]).fetchall():
+                parts = []
+                if last is not None:
+                    parts.append(did.format(product or "something") + f" on {last:%Y-%m-%d}")
+                if measure is not None and c.measure is not None:
+                    value = float(measure)
+                    shown = money(value, currency) if c.measure == "spend" else f"{value:,.0f}"
+                    parts.append(_MEASURE_WORDS[c.measure].format(shown)
+                                 + ("" if period is None else f" {period.said}"))
+                evidence[uid].append(", ".join(parts))
+    cohorts = [c for c in conditions.values() if c.kind == "cohort"]
+    for row in rows:
+        extra = [e for e in evidence[str(row["user_id"])] if e]
+        for c in cohorts:
+            when = row.get(c.cohort or "")
+            if when is not None:
+                extra.append(f"{'first' if c.cohort == 'first_purchase' else 'last'} purchase "
+                             f"{when:%Y-%m-%d}")
+        row["why"] = "; ".join([describe_customer(row, currency), *extra])
