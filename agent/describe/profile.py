@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 
 from segmint.agent.core.records import SegmentProfile
-from segmint.agent.llm.privacy import MIN_VALUE_CUSTOMERS
+from segmint.agent.llm.privacy import MIN_TEXT_CUSTOMERS, MIN_VALUE_CUSTOMERS
 from segmint.agent.query import Catalogue, Condition, QuerySpec, compile_spec
 from segmint.agent.query.glossary import Glossary
 
@@ -178,7 +178,11 @@ def _item_lift(con: duckdb.DuckDBPyConnection, column: str, label: str, top_n: i
 
 
 def distinctive_terms(con: duckdb.DuckDBPyConnection, top_n: int) -> dict[str, list[str]]:
-    """c-TF-IDF over each segment's texts: words frequent in the segment and rare elsewhere."""
+    """c-TF-IDF over each segment's texts: words frequent in the segment and rare elsewhere.
+
+    A word counts only when at least MIN_TEXT_CUSTOMERS members used it: a word one customer typed
+    (a name in a search) is personal, not a trait of the segment (docs/definitions.md, privacy).
+    """
     stop = ", ".join(f"'{w}'" for w in sorted(TOKEN_STOP))
     rows = _rows(con, f"""
         WITH docs AS (
@@ -187,10 +191,11 @@ def distinctive_terms(con: duckdb.DuckDBPyConnection, top_n: int) -> dict[str, l
             WHERE e.text IS NOT NULL AND u.segment_id IS NOT NULL
         ),
         tokens AS (
-            SELECT seg, unnest(regexp_split_to_array(lower(text), '[^a-z]+')) AS tok FROM docs
+            SELECT seg, user_id,
+                   unnest(regexp_split_to_array(lower(text), '[^a-z]+')) AS tok FROM docs
         ),
         counts AS (
-            SELECT seg, tok, count(*) AS tf FROM tokens
+            SELECT seg, tok, count(*) AS tf, count(DISTINCT user_id) AS users FROM tokens
             WHERE length(tok) >= 3 AND tok NOT IN ({stop}) GROUP BY 1, 2
         ),
         per_class AS (SELECT seg, sum(tf) AS words FROM counts GROUP BY seg),
@@ -199,7 +204,7 @@ def distinctive_terms(con: duckdb.DuckDBPyConnection, top_n: int) -> dict[str, l
         SELECT c.seg, c.tok,
                (c.tf / p.words) * ln(1 + avg_words.a / freq.f) AS score
         FROM counts c JOIN per_class p USING (seg) JOIN freq USING (tok), avg_words
-        WHERE c.tf >= 2
+        WHERE c.tf >= 2 AND c.users >= {MIN_TEXT_CUSTOMERS}
         QUALIFY row_number() OVER (PARTITION BY c.seg ORDER BY score DESC, c.tok) <= {top_n}
         ORDER BY c.seg, score DESC, c.tok""")
     out: dict[str, list[str]] = {}

@@ -50,7 +50,8 @@ def test_failed_run_leaves_previous_workspace(write_events: WriteEvents, workspa
     with pytest.raises(InputError):
         run(workspace_dir, [bad], RunConfig())
     assert _users(workspace_dir) == 5
-    assert sorted(p.name for p in workspace_dir.iterdir()) == [".lock", "audiences", "files", "segmint.duckdb"]
+    assert sorted(p.name for p in workspace_dir.iterdir()) == [
+        ".lock", "audiences", "files", "segmint.duckdb"]
     # only the current run's side files are kept
     assert [p.name for p in (workspace_dir / "files").iterdir()] == [
         Workspace(workspace_dir).current_run_id()]
@@ -105,6 +106,7 @@ def test_a_failing_run_cleans_what_a_killed_run_left(workspace_dir: Path, tmp_pa
     failed = subprocess.run([sys.executable, "-m", "segmint.agent", "run", str(bad),
                              "-w", str(workspace_dir)], capture_output=True, text=True, timeout=300)
     assert failed.returncode == 2 and "Traceback" not in failed.stderr, failed.stderr
-    assert sorted(p.name for p in workspace_dir.iterdir()) == [".lock", "audiences", "files", "segmint.duckdb"]
+    assert sorted(p.name for p in workspace_dir.iterdir()) == [
+        ".lock", "audiences", "files", "segmint.duckdb"]
     assert [p.name for p in files.iterdir()] == [first.run_id]
     assert _users(workspace_dir) == 5 and len(Workspace(workspace_dir).segments()) >= 1

@@ -145,3 +145,21 @@ def test_rounding_is_allowed_but_not_invention() -> None:
     assert [(v, k) for _, v, _, k in numbers_in("£1,204.50 and 61% of 3 orders")] == [
         (1204.5, "money"), (61, "percent"), (3, "plain")]
     assert re.sub(r"\d", "", "x") == "x"
+
+
+def test_distinctive_terms_need_several_customers() -> None:
+    # A word one customer typed (a name in a search) is personal, never a segment's trait.
+    import duckdb
+
+    from segmint.agent.describe.profile import distinctive_terms
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE users AS SELECT 'u' || i AS user_id, 1 AS segment_id FROM range(8) t(i)")
+    rows = [(f"u{i}", "walnut desk lamp") for i in range(6)]
+    rows += [("u7", "gwendolyn fairbanks"), ("u7", "gwendolyn fairbanks address"),
+             ("u7", "gwendolyn fairbanks phone")]
+    con.execute("CREATE TABLE events (user_id VARCHAR, text VARCHAR)")
+    con.executemany("INSERT INTO events VALUES (?, ?)", rows)
+    terms = distinctive_terms(con, 10)["1"]
+    assert "walnut" in terms
+    assert "gwendolyn" not in terms and "fairbanks" not in terms
