@@ -25,6 +25,8 @@ WorkspaceOpt = Annotated[
     Path, typer.Option("--workspace", "-w", help="Workspace directory.", envvar="SEGMINT_WORKSPACE")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+ExcludeOpt = Annotated[list[str] | None, typer.Option(
+    "--exclude", help="Leave out the members of a saved audience (repeatable).")]
 LlmOpt = Annotated[str | None, typer.Option(help="builtin, openai:MODEL, ollama:MODEL, ...")]
 
 

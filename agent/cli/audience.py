@@ -27,7 +27,7 @@ from segmint.agent.audience import (
     show_audience,
     trend,
 )
-from segmint.agent.cli._app import JsonOpt, LlmOpt, WorkspaceOpt, app, emit_json, err
+from segmint.agent.cli._app import ExcludeOpt, JsonOpt, LlmOpt, WorkspaceOpt, app, emit_json, err
 from segmint.agent.core.errors import UsageError
 from segmint.agent.core.workspace import Workspace
 
@@ -35,8 +35,6 @@ audience_app = typer.Typer(help="Saved audiences: definitions re-evaluated at ev
                            no_args_is_help=True)
 app.add_typer(audience_app, name="audience")
 
-ExcludeOpt = Annotated[list[str] | None, typer.Option(
-    "--exclude", help="Leave out the members of a saved audience (repeatable).")]
 DEFAULT_WS = Path("segmint-workspace")
 
 

@@ -15,9 +15,19 @@ from rich.table import Table
 
 from segmint.agent.act.customers import get_user, similar_customers
 from segmint.agent.act.export import export_selection, prepare_output
-from segmint.agent.ask.answer import Answer, Answerer
+from segmint.agent.ask.answer import Answer, Answerer, Selection
 from segmint.agent.ask.conversation import Conversation
-from segmint.agent.cli._app import JsonOpt, LlmOpt, StageDisplay, WorkspaceOpt, app, emit_json, err
+from segmint.agent.audience import exclude
+from segmint.agent.cli._app import (
+    ExcludeOpt,
+    JsonOpt,
+    LlmOpt,
+    StageDisplay,
+    WorkspaceOpt,
+    app,
+    emit_json,
+    err,
+)
 from segmint.agent.core.config import load_config, parse_pairs
 from segmint.agent.core.errors import InputError, NotUnderstood, SegmintError, UsageError
 from segmint.agent.core.workspace import Workspace
@@ -149,6 +159,7 @@ def ask(
     export: Annotated[Path | None, typer.Option(
         help="Also write the answer to FILE: its customers, or a number's or table's rows.")] = None,
     mkdir: MkdirOpt = False,
+    exclude_: ExcludeOpt = None,
     llm: LlmOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -156,8 +167,13 @@ def ask(
     ws = Workspace(workspace)
     answerer = Answerer(ws, llm=llm)
     try:
-        answer = (answerer.ask(question) if export is None
-                  else export_selection(ws, answerer.select(question), export, mkdir=mkdir))
+        if exclude_:
+            selection = _suppressed(answerer, answerer.select(question), exclude_)
+            answer = (selection.answer if export is None
+                      else export_selection(ws, selection, export, mkdir=mkdir))
+        else:
+            answer = (answerer.ask(question) if export is None
+                      else export_selection(ws, answerer.select(question), export, mkdir=mkdir))
     except NotUnderstood as exc:
         if not json_out:
             raise
@@ -179,6 +195,13 @@ def ask(
         out.print(f"  … and {answer.count - len(shown):,} more")
     if answer.export:
         out.print(f"[dim]exported to {answer.export}[/dim]")
+
+
+def _suppressed(answerer: Answerer, selection: Selection, audiences: list[str]) -> Selection:
+    """A customer list without the members of saved audiences (`--exclude`)."""
+    if selection.answer.kind != "customers":
+        raise UsageError("--exclude applies to lists of customers, not to numbers or tables")
+    return exclude(answerer, selection, audiences)
 
 
 def _answer_table(answer: Answer) -> Table:
@@ -226,6 +249,7 @@ def export(
     fmt: Annotated[str | None, typer.Option("--format", help="csv, parquet or jsonl.")] = None,
     hash_ids: Annotated[bool, typer.Option("--hash-ids", help="Salted SHA-256 ids.")] = False,
     mkdir: MkdirOpt = False,
+    exclude_: ExcludeOpt = None,
     workspace: WorkspaceOpt = Path("segmint-workspace"),
 ) -> None:
     """Write a customer list (one row per customer, with a reason) for a campaign; a question
@@ -236,6 +260,8 @@ def export(
     answerer = Answerer(ws)
     selection = (answerer.select_segment(segment) if segment is not None
                  else answerer.select(str(question)))
+    if exclude_:
+        selection = _suppressed(answerer, selection, exclude_)
     answer = export_selection(ws, selection, output, fmt=fmt, hash_ids=hash_ids, mkdir=mkdir)
     written = (f"{answer.count:,} customers" if answer.kind == "customers" else
                f"{len(selection.rows):,} row{'s' if len(selection.rows) != 1 else ''} ({answer.measure})")

@@ -144,3 +144,16 @@ def test_rest_routes_return_the_cli_documents(shop: tuple[Path, Any, Any]) -> No
     assert exported.status_code == 200
     ids = set(pd.read_csv(io.StringIO(exported.text), dtype={"user_id": str})["user_id"])
     assert ids == repeat(everything) - lapsed(everything)
+
+
+def test_export_and_ask_take_exclude(shop: tuple[Path, Any, Any], tmp_path: Path) -> None:
+    ws, _, everything = shop
+    expected = repeat(everything) - lapsed(everything)
+    out = tmp_path / "repeat.csv"
+    run_cli("export", "--question", "repeat buyers", "--exclude", "lapsed", "-o", str(out),
+            "-w", str(ws), check=True)
+    assert set(pd.read_csv(out, dtype={"user_id": str})["user_id"]) == expected
+    doc = cli("ask", "repeat buyers", "--exclude", "lapsed", ws=ws)
+    assert doc["count"] == len(expected) and "audience “lapsed”" in doc["definition"]
+    refused = run_cli("ask", "how many repeat buyers?", "--exclude", "lapsed", "-w", str(ws))
+    assert refused.returncode == 2 and "--exclude applies to lists" in refused.stderr
