@@ -102,15 +102,17 @@ def test_synth_run_ask_export_end_to_end(tmp_path: Path) -> None:
     assert doc["events_rejected"] == 0 and doc["events_in"] == doc["events_ok"] > 400 * 10
 
     out = tmp_path / "lapsed.jsonl"
-    answer = json.loads(cli("ask", "how many lapsed customers are there?", "-w", ws, "--json",
+    answer = json.loads(cli("ask", "who are my lapsed customers?", "-w", ws, "--json",
                             "--export", str(out)).stdout)
     assert answer["understood"] and answer["count"] > 0 and answer["export"] == str(out)
+    number = json.loads(cli("ask", "how many lapsed customers are there?", "-w", ws, "--json").stdout)
+    assert number["kind"] == "number" and number["value"] == answer["count"]
     lines = out.read_text().splitlines()
     assert len(lines) == answer["count"]
     assert all(json.loads(line)["recency_days"] > 90 for line in lines)
 
     again = tmp_path / "lapsed.csv"
-    result = cli("export", "--question", "how many lapsed customers are there?", "-o", str(again),
+    result = cli("export", "--question", "lapsed customers", "-o", str(again),
                  "-w", ws)
     assert f"wrote {answer['count']:,} customers to {again}" in result.stderr
     assert len(again.read_text().splitlines()) == answer["count"] + 1  # the same list, with a header

@@ -28,11 +28,20 @@ def test_every_command_and_option_is_documented() -> None:
     root = typer.main.get_command(app)
     assert isinstance(root, TyperGroup)
     ctx = typer.Context(root, info_name="segmint")
-    names = root.list_commands(ctx)
-    assert {"run", "ask", "segments", "export", "serve"} <= set(names)
-    for name in names:
-        section = text.split(f"\n## segmint {name}\n", 1)[1].split("\n## ", 1)[0]
+    commands = {}
+    for name in root.list_commands(ctx):
         command = root.get_command(ctx, name)
+        assert command is not None
+        if isinstance(command, TyperGroup):  # `audience save`, `audience list`...
+            sub_ctx = typer.Context(command, info_name=name, parent=ctx)
+            for sub in command.list_commands(sub_ctx):
+                commands[f"{name} {sub}"] = command.get_command(sub_ctx, sub)
+        else:
+            commands[name] = command
+    assert {"run", "ask", "segments", "export", "serve", "audience save", "history"} <= set(commands)
+    for name, command in commands.items():
+        assert f"\n## segmint {name}\n" in text, f"segmint {name} is not documented"
+        section = text.split(f"\n## segmint {name}\n", 1)[1].split("\n## ", 1)[0]
         assert command is not None
         for param in command.get_params(typer.Context(command)):
             if param.name != "help":
