@@ -4,8 +4,10 @@
 A phrase is one to four consecutive words of one product text, in their original order, never
 stitched across texts. Its *support* in a group is the share of the group's customers who bought
 a product whose text contains it (whole words, case-insensitive); its *shop rate* the same over
-every customer; its *lift* support / shop rate. Names, descriptions and each customer's "why" are
-built from these, so every one of them can be checked against the purchases.
+every customer; its *lift* support / shop rate. A phrase fewer than five customers of the shop
+bought is never one (a piece of text one customer has is personal, llm/privacy.py). Names,
+descriptions and each customer's "why" are built from these, so every one of them can be checked
+against the purchases.
 
 Candidates are counted on a deterministic sample of at most `SAMPLE` customers (everyone in a
 shop that small); `verify_support` then recounts the phrases a text will state over every
@@ -24,6 +26,8 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+
+from segmint.agent.llm.privacy import MIN_TEXT_CUSTOMERS
 
 __all__ = ["MAX_PHRASE_WORDS", "SAMPLE", "Phrase", "ShopPhrases", "category_support",
            "display_phrase", "normalise", "shop_phrases", "verify_support", "words_sql"]
@@ -242,6 +246,7 @@ def shop_phrases(con: duckdb.DuckDBPyConnection, *, sample: int = SAMPLE) -> Sho
         scored AS (
             SELECT p.seg, p.key, p.buyers, s.n, shop.buyers AS shop_buyers, total.n AS customers,
                    p.buyers >= {MIN_BUYERS} AND p.buyers / s.n >= {MIN_SUPPORT}
+                   AND shop.buyers >= {MIN_TEXT_CUSTOMERS}
                    AND p.buyers / s.n > shop.buyers / total.n AS candidate,
                    (p.buyers / s.n) * log2(greatest((p.buyers / s.n) / (shop.buyers / total.n), 1))
                    AS score
@@ -331,6 +336,7 @@ def category_support(con: duckdb.DuckDBPyConnection) -> dict[str, list[Phrase]]:
         SELECT p.seg, p.category, p.buyers, s.n, shop.buyers, (SELECT count(*) FROM members)
         FROM per_seg p JOIN sizes s USING (seg) JOIN shop USING (category)
         WHERE p.buyers >= {MIN_BUYERS} AND p.buyers / s.n >= {MIN_SUPPORT}
+          AND shop.buyers >= {MIN_TEXT_CUSTOMERS}
           AND p.buyers / s.n > shop.buyers / (SELECT count(*) FROM members)""").fetchall()
     out: dict[str, list[Phrase]] = {}
     for seg, category, buyers, n, shop, total in rows:
@@ -367,8 +373,9 @@ def verify_support(con: duckdb.DuckDBPyConnection, keys: Iterable[str],
     try:
         rows = con.execute(f"""
             WITH texts AS (
-                SELECT DISTINCT text, {words_sql("text")} AS words
-                FROM events WHERE event_type = 'purchase' AND text IS NOT NULL
+                SELECT text, {words_sql("text")} AS words FROM (  -- each text's words once
+                    SELECT DISTINCT text FROM events
+                    WHERE event_type = 'purchase' AND text IS NOT NULL)
             ),
             matched AS (
                 SELECT DISTINCT t.text, p.grp FROM texts t JOIN {name} p

@@ -149,7 +149,7 @@ def segment_reasons(con: duckdb.DuckDBPyConnection, user_ids: list[str]) -> dict
                 WHERE e.event_type = 'purchase' AND e.text IS NOT NULL GROUP BY 1, 2
             ),
             words AS (
-                SELECT DISTINCT text, {words_sql("text")} AS w FROM bought
+                SELECT text, {words_sql("text")} AS w FROM (SELECT DISTINCT text FROM bought)
             ),
             ranked AS (
                 SELECT b.user_id, b.text, b.times,
