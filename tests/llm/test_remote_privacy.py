@@ -74,7 +74,10 @@ class Recorder:
                 self.first_attempts += 1
                 hostile, n = True, self.first_attempts
         if tool == "SegmentText":
-            plain = {"name": PLAIN_NAMES[n % len(PLAIN_NAMES)],
+            # A plain answer names the segment by the phrase its members bought most, as the prompt
+            # asks (an unsupported name would be refused for that reason, not for being hostile).
+            phrases = re.findall(r'\\"phrase\\": \\"([^"\\]+)\\"', prompt)
+            plain = {"name": phrases[0].title() if phrases else PLAIN_NAMES[n % len(PLAIN_NAMES)],
                      "description": "Customers with a clear taste in what they buy.",
                      "key_traits": ["steady buyers"], "suggested_actions": ["a themed e-mail"]}
         else:
