@@ -114,3 +114,13 @@ def update_section(title: str, body: str) -> None:
 def segmint(*args: str) -> list[str]:
     """The command line of the installed segmint, run by this interpreter."""
     return [sys.executable, "-m", "segmint.agent", *args]
+
+
+def load_online_retail_events(con: Any, path: Path) -> None:
+    """The UCI Online Retail purchases and returns as an `events` table (user_id, ts, event_type,
+    text) on `con`, for benchmarks that embed customers without a full run."""
+    con.execute(f"""CREATE TABLE events AS SELECT
+        regexp_replace(CAST(CustomerID AS VARCHAR), '\\.0+$', '') AS user_id,
+        CAST(InvoiceDate AS TIMESTAMP) AS ts,
+        CASE WHEN Quantity < 0 THEN 'return' ELSE 'purchase' END AS event_type,
+        trim(Description) AS text FROM read_csv('{path}') WHERE CustomerID IS NOT NULL""")

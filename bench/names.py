@@ -45,7 +45,7 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from bench.harness import machine, segmint, update_section
+from bench.harness import load_online_retail_events, machine, segmint, update_section
 from segmint.agent.act.customers import get_user
 from segmint.agent.core.workspace import Workspace
 from segmint.agent.segment.build import SegmentParams, build_segments
@@ -248,11 +248,7 @@ def k_sweep(ks: tuple[int | None, ...] = (None, 3, 4, 6, 8)) -> list[str]:
     """Online Retail with a given number of segments: the agreement of fits on two different 70%
     samples and the largest member product-share cosine (does fewer segments make them distinct?)."""
     con = duckdb.connect()
-    con.execute(f"""CREATE TABLE events AS SELECT
-        regexp_replace(CAST(CustomerID AS VARCHAR), '\\.0+$', '') AS user_id,
-        CAST(InvoiceDate AS TIMESTAMP) AS ts,
-        CASE WHEN Quantity < 0 THEN 'return' ELSE 'purchase' END AS event_type,
-        trim(Description) AS text FROM read_csv('{ONLINE_RETAIL}') WHERE CustomerID IS NOT NULL""")
+    load_online_retail_events(con, ONLINE_RETAIL)
     cv = embed_customers(con, "minilm")
     pos = {u: i for i, u in enumerate(cv.user_ids)}
     bought = con.execute("SELECT DISTINCT user_id, text FROM events WHERE event_type = 'purchase' "

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.harness import machine, measure, update_section
+from bench.harness import load_online_retail_events, machine, measure, update_section
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 ONLINE_RETAIL = DATASETS / "online_retail" / "online_retail.csv.gz"
@@ -151,11 +151,7 @@ def real_cases() -> list[tuple[str, Any, np.ndarray | None, np.ndarray]]:
                   np.array([labels[u] for u in cv.user_ids]), np.zeros((5000, 4))))
     if ONLINE_RETAIL.exists():
         con = duckdb.connect()
-        con.execute(f"""CREATE TABLE events AS SELECT
-            regexp_replace(CAST(CustomerID AS VARCHAR), '\\.0+$', '') AS user_id,
-            CAST(InvoiceDate AS TIMESTAMP) AS ts,
-            CASE WHEN Quantity < 0 THEN 'return' ELSE 'purchase' END AS event_type,
-            trim(Description) AS text FROM read_csv('{ONLINE_RETAIL}') WHERE CustomerID IS NOT NULL""")
+        load_online_retail_events(con, ONLINE_RETAIL)
         cv = _embed(con)
         cases.append(("Online Retail (4,372 customers)", cv, None, np.zeros((len(cv.user_ids), 4))))
     return cases
