@@ -32,6 +32,7 @@ from segmint.agent.act.projection import customer_map as build_map
 from segmint.agent.api.act import router as act_router
 from segmint.agent.api.audiences import router as audience_router
 from segmint.agent.api.models import (
+    MEDIA_TYPES,
     AskDocument,
     AskRequest,
     ChartsDocument,
@@ -51,8 +52,6 @@ from segmint.agent.core.workspace import Workspace
 from segmint.agent.describe.step import segments_document
 from segmint.agent.query import QuerySpec
 
-MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet",
-               "jsonl": "application/x-ndjson"}
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Bad input: a question not understood, bad parameters"},
     401: {"model": ErrorResponse, "description": "Missing or wrong token"},

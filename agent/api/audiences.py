@@ -19,6 +19,7 @@ from starlette.background import BackgroundTask
 
 from segmint.agent.act.export import export_selection
 from segmint.agent.api.act import WorkspaceDep
+from segmint.agent.api.models import MEDIA_TYPES
 from segmint.agent.ask.answer import Answerer
 from segmint.agent.audience import (
     AudienceStore,
@@ -38,8 +39,6 @@ from segmint.agent.core.errors import UsageError
 from segmint.agent.query import QuerySpec
 
 router = APIRouter()
-_MEDIA = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet",
-          "jsonl": "application/x-ndjson"}
 
 
 class SaveRequest(BaseModel):
@@ -100,7 +99,7 @@ def audience_export(ws: WorkspaceDep, name: str,
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
-    return FileResponse(path, media_type=_MEDIA[fmt], filename=f"audience.{fmt}",
+    return FileResponse(path, media_type=MEDIA_TYPES[fmt], filename=f"audience.{fmt}",
                         background=BackgroundTask(shutil.rmtree, tmp_dir, ignore_errors=True))
 
 

@@ -9,6 +9,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# The content type of each export format.
+MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet",
+               "jsonl": "application/x-ndjson"}
 
 class Open(BaseModel):
     """A response that may carry more keys than it names (docs/cli.md: more keys are welcome)."""
