@@ -25,7 +25,9 @@ import pytest
 from typer.testing import CliRunner
 
 from segmint.agent.act.export import COLUMNS
+from segmint.agent.act.recommend import recommend_user
 from segmint.agent.cli import app
+from segmint.agent.core.workspace import Workspace
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -298,6 +300,9 @@ def test_customer_view_shows_features_why_and_lookalikes(browser_page: tuple[Any
     shown = page.locator("[data-testid=lookalikes] tbody tr td.id").all_inner_texts()
     assert shown == [s["user_id"] for s in similar["similar"]]
     rec = httpx.get(f"{server}/api/recommend", params={"user": uid, "limit": 5}, headers=headers).json()
+    page.wait_for_selector("[data-testid=recommend-note]")
+    note = page.inner_text("[data-testid=recommend-note]")
+    assert note.lower().rstrip(".") == rec["note"].lower()
     if rec["items"]:
         page.wait_for_selector("[data-testid=customer-recommend]")
         assert page.locator("[data-testid=customer-recommend] tbody tr td:first-child"
@@ -339,3 +344,25 @@ def test_a_question_not_understood_says_so(browser_page: tuple[Any, list[str]]) 
     error = page.locator("[data-testid=answer]").last.locator("[data-testid=answer-error]")
     error.wait_for()
     assert "could not understand" in error.inner_text()
+
+
+def test_a_loosely_placed_customer_gets_suggestions_from_own_history(
+        browser_page: tuple[Any, list[str]], shop: Path) -> None:
+    page, blocked = browser_page
+    workspace = Workspace(shop)
+    with contextlib.closing(workspace.reader()) as con:
+        users = [str(u) for (u,) in con.sql("SELECT user_id FROM users ORDER BY user_id").fetchall()]
+    rec = next((r for r in (recommend_user(workspace, u, limit=5) for u in users)
+                if r["basis"] == "own history" and r["items"]), None)
+    assert rec is not None, "the sample shop has loosely placed customers with purchases"
+    fresh(page)
+    page.click(".tab[data-view=customer]")
+    page.fill("[data-testid=user-id]", rec["user_id"])
+    page.press("[data-testid=user-id]", "Enter")
+    page.wait_for_selector("[data-testid=customer-recommend]")
+    assert page.inner_text("[data-testid=recommend-note]").lower().rstrip(".") == rec["note"].lower()
+    rows = page.locator("[data-testid=customer-recommend] tbody tr")
+    assert rows.locator("td:first-child").all_inner_texts() == [i["text"] for i in rec["items"]]
+    assert rows.locator("td.because").all_inner_texts() == [i["because"] or "–" for i in rec["items"]]
+    shot(page, "customer-loose")
+    assert not blocked

@@ -174,10 +174,14 @@ async function openSegment(id) {
 }
 
 function productsTable(items, testid) {
+  // A suggestion from the customer's own history says which of their products it is tied to.
+  const because = items.some((p) => p.because);
   return el("table", { "data-testid": testid },
-    el("thead", {}, el("tr", {}, el("th", {}, "Product"), el("th", { class: "num" }, "Bought by"), el("th", { class: "num" }, "× the shop"))),
+    el("thead", {}, el("tr", {}, el("th", {}, "Product"), el("th", { class: "num" }, "Bought by"), el("th", { class: "num" }, "× the shop"),
+      because ? el("th", {}, "Because they bought") : null)),
     el("tbody", {}, items.map((p) => el("tr", {}, el("td", {}, p.text || p.product_id),
-      el("td", { class: "num" }, pct(p.buyers_share)), el("td", { class: "num" }, p.lift ? `×${Number(p.lift).toFixed(1)}` : "–")))));
+      el("td", { class: "num" }, pct(p.buyers_share)), el("td", { class: "num" }, p.lift ? `×${Number(p.lift).toFixed(1)}` : "–"),
+      because ? el("td", { class: "because" }, p.because || "–") : null))));
 }
 
 // Recommended products and a campaign brief (the recommend/brief routes; left out where absent).
@@ -189,7 +193,7 @@ async function loadCampaign(seg, box) {
   const field = (label, value, cls) => value ? [el("dt", {}, label), el("dd", { class: cls || null }, value)] : [];
   box.replaceChildren(el("div", { class: "campaign", "data-testid": "campaign" },
     rec ? el("div", {}, el("h3", {}, "Products to promote"), rec.items.length ? productsTable(rec.items, "recommend")
-      : el("p", { class: "note" }, "No product stands out for this segment.")) : el("div"),
+      : el("p", { class: "note", "data-testid": "recommend-reason" }, rec.reason || "No product stands out for this segment.")) : el("div"),
     brief ? el("div", {}, el("h3", {}, "Campaign brief"), el("dl", { class: "brief", "data-testid": "brief" },
       ...field("Goal", brief.goal), ...field("Audience", brief.audience), ...field("Offer", brief.offer),
       ...field("Channel", brief.channel), ...field("Message", brief.message, "message"))) : el("div")));
@@ -336,10 +340,11 @@ async function openCustomer(id) {
       el("p", { class: "muted small" }, "Customers whose searches, views and purchases are closest: good targets for the same offer."), similarBox),
       el("div", { id: "customer-recommend" }))));
   getJson(`/api/recommend?user=${encodeURIComponent(user.user_id)}&limit=5`).then((rec) => {
-    if (!rec.items.length) return;
+    // The note says which basis the suggestions come from (the segment, or the customer's own
+    // history when they are loosely placed), so the reader can tell why these products.
     $("#customer-recommend").replaceChildren(el("div", { class: "panel", style: "margin-top:16px" }, el("h2", {}, "Products to suggest"),
-      el("p", { class: "muted small" }, `Popular in ${rec.segment?.name ? `“${rec.segment.name}”` : "their segment"} and not bought by this customer yet.`),
-      productsTable(rec.items, "customer-recommend")));
+      el("p", { class: "muted small", "data-testid": "recommend-note" }, rec.note ? rec.note.charAt(0).toUpperCase() + rec.note.slice(1) + "." : ""),
+      rec.items.length ? productsTable(rec.items, "customer-recommend") : null));
   }).catch(() => null);
   try {
     const sim = await getJson(`/api/similar/${encodeURIComponent(user.user_id)}?k=10`);
