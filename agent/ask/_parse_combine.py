@@ -11,7 +11,7 @@ import re
 from segmint.agent.ask._parse_attach import lifetime, read_since
 from segmint.agent.ask._parse_text import Parse, Piece
 from segmint.agent.ask._parse_text import field_condition as _field
-from segmint.agent.query import Condition, Measure, QuerySpec
+from segmint.agent.query import PERIODS, Condition, Measure, QuerySpec
 from segmint.agent.query.glossary import Glossary
 
 OR_GAP = re.compile(r"\bor\b")
@@ -180,6 +180,22 @@ def _drop_implied(group: list[Condition], glossary: Glossary) -> list[Condition]
     return group
 
 
+def _periods_in_window(measure: Measure, group_by: str, groups: list[list[Condition]]) -> Measure:
+    """"how many customers bought each month in 2011": the window bounds the periods counted.
+
+    The window was read as "bought anything in 2011"; for a count by the events' period it also
+    says which periods are asked about, so the measure takes it (months of 2010 are not shown).
+    A sum keeps every period: "revenue by month of customers who bought in 2011" asks about
+    those customers, not about 2011 only.
+    """
+    if (group_by not in PERIODS or measure.agg not in ("count", "share") or measure.window is not None
+            or len(groups) != 1):
+        return measure
+    windows = [c.window for c in groups[0] if c.kind == "events" and c.event == "purchase"
+               and c.product is None and c.op is None and c.window is not None and not c.negate]
+    return measure.model_copy(update={"window": windows[0]}) if len(windows) == 1 else measure
+
+
 def build_spec(p: Parse, glossary: Glossary) -> QuerySpec:
     """The query a finished parse stands for."""
     pieces = _compared(p, _merge_values(sorted(p.pieces, key=lambda x: x.start), p.text))
@@ -187,7 +203,7 @@ def build_spec(p: Parse, glossary: Glossary) -> QuerySpec:
               for g in _groups(pieces, p.text, glossary)]
     measure, sort_by, intent = p.measure, p.sort_by, p.intent
     if p.group_by is not None:
-        measure = measure or Measure(agg="count")
+        measure = _periods_in_window(measure or Measure(agg="count"), p.group_by, groups)
         sort_by = "value" if p.by_value else None  # a table's rows ordered by their numbers
         if p.groups:
             intent = "compare"

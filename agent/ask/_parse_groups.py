@@ -228,6 +228,11 @@ def _by(p: Parse, cat: Catalogue, names: dict[str, str], target: str) -> bool:
     if m is None:
         return False
     _group(p, names[m[1]], m.span())
+    # "revenue by country, top 5" / "(bottom 3)": the ranking said after the grouping
+    if (r := re.compile(r"(?:,|\(|-|;)?\s*\b(top|bottom|best|worst|highest|lowest)\s+(" + NUM + r")\b\)?")
+            .search(p.text, m.end())):
+        _group(p, names[m[1]], r.span(), ascending=r[1] in ASCENDING | {"bottom", "lowest", "worst"},
+               limit=int(number(r[2])))
     return True
 
 

@@ -1,6 +1,7 @@
 """A table answer's rows, in the order asked, and its sentence (docs/definitions.md "Numbers and
 tables"): the groups named in the question in that order ("France vs Germany"), else calendar
-periods in time order, else by value with the winner first (and the top N when asked)."""
+periods in time order unless a ranking was asked ("which month had the most ..."), else by value
+with the winner first (and the top N when asked)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def table_rows(raw: list[tuple[Any, ...]], spec: QuerySpec, cat: Catalogue,
                      "customers": int(customers or 0), "_key": str(key)})
     if spec.groups:
         rows = [_pick(rows, asked, mq) for asked in spec.groups]
-    elif mq.chronological:
+    elif mq.chronological and spec.sort_by != "value":
         rows.sort(key=lambda r: r["_key"])
     else:
         sign = -1 if spec.descending else 1
@@ -67,7 +68,8 @@ def table_text(rows: list[dict[str, Any]], spec: QuerySpec, mq: MeasureQuery, la
 
     def value(r: dict[str, Any]) -> str:
         shown = fmt_value(mq.measure, r["value"], currency)
-        return shown if counted else f"{shown} ({r['customers']:,} customers)"
+        n = r["customers"]
+        return shown if counted else f"{shown} ({n:,} customer{'' if n == 1 else 's'})"
 
     def cell(r: dict[str, Any]) -> str:
         return f"{r['group']} {value(r)}"
@@ -83,7 +85,7 @@ def table_text(rows: list[dict[str, Any]], spec: QuerySpec, mq: MeasureQuery, la
         low = min(valued, key=lambda r: r["value"])
         if top["value"] != low["value"]:
             text += f" {top['group']} is highest, {low['group']} lowest."
-    elif not spec.groups and not mq.chronological and valued:
+    elif not spec.groups and (not mq.chronological or spec.sort_by == "value") and valued:
         word = ("most" if spec.descending else "fewest") if counted else (
             "highest" if spec.descending else "lowest")
         what = "of these customers" if counted else label

@@ -96,7 +96,9 @@ def compile_measure(spec: QuerySpec, compiled: CompiledQuery, cat: Catalogue) ->
             nothing (the sum of average order values, recency by month).
     """
     m = measure_of(spec)
-    if m.window is not None and m.agg in ("count", "share"):
+    # By period, a count's window only bounds the periods shown ("customers who bought each
+    # month in 2011"); otherwise the window belongs on a condition.
+    if m.window is not None and m.agg in ("count", "share") and spec.group_by not in PERIODS:
         raise SpecError(f"a {m.agg} of customers takes no window; put the window on a condition "
                         "(who bought in it)")
     if m.field == "aov" and m.agg == "sum":

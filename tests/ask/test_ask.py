@@ -142,6 +142,10 @@ def test_tables_are_exact_and_in_the_order_asked(shop: Workspace) -> None:
     by_month = answer(shop, {"measure": {"agg": "sum", "field": "revenue"}, "group_by": "month"})
     assert [r["group"] for r in by_month.rows] == sorted(months)  # chronological
     assert [r["value"] for r in by_month.rows] == pytest.approx([months[m] for m in sorted(months)])
+    best = answer(shop, {"measure": {"agg": "sum", "field": "revenue"}, "group_by": "month",
+                         "sort_by": "value", "limit": 2})  # "the top 2 months": by value, not by date
+    assert [r["group"] for r in best.rows] == sorted(months, key=lambda m: -months[m])[:2]
+    assert best.answer.startswith(f"{best.rows[0]['group']} has the highest")
     users = _users(shop)
     lapsed: dict[str, int] = {}
     for u in users.values():
