@@ -26,11 +26,14 @@ _TRIGGERS: tuple[tuple[Cohort, bool, str], ...] = (
     ("first_purchase", False, r"\bfirst[\s-]time\s+(?:customers|buyers|shoppers|purchasers)"),
     ("first_purchase", True, r"\b(?:who\s+)?(?:first\s+)?(?:found|discovered)\s+us"),
     ("first_purchase", True,
+     r"\b(?:new(?:ly acquired)?|acquired)(?:\s+(?:customers?|buyers|shoppers|households|clients|"
+     r"members|accounts))?(?:\s+(?:acquired|won|gained|we got|to us|(?:did|have|had|do)\s+we\s+(?:get|gain|"
+     r"acquire|win|add|have|got|gained|acquired|won|added)|we\s+(?:gained|acquired|won|added|had)|"
+     r"(?:came|joined|arrived|signed up)|(?:were|was)\s+(?:acquired|added|won)|"
+     r"(?:did|do)\s+(?:we|you)\s+see))?"),
+    ("first_purchase", True,
      r"\b(?:who\s+)?(?:joined(?:\s+us)?|signed up|became\s+(?:a\s+)?customers?|started\s+(?:buying|"
      r"shopping|ordering)(?:\s+(?:from|with)\s+us)?)"),
-    ("first_purchase", True,
-     r"\b(?:new(?:ly acquired)?|acquired)(?:\s+(?:customers?|buyers|shoppers|households|clients|"
-     r"members|accounts))?(?:\s+(?:acquired|won|gained|we got|to us))?"),
     ("last_purchase", False,
      r"\b(?:whose\s+)?(?:last|latest|most recent|final)\s+" + PURCHASE
      + r"(?:\s+(?:was|were|is|came|happened|placed|made))?"),
@@ -70,5 +73,5 @@ def read_cohorts(p: Parse) -> None:
                     continue
             p.add(m.start(), window.end, [Condition(kind="cohort", cohort=cohort, window=w)])
             if by_first:
-                p.note(f"“{m[0].strip()} {window.window.said}” is read by the first purchase: customers "
-                       f"whose first purchase falls {window.window.said}")
+                p.note(f"“{' '.join(m[0].split())}” is read by the first purchase: customers whose "
+                       f"first purchase falls in the window ({window.window.said})")

@@ -62,6 +62,9 @@ COMPARISON = (r"(?!\s+(?:of\s+|is\s+|was\s+|are\s+|were\s+)?(?:more|less|over|un
 NOT_WHO = r"(?!\s+(?:customers|buyers|shoppers|clients|households|people|users|spenders)\b)"
 SHARE = re.compile(r"\b(?:the\s+)?(?:share|percentage|percent|proportion|fraction|portion|%)\s+of\b"
                    r"|\bhow many percent of\b")
+# "the repeat purchase rate", "our churn rate": the share of customers the words before it name
+RATE = re.compile(r"(?<=\w)\s+(?:rate|ratio|percentage|share)\b(?!\s+of\b)")
+RATE_OF = re.compile(r"\b(?:the\s+)?(?:rate|ratio)\s+of\b")  # "the rate of repeat buyers": what is counted
 # Where a share's base ("of German customers") ends and what is counted begins ("are lapsed").
 BASE_END = re.compile(r"\b(?:are|is|were|was|have|has|had|who|that|did|do|does|bought|buy|"
                       r"purchased|ordered|spent|placed|made|live|come)\b")
@@ -137,6 +140,13 @@ def _read_measure(p: Parse, cat: Catalogue) -> None:
     if m := SHARE.search(p.text):
         base_end = BASE_END.search(p.text, m.end())
         p.share_base = (m.end(), base_end.start() if base_end else len(p.text))
+        _set(p, Measure(agg="share"), m.span())
+        return
+    if m := RATE_OF.search(p.text):
+        _set(p, Measure(agg="share"), m.span())
+        return
+    if m := RATE.search(p.text):  # "the repeat rate in Germany": among the customers named after it
+        p.share_base = (m.end(), len(p.text))
         _set(p, Measure(agg="share"), m.span())
         return
     if (m := PER_ORDER.search(p.text)) and "aov" in cat.numeric:  # "what do they spend per order"

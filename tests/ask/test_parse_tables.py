@@ -39,6 +39,8 @@ def read(question: str, cat: Catalogue) -> QuerySpec:
      spec([term("repeat_buyers")], measure=measure("share"))),
     ("what is the average order value of German customers?", GIFTS,
      spec([attr("country", "Germany")], measure=measure("mean", "aov"))),
+    ("what is the repeat purchase rate?", GIFTS, spec([term("repeat_buyers")], measure=measure("share"))),
+    ("what is the rate of repeat buyers?", GIFTS, spec([term("repeat_buyers")], measure=measure("share"))),
     ("median revenue of repeat buyers", GIFTS,
      spec([term("repeat_buyers")], measure=measure("median", "revenue"))),
     ("total revenue last month", GIFTS, spec(measure=measure("sum", "revenue", period("previous", "month")))),

@@ -113,6 +113,13 @@ def test_windows_belong_to_their_event(question: str, expected: QuerySpec) -> No
      spec([cohort("first_purchase", dates("2017-01-01", "2018-01-01"))])),
     ("customers whose first order was in the last 60 days", GIFTS,
      spec([cohort("first_purchase", last(60, "day"))])),
+    # "new customers" with a window is a first-purchase cohort, however the acquisition is said
+    ("how many new customers did we get in November 2011?", GIFTS,
+     spec([cohort("first_purchase", dates("2011-11-01", "2011-12-01"))], intent="count")),
+    ("new customers we gained in 2011", GIFTS,
+     spec([cohort("first_purchase", dates("2011-01-01", "2012-01-01"))])),
+    ("how many new customers joined in Q3 2011?", GIFTS,
+     spec([cohort("first_purchase", dates("2011-07-01", "2011-10-01"))], intent="count")),
 ])
 def test_cohorts(question: str, cat: Catalogue, expected: QuerySpec) -> None:
     got, _ = read(question, cat)
