@@ -11,6 +11,8 @@ from typing import Any
 from segmint.agent.ask._matches import ProductMatch
 from segmint.agent.query import (
     PERIODS,
+    PRODUCT,
+    WINDOW_FIELDS,
     CompiledQuery,
     Condition,
     MatchKey,
@@ -160,6 +162,8 @@ def measure_how(m: Measure, period: Period | None, group: str | None) -> str:
     """How a measure is computed, for the definition."""
     if group in PERIODS:
         return _period_how(m, period, group or "")
+    if group == PRODUCT:
+        return _product_how(m, period)
     if m.agg == "count":
         return "the number of customers" if group is None else "customers per group"
     if m.agg == "share":
@@ -171,6 +175,17 @@ def measure_how(m: Measure, period: Period | None, group: str | None) -> str:
         return f"the {_AGG_WORDS[m.agg]} of each customer's {label(m.field or '')}"
     return (f"the {_AGG_WORDS[m.agg]} of each customer's {_WINDOWED.get(m.field or '', m.field)}"
             f"{window}, 0 for a customer without purchases then")
+
+
+def _product_how(m: Measure, period: Period | None) -> str:
+    window = "" if period is None else f", {period.text}"
+    if m.agg == "count":
+        return f"the selected customers who bought each product{window}"
+    if m.agg == "share":
+        return f"the selected customers who bought each product, as a share of the selected customers{window}"
+    what = {"spend": "its revenue (purchases net of returns)", "units": "the units bought",
+            "orders": "the orders containing it"}.get(WINDOW_FIELDS.get(m.field or "", ""), m.field or "")
+    return f"{what} among the selected customers{window}"
 
 
 def _period_how(m: Measure, period: Period | None, group: str) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from segmint.agent.ask._parse_text import NEG_BEFORE, Parse, Piece, WindowSpan
-from segmint.agent.query import Condition, EventMeasure, Window
+from segmint.agent.query import PRODUCT, Condition, EventMeasure, Window
 
 # The fields a measure can take inside a window (each customer's spend, orders, units there).
 WINDOW_FIELDS = frozenset({"revenue", "orders", "units", "aov"})
@@ -121,8 +121,9 @@ def attach_windows(p: Parse) -> None:
                 right = 1 if piece.start >= w.end else 0  # ties go to what was said before
                 options.append((_distance(p, (piece.start, piece.end), span), right, piece))
         m = p.measure
-        if (m is not None and m.window is None and m.agg not in ("count", "share")
-                and m.field in WINDOW_FIELDS):
+        # a table by product counts its buyers inside the window ("best sellers last month")
+        if (m is not None and m.window is None and (p.group_by == PRODUCT or (
+                m.agg not in ("count", "share") and m.field in WINDOW_FIELDS))):
             right = 1 if p.measure_at >= w.end else 0
             options.append((_distance(p, (p.measure_at, p.measure_at), span), right, None))
         if options:

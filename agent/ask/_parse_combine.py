@@ -11,7 +11,7 @@ import re
 from segmint.agent.ask._parse_attach import lifetime, read_since
 from segmint.agent.ask._parse_text import Parse, Piece
 from segmint.agent.ask._parse_text import field_condition as _field
-from segmint.agent.query import PERIODS, Condition, Measure, QuerySpec
+from segmint.agent.query import PERIODS, PRODUCT, Condition, Measure, QuerySpec
 from segmint.agent.query.glossary import Glossary
 
 OR_GAP = re.compile(r"\bor\b")
@@ -186,10 +186,12 @@ def _periods_in_window(measure: Measure, group_by: str, groups: list[list[Condit
     The window was read as "bought anything in 2011"; for a count by the events' period it also
     says which periods are asked about, so the measure takes it (months of 2010 are not shown).
     A sum keeps every period: "revenue by month of customers who bought in 2011" asks about
-    those customers, not about 2011 only.
+    those customers, not about 2011 only. A table by product always takes it ("best sellers last
+    month" ranks last month's purchases).
     """
-    if (group_by not in PERIODS or measure.agg not in ("count", "share") or measure.window is not None
-            or len(groups) != 1):
+    by_product = group_by == PRODUCT  # "best sellers last month": the purchases of last month
+    if (not (by_product or (group_by in PERIODS and measure.agg in ("count", "share")))
+            or measure.window is not None or len(groups) != 1):
         return measure
     windows = [c.window for c in groups[0] if c.kind == "events" and c.event == "purchase"
                and c.product is None and c.op is None and c.window is not None and not c.negate]

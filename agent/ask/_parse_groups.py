@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from segmint.agent.ask._parse_measures import AGGREGATES, FIELD_NAMES
 from segmint.agent.ask._parse_text import NUM, START, STOPWORDS, Parse, number
-from segmint.agent.query import Catalogue, Measure
+from segmint.agent.query import PRODUCT, Catalogue, Measure
 
 PERIODS = {"month": "month", "months": "month", "quarter": "quarter", "quarters": "quarter",
            "year": "year", "years": "year", "week": "week", "weeks": "week"}
@@ -57,6 +57,30 @@ RANK = re.compile(r"\s+(?:(?:of|in|during)\s+[\w-]+(?:\s+\d{4})?\s+)?((?:has|hav
                   r"gets?|got|sees?|saw|contains?|holds?|brought|generated|made|did|does|do|performed)\s+)"
                   r"(?:(lost|gained|won|kept)\s+)?((?:the\s+|our\s+)?(most|highest|largest|biggest|greatest|fewest|"
                   r"least|lowest|smallest|best|worst|busiest|quietest)(?:\s+number\s+of)?)")
+# Products ranked by how many of the customers bought them (or by revenue, units, orders).
+_PW = r"(?:products?|items?|lines|skus|articles)"
+_POPULAR = r"(?:popular|bought|purchased|ordered|sold|wanted|in demand)"
+_WITH = (r"(?:\s+(?:with|among|amongst|by(?!\s+(?:revenue|sales|spend|units|quantity|orders)\b)|for|from|"
+         r"to|in|of))?")
+PRODUCTS_RANKED = (
+    re.compile(r"\b(?:which|what)\s+(?:are\s+|were\s+)?(?:(?:the|our|my)\s+)?(?:(?:top\s+)?(?P<n>" + NUM
+               + r")\s+)?" + _PW + r"\s+(?:(?:are|were|is|was|do|did|does|get|got)\s+)?(?:(?:the|our|my)\s+)?"
+               r"(?P<dir>most|least)\s+" + _POPULAR + r"\b" + _WITH),
+    re.compile(r"\b(?:which|what)\s+(?:(?:the|our|my)\s+)?" + _PW + r"\s+(?:sell|sold|sells|do)\s+(?:the\s+)?"
+               r"(?P<dir>best|most|worst|least)\b" + _WITH),
+    re.compile(r"\b(?:(?:the|our|my)\s+)?(?P<dir>top|bottom|best[\s-]?selling|most\s+popular|least\s+popular|"
+               r"most\s+(?:bought|purchased|ordered|sold)|least\s+(?:bought|purchased|ordered|sold)|"
+               r"worst[\s-]?selling)\s+(?:(?P<n>" + NUM + r")\s+)?" + _PW + _WITH),
+    re.compile(r"\b(?:(?:the|our|my)\s+)?(?P<dir>top\s+)?(?:(?P<n>" + NUM + r")\s+)?(?:best[\s-]?sellers|"
+               r"top[\s-]sellers|bestsellers)\b" + _WITH),
+    re.compile(r"\bwhat\s+(?:do|does|did)\b(?=.*\b(?P<verb>buy|buys|bought|purchase|purchased|order|ordered)"
+               r"\s+(?:the\s+)?(?P<dir>most|least)\b)"),
+)
+PRODUCTS_BY = re.compile(r"\s+(?:(?:by|in terms of|ranked by|sorted by|in)\s+)?(revenue|sales|spend|units|"
+                         r"quantity|orders)\b")
+PRODUCT_MEASURES = {"revenue": "revenue", "sales": "revenue", "spend": "revenue", "units": "units",
+                    "quantity": "units", "orders": "orders"}
+PRODUCTS_SHOWN = 10  # a table by product shows this many unless a number is asked
 # "monthly revenue", "weekly new customers": a period said of a number (never "buys monthly")
 ADJECTIVE = re.compile(r"\b(" + "|".join(PERIOD_ADJ) + r")\s+(?=(?:" + "|".join(
     re.escape(n) for n in sorted(FIELD_NAMES, key=len, reverse=True)) + r"|new|active|customers|buyers|"
@@ -93,6 +117,7 @@ def _targets(text: tuple[str, ...]) -> tuple[dict[str, str], str]:
     names.update({"segment": "segment", "segments": "segment", "cluster": "segment",
                   "clusters": "segment"})
     names.update(PERIODS)
+    names.update({w: PRODUCT for w in ("product", "products", "item", "items")})
     for unit in ("month", "quarter", "year", "week"):
         first = f"first_purchase_{unit}" if unit != "week" else "week"
         for form in (f"first order {unit}", f"first purchase {unit}", f"first-order {unit}",
@@ -126,7 +151,8 @@ def read_groups(p: Parse, cat: Catalogue) -> None:
         p.compare = True
         p.take(*how.span(1))
         p.take(*how.span())
-    readers: tuple[Reader, ...] = (_where, _cohorts, _which, _which_verb, _top, _ranked, _by, _adjective)
+    readers: tuple[Reader, ...] = (_where, _cohorts, _products, _which, _which_verb, _top, _ranked, _by,
+                                   _adjective)
     for reader in readers:
         if reader(p, cat, names, target):
             if p.group_by not in COHORT_GROUPS:
@@ -162,6 +188,31 @@ def _cohorts(p: Parse, cat: Catalogue, names: dict[str, str], target: str) -> bo
     p.note(f"“{m[0].strip()}” is read by the first purchase: customers counted in the {m[1]} of "
            f"their first purchase")
     _group(p, f"first_purchase_{m[1]}", m.span())
+    return True
+
+
+def _products(p: Parse, cat: Catalogue, names: dict[str, str], target: str) -> bool:
+    """"which products are most popular with lapsed customers", "best sellers last month", "top 5
+    products by revenue", "what do German customers buy most": the products they bought, ranked."""
+    for pattern in PRODUCTS_RANKED:
+        if (m := pattern.search(p.text)) is not None:
+            break
+    else:
+        return False
+    ascending = bool(re.match(r"least|bottom|worst", m.group("dir") or ""))
+    asked = m.groupdict().get("n")
+    if (by := PRODUCTS_BY.match(p.text, m.end())) is not None:  # "... by revenue"
+        p.measure, p.measure_at = Measure(agg="sum", field=PRODUCT_MEASURES[by[1]]), by.start()
+        p.take(*by.span())
+    elif p.measure is None:  # how many of the customers bought each (a window may bound it)
+        p.measure, p.measure_at = Measure(agg="count"), m.start()
+    if verb := m.groupdict().get("verb"):  # "what do they buy most": the verb after the customers
+        verb_at = re.compile(r"\b" + verb + r"\s+(?:the\s+)?(?:most|least)\b").search(p.text, m.end())
+        if verb_at is not None:
+            p.take(*verb_at.span())
+    _group(p, PRODUCT, m.span(), ascending=ascending, limit=int(number(asked)) if asked else PRODUCTS_SHOWN)
+    if not asked:
+        p.note(f"the top {PRODUCTS_SHOWN} products are shown; ask for “top 50 products” for more")
     return True
 
 

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.json_schema import SkipJsonSchema
 
 from segmint.agent.query import (
+    PRODUCT,
     Catalogue,
     CompareOp,
     Condition,
@@ -214,7 +215,7 @@ def _grouping(query: CustomerQuery, ctx: _Context) -> tuple[str | None, list[str
         if query.groups:
             raise InvalidQuery("groups without a group_by")
         return None, None
-    if by not in PERIOD_GROUPS and by != "segment" and by not in ctx.cat.text:
+    if by not in PERIOD_GROUPS and by not in ("segment", PRODUCT) and by not in ctx.cat.text:
         raise InvalidQuery(f"cannot group by '{by[:60]}'")
     if not query.groups:
         return by, None

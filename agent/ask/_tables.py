@@ -13,8 +13,8 @@ from segmint.agent.query import COHORTS, Catalogue, MeasureQuery, QuerySpec
 __all__ = ["table_rows", "table_text"]
 
 SHOWN_ROWS = 6  # the sentence lists this many rows; the JSON has them all
-_GROUP_WORDS = {"segment": "segment", "week": "week", "month": "month", "quarter": "quarter",
-                "year": "year", "first_purchase_month": "month of first purchase",
+_GROUP_WORDS = {"segment": "segment", "product": "product", "week": "week", "month": "month",
+                "quarter": "quarter", "year": "year", "first_purchase_month": "month of first purchase",
                 "first_purchase_quarter": "quarter of first purchase",
                 "first_purchase_year": "year of first purchase"}
 
@@ -90,6 +90,8 @@ def table_text(rows: list[dict[str, Any]], spec: QuerySpec, mq: MeasureQuery, la
             "highest" if spec.descending else "lowest")
         what = "of these customers" if counted else label
         winner = f"{valued[0]['group']} has the {word} {what}: {value(valued[0])}."
+        if spec.group_by == "product" and mq.measure.agg in ("count", "share"):
+            winner = f"{valued[0]['group']} was bought by the {word} of these customers: {value(valued[0])}."
         text = winner if len(rows) == 1 else f"{winner} {text}"
     if left_out:
         without = "who never purchased" if spec.group_by in COHORTS else f"without a {by}"

@@ -147,11 +147,14 @@ def build_users(
                 min(ts) FILTER (WHERE is_purchase) AS first_purchase,
                 max(ts) FILTER (WHERE is_purchase) AS last_purchase,
                 CAST({orders} AS BIGINT) AS orders,
-                coalesce(sum(amount) FILTER (WHERE is_purchase OR event_type = 'return'), 0)
+                -- rounded to 1e-6: a customer whose revenue is one 24.99 item compares as
+                -- 24.99 against a percentile or a threshold, not as float noise either side
+                coalesce(round(sum(amount) FILTER (WHERE is_purchase OR event_type = 'return'), 6), 0)
                     AS revenue,
                 coalesce(sum(quantity) FILTER (WHERE is_purchase), 0) AS units,
                 count(*) FILTER (WHERE event_type = 'return') AS returns,
-                coalesce(-sum(amount) FILTER (WHERE event_type = 'return'), 0) AS returned_amount,
+                coalesce(-round(sum(amount) FILTER (WHERE event_type = 'return'), 6), 0)
+                    AS returned_amount,
                 count(*) AS n_events,
                 count(*) FILTER (WHERE event_type = 'search') AS n_search,
                 count(*) FILTER (WHERE event_type = 'view') AS n_view,

@@ -18,7 +18,14 @@ from segmint.agent.query._events import (
 from segmint.agent.query.catalogue import Catalogue, catalogue
 from segmint.agent.query.compile import PERIODS, CompiledQuery, SpecError, compile_spec, reference_time
 from segmint.agent.query.glossary import Glossary, Term, TermFilter, load_glossary, percentile_thresholds
-from segmint.agent.query.measures import COHORTS, WINDOW_FIELDS, MeasureQuery, compile_measure, measure_of
+from segmint.agent.query.measures import (
+    COHORTS,
+    PRODUCT,
+    WINDOW_FIELDS,
+    MeasureQuery,
+    compile_measure,
+    measure_of,
+)
 from segmint.agent.query.spec import (
     Aggregate,
     AnswerKind,
@@ -37,6 +44,7 @@ from segmint.agent.query.windows import TICK, UNIT_DAYS, Period, resolve_window
 __all__ = [
     "COHORTS",
     "PERIODS",
+    "PRODUCT",
     "TICK",
     "UNIT_DAYS",
     "WINDOW_FIELDS",

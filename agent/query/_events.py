@@ -27,7 +27,7 @@ ItemMatches = Mapping[MatchKey, Sequence[int]]
 _MEASURES = {
     "events": "count(*)",
     "orders": "(count(DISTINCT a.order_key) + count(*) FILTER (WHERE a.order_key IS NULL))",
-    "spend": "coalesce(sum(a.amount), 0)",
+    "spend": "coalesce(round(sum(a.amount), 6), 0)",  # money to 1e-6, as the users table
     "units": "coalesce(sum(a.quantity), 0)",
     "days": "count(DISTINCT CAST(a.ts AS DATE))",
 }

@@ -5,7 +5,8 @@ A measure aggregates a users-table field of the selected customers, or, with a w
 customer's spend, orders or units inside it (0 for a customer without purchases there). The
 average order value of a group is pooled: its revenue over its orders. A table groups the
 customers by a text attribute, their segment or the period of their first purchase, or groups
-the events by calendar period ("revenue by month").
+the events by calendar period ("revenue by month") or by product ("the top products of lapsed
+customers": how many of them bought each, or its revenue, units or orders among them).
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from segmint.agent.query.errors import SpecError
 from segmint.agent.query.spec import Measure, QuerySpec
 from segmint.agent.query.windows import TICK, Period
 
-__all__ = ["COHORTS", "WINDOW_FIELDS", "MeasureQuery", "compile_measure", "measure_of"]
+__all__ = ["COHORTS", "PRODUCT", "WINDOW_FIELDS", "MeasureQuery", "compile_measure", "measure_of"]
+
+PRODUCT = "product"  # the grouping of a table by product
 
 # Each customer's numbers over the purchase and return rows `a` of a window (docs/definitions.md).
 _PER_CUSTOMER = (
-    "coalesce(sum(a.amount), 0) AS spend, "
+    "coalesce(round(sum(a.amount), 6), 0) AS spend, "  # money to 1e-6, as the users table
     "count(DISTINCT a.order_key) FILTER (WHERE a.event_type = 'purchase') "
     "+ count(*) FILTER (WHERE a.event_type = 'purchase' AND a.order_key IS NULL) AS orders, "
     "coalesce(sum(a.quantity), 0) AS units"
@@ -98,7 +101,7 @@ def compile_measure(spec: QuerySpec, compiled: CompiledQuery, cat: Catalogue) ->
     m = measure_of(spec)
     # By period, a count's window only bounds the periods shown ("customers who bought each
     # month in 2011"); otherwise the window belongs on a condition.
-    if m.window is not None and m.agg in ("count", "share") and spec.group_by not in PERIODS:
+    if m.window is not None and m.agg in ("count", "share") and spec.group_by not in (*PERIODS, PRODUCT):
         raise SpecError(f"a {m.agg} of customers takes no window; put the window on a condition "
                         "(who bought in it)")
     if m.field == "aov" and m.agg == "sum":
@@ -106,6 +109,8 @@ def compile_measure(spec: QuerySpec, compiled: CompiledQuery, cat: Catalogue) ->
     period = None if m.window is None else compiled.period(m.window)
     if spec.group_by in PERIODS:
         return _by_event_period(spec, m, compiled, period)
+    if spec.group_by == PRODUCT:
+        return _by_product(m, compiled, period)
     column = WINDOW_FIELDS.get(m.field or "", "")
     if (period is not None and spec.group_by is None and spec.limit is None
             and m.agg in ("sum", "mean") and ("sum", column) in _SINGLE_PASS):
@@ -243,3 +248,42 @@ def _by_event_period(spec: QuerySpec, m: Measure, compiled: CompiledQuery,
            f"SELECT {key} AS grp, a.uid, {_PER_CUSTOMER} FROM activity a WHERE {rows} "
            "GROUP BY grp, a.uid) p GROUP BY grp")
     return MeasureQuery(sql, params, m, period, True)
+
+
+# By product, what each number counts over the selected customers' rows `a` of that product.
+_PRODUCT_VALUES = {
+    ("count", None): _BOUGHT,
+    ("sum", "spend"): "coalesce(round(sum(a.amount), 6), 0)",
+    ("sum", "units"): "coalesce(sum(a.quantity) FILTER (WHERE a.event_type = 'purchase'), 0)",
+    ("sum", "orders"): "count(DISTINCT a.order_key) FILTER (WHERE a.event_type = 'purchase')"
+                       " + count(*) FILTER (WHERE a.event_type = 'purchase' AND a.order_key IS NULL)",
+}
+
+
+def _by_product(m: Measure, compiled: CompiledQuery, period: Period | None) -> MeasureQuery:
+    """A table of the products the selected customers bought, named by their text (or id).
+
+    count = the selected customers who bought it; share = their share of the selected customers;
+    sum of revenue (net of its returns), units or orders among them. The window, when given,
+    bounds the purchases counted ("best sellers last month").
+    """
+    column = WINDOW_FIELDS.get(m.field or "") if m.field else None
+    value = _PRODUCT_VALUES.get(("count" if m.agg == "share" else m.agg, column))
+    if value is None:
+        raise SpecError(f"a {m.agg} of {m.field or 'customers'} by product means nothing here; ask for "
+                        "buyers, a share, or the revenue, units or orders of each product")
+    params: list[Any] = []  # in the order of the SQL: the share's base, then the rows
+    if m.agg == "share":
+        value = f"{value} / (SELECT count(*) FROM users u WHERE {compiled.where})"
+        params.extend(compiled.params)
+    rows = "a.event_type IN ('purchase', 'return') AND i.product"
+    if period is not None:
+        rows += f" AND {window_sql('a.ts', period, params)}"
+    if compiled.where != "TRUE":
+        rows += (" AND a.uid IN (SELECT k.uid FROM customer_keys k WHERE k.user_id IN "
+                 f"(SELECT u.user_id FROM users u WHERE {compiled.where}))")
+        params.extend(compiled.params)
+    sql = (f"SELECT coalesce(i.text, i.product_id) AS grp, {value} AS value, {_BOUGHT} AS customers "
+           f"FROM activity a JOIN items i ON i.item = a.item WHERE {rows} GROUP BY grp "
+           f"HAVING {_BOUGHT} > 0")
+    return MeasureQuery(sql, params, m, period, False)

@@ -228,6 +228,8 @@ class Reference:
         """(group, value) rows: the groups listed (in that order), else every group, ordered by
         value (`order` desc, the default for customer groups, or asc) or by period (periods)."""
         by, where = spec["by"], self.mask(spec.get("where"))
+        if by == "product":
+            return self._arrange(spec, self._by_product(spec, where), spec.get("order", "desc"))
         if by in PERIOD_CODES:
             rows = self.event_rows({"window": spec.get("window"), "measure": "spend"})
             rows = rows[rows["user_id"].isin(self.c.index[where])]
@@ -247,6 +249,29 @@ class Reference:
         groups = [g for g in col.dropna().unique() if not (by == "segment" and g == "0")]
         values = {str(g): self._measure(spec, where & (col == g)) for g in groups}
         return self._arrange(spec, values, spec.get("order", None if spec.get("groups") else "desc"))
+
+    def _by_product(self, spec: dict[str, Any], where: Mask) -> dict[str, float]:
+        """Per product text (or id): the customers of `where` who bought it, or its revenue (net
+        of its returns), units or orders among them, over the window's events."""
+        ev = self.ev
+        rows = ev["event_type"].isin(["purchase", "return"]) & ev["user_id"].isin(self.c.index[where])
+        if spec.get("window"):
+            rows &= window_mask(ev["ts"], spec["window"], self.as_of)
+        part = ev.loc[rows]
+        name = part["text"].where(part["text"].notna(), part["product_id"])
+        buy = part["event_type"] == "purchase"
+        if spec["agg"] in ("count", "share"):
+            values = part[buy].groupby(name[buy])["user_id"].nunique()
+            if spec["agg"] == "share":
+                values = values / float(where.sum())
+        elif spec["field"] == "revenue":
+            values = part.groupby(name)["amount"].sum().round(6)
+        elif spec["field"] == "units":
+            values = part[buy].groupby(name[buy])["quantity"].sum()
+        else:
+            values = part[buy].groupby(name[buy])["order_id"].nunique()
+        bought = set(name[buy])
+        return {str(k): float(v) for k, v in values.items() if k in bought}
 
     @staticmethod
     def _arrange(spec: dict[str, Any], values: dict[str, float], order: str | None) -> list[Row]:
