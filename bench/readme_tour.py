@@ -4,7 +4,8 @@
     python -m bench.readme_tour --check     # exit 1 when README.md differs from what the code prints
 
 Runs `segmint demo` (the sample shop) and, when ../shared/datasets has it, `segmint run` over UCI
-Online Retail, then the tour's commands on both workspaces, in this process through the real CLI.
+Online Retail, then the tour's commands on both workspaces, in this process through the real CLI;
+and, with Online Retail, the audiences tour: the file cut at 2011-09-01, run, then appended.
 Each block is written between `<!-- tour:NAME -->` and `<!-- /tour:NAME -->` in README.md. What
 differs from run to run (temporary paths, seconds per stage) is replaced by what a reader types
 (`demo-workspace`, `retail`) or left out. tests/docs/test_readme_tour.py regenerates and compares.
@@ -20,6 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import duckdb
 from typer.testing import CliRunner
 
 from segmint.agent.cli import app
@@ -34,6 +36,8 @@ RETAIL_MAP = ["--map", "user_id=CustomerID", "--map", "timestamp=InvoiceDate",
               "--map", "price=UnitPrice", "--attr", "country=Country"]
 RUN_KEYS = ("users", "events_in", "events_ok", "events_rejected", "segments", "noise_share")
 QUESTION = "who are my lapsed high spenders?"
+AUDIENCE = "lapsed high spenders"
+AUDIENCE_CUT = "2011-09-01"
 STAGES = re.compile(r"^\s*(?:\w+ \d+\.\d+s, )+\w+ \d+\.\d+s\s*$")  # seconds per stage vary
 
 
@@ -125,6 +129,35 @@ def retail_tour(ws: Path, summary: dict[str, Any], data: Path) -> str:
     return tour.text()
 
 
+def audiences_tour(root: Path, data: Path) -> str:
+    """Online Retail cut at 2011-09-01: a first run, a saved audience, the rest appended, and what
+    changed (docs/definitions.md "Audiences")."""
+    first, later = root / "retail-to-aug.csv", root / "retail-from-sep.csv"
+    with duckdb.connect() as con:
+        for path, test in ((first, "<"), (later, ">=")):
+            con.execute(f"COPY (SELECT * FROM read_csv('{data}', all_varchar = true) "
+                        f"WHERE InvoiceDate {test} '{AUDIENCE_CUT}') TO '{path}' (HEADER)")
+    ws = root / "retail-2011"
+    tour = Tour(ws, "retail-2011", {str(first): first.name, str(later): later.name})
+    mapping = " ".join(f"{RETAIL_MAP[i]} {RETAIL_MAP[i + 1]}" for i in range(0, len(RETAIL_MAP), 2))
+    tour.blocks.append(f'$ MAP="{mapping}"')
+    tour.run(["run", str(first), "--currency", "£", *RETAIL_MAP],
+             f"run {first.name} --currency £ $MAP", keep=1)
+    tour.run(["audience", "save", AUDIENCE, "--question", AUDIENCE],
+             f'audience save "{AUDIENCE}" --question "{AUDIENCE}"')
+    tour.run(["run", str(later), "--append", "--currency", "£", *RETAIL_MAP],
+             f"run {later.name} --append --currency £ $MAP", keep=1)
+    tour.run(["audience", "diff", AUDIENCE], f'audience diff "{AUDIENCE}"', keep=4)
+    tour.run(["audience", "show", AUDIENCE], f'audience show "{AUDIENCE}"')
+    tour.run(["history"], "history", keep=4)
+    # Run ids hold the moment they ran: named by their place, the tour reads the same every time.
+    shown = json.loads(cli("audience", "show", AUDIENCE, "-w", str(ws), "--json"))
+    text = tour.text()
+    for ordinal, row in zip(("first", "second"), shown["history"], strict=True):
+        text = text.replace(f"run {row['run_id']}", f"the {ordinal} run")
+    return text
+
+
 def build_retail(root: Path) -> tuple[Path, dict[str, Any]] | None:
     """The README's Online Retail run (None when the dataset is absent)."""
     if not ONLINE_RETAIL.exists():
@@ -148,10 +181,12 @@ def replace_block(text: str, name: str, block: str) -> str:
 
 
 def render(root: Path, retail: tuple[Path, dict[str, Any]] | None, readme: str) -> str:
-    """README text with both tours regenerated (the retail one only when its run is given)."""
+    """README text with every tour regenerated (the Online Retail ones only when its run is
+    given)."""
     text = replace_block(readme, "demo", demo_tour(root))
     if retail is not None:
         text = replace_block(text, "retail", retail_tour(retail[0], retail[1], ONLINE_RETAIL))
+        text = replace_block(text, "audiences", audiences_tour(root, ONLINE_RETAIL))
     return text
 
 

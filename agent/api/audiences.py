@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -17,7 +18,7 @@ from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 
-from segmint.agent.act.export import export_selection
+from segmint.agent.act.export import export_diff, export_selection
 from segmint.agent.api.act import WorkspaceDep
 from segmint.agent.api.models import MEDIA_TYPES
 from segmint.agent.ask.answer import Answerer
@@ -84,22 +85,40 @@ def audience_diff(ws: WorkspaceDep, name: str, since: str | None = None) -> dict
     return diff(ws, name, since).to_json()
 
 
+Format = Annotated[Literal["csv", "parquet", "jsonl"], Query(alias="format")]
+
+
 @router.get("/audiences/{name}/export", response_class=Response)
-def audience_export(ws: WorkspaceDep, name: str,
-                    fmt: Annotated[Literal["csv", "parquet", "jsonl"], Query(alias="format")] = "csv",
+def audience_export(ws: WorkspaceDep, name: str, fmt: Format = "csv",
                     exclude_: Annotated[list[str] | None, Query(alias="exclude")] = None,
                     ) -> Response:
     """An audience's current members as a campaign file, minus any `exclude` audiences."""
     answerer = Answerer(ws)
-    selection = exclude(answerer, evaluate(answerer, AudienceStore(ws).get(name)), exclude_ or [])
+    audience = AudienceStore(ws).get(name)
+    selection = exclude(answerer, evaluate(answerer, audience), exclude_ or [])
+    return _file(f"audience.{fmt}", lambda path: export_selection(
+        ws, selection, path, fmt=fmt, audience=audience.name, excluded=exclude_ or []))
+
+
+@router.get("/audiences/{name}/diff/export", response_class=Response)
+def audience_diff_export(ws: WorkspaceDep, name: str, since: str | None = None,
+                         fmt: Format = "csv") -> Response:
+    """Who entered and left since a run or date as a campaign file (`segmint audience diff
+    --export`): `why` starts with `entered:` or `left:`."""
+    result = diff(ws, name, since)
+    return _file(f"audience-changes.{fmt}", lambda path: export_diff(ws, result, path, fmt))
+
+
+def _file(name: str, write: Callable[[Path], object]) -> FileResponse:
+    """A file written by `write` into a temporary folder, sent, then removed."""
     tmp_dir = Path(tempfile.mkdtemp(prefix="segmint-audience-"))
     try:
-        path = tmp_dir / f"audience.{fmt}"
-        export_selection(ws, selection, path, fmt=fmt)
+        path = tmp_dir / name
+        write(path)
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
-    return FileResponse(path, media_type=MEDIA_TYPES[fmt], filename=f"audience.{fmt}",
+    return FileResponse(path, media_type=MEDIA_TYPES[name.rsplit(".", 1)[1]], filename=name,
                         background=BackgroundTask(shutil.rmtree, tmp_dir, ignore_errors=True))
 
 

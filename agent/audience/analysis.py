@@ -19,9 +19,9 @@ from segmint.agent.ask.answer import Answerer, Selection
 from segmint.agent.audience.evaluate import evaluate, refresh
 from segmint.agent.audience.store import AudienceStore, HistoryRow
 from segmint.agent.core.errors import InputError
-from segmint.agent.core.sql import sql_str
+from segmint.agent.core.sql import fetch_one, sql_str
 from segmint.agent.core.workspace import Workspace
-from segmint.agent.query import Condition, QuerySpec
+from segmint.agent.query import Condition, QuerySpec, reference_time
 
 LIFECYCLE = ("active", "at_risk", "lapsed", "new_customers", "one_time_buyers", "repeat_buyers")
 DRIFT_SHARE = 0.2  # a segment that grows or shrinks by more than this between runs gets a note
@@ -164,14 +164,20 @@ def trend(answerer: Answerer, target: Target, months: int = 12) -> dict[str, Any
                         || ':' || b.user_id)
             FROM firsts f JOIN buys b USING (user_id) GROUP BY 1 ORDER BY 1
             """, [ids]).fetchall()
+        as_of = reference_time(con) or (fetch_one(con.execute("SELECT max(ts) FROM events"))
+                                        or (None,))[0]
+    last = None if as_of is None else as_of.year * 12 + as_of.month - 1
     retention = []
     for cohort, size, offsets in cohorts:
         by_offset: dict[int, set[str]] = {}
         for item in offsets:
             k, user = item.split(":", 1)
             by_offset.setdefault(int(k), set()).add(user)
+        start = int(cohort[:4]) * 12 + int(cohort[5:7]) - 1
+        # A month after the data's as_of has not happened: null, not 0% retained.
         retention.append({"cohort": cohort, "customers": int(size),
                           "retained": [_share(len(by_offset.get(k, ())), int(size))
+                                       if last is None or start + k <= last else None
                                        for k in range(1, months + 1)]})
     return {"target": target.to_json(),
             "monthly": [{"month": m, "customers": int(c), "orders": int(o),
@@ -225,7 +231,8 @@ def _drift_notes(before: list[dict[str, Any]] | None, now: list[HistoryRow]) -> 
     for r in now:
         sid = int(r.target.split(":", 1)[1])
         if sid not in was:
-            notes.append(f"new segment {sid} · {r.name} ({r.size:,} customers)")
+            notes.append(f"{r.size:,} customers are unassigned now (none were before)" if sid == 0
+                         else f"new segment {sid} · {r.name} ({r.size:,} customers)")
             continue
         old = was[sid]["size"]
         if old and abs(r.size - old) / old > DRIFT_SHARE:

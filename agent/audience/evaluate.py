@@ -11,8 +11,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
+import duckdb
+import numpy as np
 import pyarrow as pa
 
+from segmint.agent.ask import interest_matches
 from segmint.agent.ask.answer import Answerer, Selection
 from segmint.agent.audience.store import Audience, AudienceStore, HistoryRow, audience_target
 from segmint.agent.core.errors import InputError, UsageError
@@ -20,6 +23,7 @@ from segmint.agent.core.records import RunInfo
 from segmint.agent.core.sql import fetch_one, sql_str
 from segmint.agent.core.workspace import Workspace
 from segmint.agent.describe.why import describe_customer
+from segmint.agent.query import SpecError, compile_spec, reference_time
 
 
 def evaluate(answerer: Answerer, audience: Audience) -> Selection:
@@ -70,14 +74,9 @@ def _refresh(workspace: Workspace, answerer: Answerer | None, *, wait: bool) -> 
     with contextlib.closing(workspace.reader()) as con:
         total = float((fetch_one(con.execute(
             "SELECT coalesce(sum(revenue), 0) FROM users")) or (0.0,))[0] or 0.0)
-    for audience in audiences:
+        found = select_members(con, answerer, audiences)
+    for audience, (ids, revenue) in zip(audiences, found, strict=True):
         target = audience_target(audience.name)
-        try:
-            customers = evaluate(answerer, audience).customers
-        except InputError:
-            customers = []  # e.g. a segment that no longer exists: the audience is empty now
-        ids = [str(c["user_id"]) for c in customers]
-        revenue = sum(float(c.get("revenue") or 0.0) for c in customers)
         previous = _previous_members(store, target, run.run_id)
         rows.append(_row(target, run, ids, revenue, total, previous, audience.name))
         members[target] = ids
@@ -92,6 +91,62 @@ def _refresh(workspace: Workspace, answerer: Answerer | None, *, wait: bool) -> 
             raise
         return []
     return rows
+
+
+def select_members(con: duckdb.DuckDBPyConnection, answerer: Answerer,
+                   audiences: list[Audience], *, strict: bool = False
+                   ) -> list[tuple[list[str], float]]:
+    """Every audience's members and their revenue, in one query over the workspace.
+
+    The customers each definition selects, exactly those `evaluate` selects (the same compiled
+    conditions, order and limit; returned in no particular order), but without what an answer
+    adds (its text, sample and each customer's reason): re-evaluating at every run needs only who
+    is in. All audiences are read in one pass, so the scan of users and events is shared.
+
+    Args:
+        con: the workspace's connection.
+        answerer: its answerer (catalogue and glossary).
+        audiences: the audiences.
+        strict: refuse a definition the workspace can no longer answer, instead of reading it
+            as empty (a suppression list must not silently suppress nobody).
+
+    Returns:
+        Per audience, in order: its members' user ids and the sum of their revenue; empty for a
+        definition the workspace can no longer answer (a segment that is gone).
+
+    Raises:
+        InputError: with `strict`, an audience the workspace can no longer answer.
+    """
+    cat = answerer.catalogue()
+    as_of = reference_time(con)
+    parts: list[str] = []
+    params: list[Any] = []
+    for i, audience in enumerate(audiences):
+        try:
+            compiled = compile_spec(audience.spec, cat, answerer.glossary, con,
+                                    interest_matches(con, audience.spec), as_of=as_of)
+        except (SpecError, InputError) as exc:
+            if strict:
+                raise InputError(f"audience '{audience.name}' cannot be evaluated: {exc}",
+                                 field="--exclude", kind="option",
+                                 fix="delete it, or save it again for the current data") from exc
+            continue  # nothing selects it now: the audience is empty at this run
+        cap = "" if compiled.limit is None else f" LIMIT {int(compiled.limit)}"
+        parts.append(f"(SELECT {i} AS k, CAST(u.user_id AS VARCHAR) AS user_id, "
+                     "CAST(coalesce(u.revenue, 0) AS DOUBLE) AS revenue FROM users u "
+                     f"WHERE {compiled.where} ORDER BY {compiled.order}{cap})")
+        params += compiled.params
+    out: list[tuple[list[str], float]] = [([], 0.0) for _ in audiences]
+    if not parts:
+        return out
+    found = con.sql(" UNION ALL ".join(parts), params=params).fetchnumpy()
+    keys = np.asarray(found["k"], dtype=np.int64)
+    ids = np.asarray(found["user_id"], dtype=object)
+    sums = np.bincount(keys, weights=np.asarray(found["revenue"], dtype=np.float64),
+                       minlength=len(audiences))
+    for i in range(len(audiences)):
+        out[i] = ([str(u) for u in ids[keys == i]], float(sums[i]))
+    return out
 
 
 @dataclass
@@ -267,12 +322,10 @@ def exclude(answerer: Answerer, selection: Selection, audiences: list[str]) -> S
     if not audiences:
         return selection
     store = AudienceStore(answerer.workspace)
-    removed: set[str] = set()
-    names = []
-    for name in audiences:
-        audience = store.get(name)
-        names.append(audience.name)
-        removed |= {str(c["user_id"]) for c in evaluate(answerer, audience).customers}
+    saved = [store.get(name) for name in audiences]
+    names = [a.name for a in saved]
+    with contextlib.closing(answerer.workspace.reader()) as con:
+        removed = {u for ids, _ in select_members(con, answerer, saved, strict=True) for u in ids}
     kept = [c for c in selection.customers if str(c["user_id"]) not in removed]
     taken = len(selection.customers) - len(kept)
     answer = replace(selection.answer)

@@ -1,5 +1,6 @@
 """Audiences over time on the command line: `audience save|list|show|export|diff|delete`, and
-`history`, `overlap`, `compare`, `trend` (docs/cli.md). A thin layer over agent/audience.
+`history`, `overlap`, `compare`, `trend` (docs/cli.md). A thin layer over agent/audience; each
+command imports the library it drives when it runs (bench/RESULTS.md "Cold start").
 """
 
 from __future__ import annotations
@@ -11,22 +12,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from segmint.agent.act.export import export_selection, prepare_output, write_customers
-from segmint.agent.ask.answer import Answerer
-from segmint.agent.audience import (
-    AudienceStore,
-    compare,
-    diff,
-    evaluate,
-    exclude,
-    list_audiences,
-    overlap,
-    resolve,
-    save_audience,
-    segment_history,
-    show_audience,
-    trend,
-)
 from segmint.agent.cli._app import ExcludeOpt, JsonOpt, LlmOpt, WorkspaceOpt, app, emit_json, err
 from segmint.agent.core.errors import UsageError
 from segmint.agent.core.workspace import Workspace
@@ -47,14 +32,22 @@ def save(
     name: Annotated[str, typer.Argument(help="The audience's name.")],
     question: Annotated[str | None, typer.Option(help="Define it by a question.")] = None,
     segment: Annotated[str | None, typer.Option(help="Define it as a segment (id or name).")] = None,
+    from_export: Annotated[Path | None, typer.Option(
+        "--from-export", help="Define it as a segmint export was made (its definition, not its rows)."
+    )] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite a saved audience.")] = False,
     llm: LlmOpt = None,
     workspace: WorkspaceOpt = DEFAULT_WS,
     json_out: JsonOpt = False,
 ) -> None:
     """Save an audience: its typed definition, not its member list; every run re-evaluates it."""
+    from segmint.agent.act.export import read_definition
+    from segmint.agent.ask.answer import Answerer
+    from segmint.agent.audience import save_audience
+
+    exported = read_definition(from_export) if from_export is not None else None
     doc = save_audience(Answerer(Workspace(workspace), llm=llm), name, question=question,
-                        segment=segment, replace=replace)
+                        segment=segment, exported=exported, replace=replace)
     if json_out:
         emit_json(doc)
         return
@@ -63,11 +56,16 @@ def save(
               f"{doc['definition']}")
     if doc["moves_with_as_of"]:
         out.print("  its time window is relative: it moves with each run's as_of")
+    for note in doc["notes"]:
+        out.print(f"  note: {note}")
 
 
 @audience_app.command("list")
 def list_cmd(workspace: WorkspaceOpt = DEFAULT_WS, json_out: JsonOpt = False) -> None:
     """Every saved audience with its size at each recorded run."""
+    from segmint.agent.ask.answer import Answerer
+    from segmint.agent.audience import list_audiences
+
     doc = list_audiences(Answerer(Workspace(workspace)))
     if json_out:
         emit_json(doc)
@@ -87,6 +85,9 @@ def show(
     json_out: JsonOpt = False,
 ) -> None:
     """One audience: its definition as it reads now (with the actual dates) and its history."""
+    from segmint.agent.ask.answer import Answerer
+    from segmint.agent.audience import show_audience
+
     doc = show_audience(Answerer(Workspace(workspace)), name)
     if json_out:
         emit_json(doc)
@@ -111,11 +112,17 @@ def export_audience(
     workspace: WorkspaceOpt = DEFAULT_WS,
 ) -> None:
     """Write an audience's current members (one row per customer, with a reason)."""
+    from segmint.agent.act.export import export_selection, prepare_output
+    from segmint.agent.ask.answer import Answerer
+    from segmint.agent.audience import AudienceStore, evaluate, exclude
+
     prepare_output(output, fmt, mkdir=mkdir)
     ws = Workspace(workspace)
     answerer = Answerer(ws)
-    selection = exclude(answerer, evaluate(answerer, AudienceStore(ws).get(name)), exclude_ or [])
-    answer = export_selection(ws, selection, output, fmt=fmt, hash_ids=hash_ids, mkdir=mkdir)
+    audience = AudienceStore(ws).get(name)
+    selection = exclude(answerer, evaluate(answerer, audience), exclude_ or [])
+    answer = export_selection(ws, selection, output, fmt=fmt, hash_ids=hash_ids, mkdir=mkdir,
+                              audience=audience.name, excluded=exclude_ or [])
     err.print(f"wrote {answer.count:,} customers to {output}")
 
 
@@ -125,17 +132,21 @@ def diff_audience(
     since: Annotated[str | None, typer.Option(
         help="A run id or a date (YYYY-MM-DD); the previous run by default.")] = None,
     export: Annotated[Path | None, typer.Option(
-        help="Write who entered and left (column `change`) to this file.")] = None,
+        help="Write who entered and left to this file (each `why` starts 'entered:' or 'left:').")
+    ] = None,
     workspace: WorkspaceOpt = DEFAULT_WS,
     json_out: JsonOpt = False,
 ) -> None:
     """Who entered and who left an audience since an earlier run, with the reason for each."""
+    from segmint.agent.act.export import export_diff, prepare_output
+    from segmint.agent.audience import diff
+
     fmt = prepare_output(export) if export is not None else "csv"
     ws = Workspace(workspace)
     result = diff(ws, name, since)
     doc = result.to_json()
     if export is not None:
-        write_customers(result.rows(), export, fmt, currency=result.currency)
+        export_diff(ws, result, export, fmt)
         doc["export"] = str(export)
     if json_out:
         emit_json(doc)
@@ -157,6 +168,8 @@ def delete(
     workspace: WorkspaceOpt = DEFAULT_WS,
 ) -> None:
     """Delete a saved audience and its history."""
+    from segmint.agent.audience import AudienceStore
+
     audience = AudienceStore(Workspace(workspace)).delete(name)
     err.print(f"deleted audience {audience.name}")
 
@@ -164,6 +177,8 @@ def delete(
 @app.command()
 def history(workspace: WorkspaceOpt = DEFAULT_WS, json_out: JsonOpt = False) -> None:
     """Segments and audiences over runs: sizes, revenue shares, migrations and drift notes."""
+    from segmint.agent.audience import segment_history
+
     doc = segment_history(Workspace(workspace))
     if json_out:
         emit_json(doc)
@@ -172,7 +187,7 @@ def history(workspace: WorkspaceOpt = DEFAULT_WS, json_out: JsonOpt = False) -> 
     if not doc["runs"]:
         out.print("no run recorded yet — history starts with the next `segmint run`")
     for run in doc["runs"]:
-        out.print(f"[bold]{run['as_of'][:10]}[/bold] run {run['run_id']}: "
+        out.print(f"[bold]{run['as_of'][:10]}[/bold] (run {run['run_id']}): "
                   f"{len(run['segments'])} segments")
         for note in run["notes"]:
             out.print(f"  [yellow]![/yellow] {note}")
@@ -189,6 +204,9 @@ def overlap_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """How much segments, audiences and questions overlap: counts, shares and Jaccard."""
+    from segmint.agent.ask.answer import Answerer
+    from segmint.agent.audience import overlap, resolve
+
     if len(targets) < 2:
         raise UsageError("give two or more targets: audiences, segments or questions")
     answerer = Answerer(Workspace(workspace))
@@ -215,6 +233,9 @@ def compare_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Two segments or audiences side by side, with what differs most."""
+    from segmint.agent.ask.answer import Answerer
+    from segmint.agent.audience import compare, resolve
+
     answerer = Answerer(Workspace(workspace))
     doc = compare(answerer, resolve(answerer, a), resolve(answerer, b))
     if json_out:
@@ -244,6 +265,9 @@ def trend_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Monthly customers, orders and revenue of a segment or audience, and cohort retention."""
+    from segmint.agent.ask.answer import Answerer
+    from segmint.agent.audience import resolve, trend
+
     answerer = Answerer(Workspace(workspace))
     doc = trend(answerer, resolve(answerer, target))
     if json_out:

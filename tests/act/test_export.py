@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import stat
 import sys
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import purchase_rows
+from conftest import ONLINE_RETAIL, purchase_rows
 from segmint.agent.cli import main
+from segmint.agent.core.workspace import Workspace
 
 QUESTION = "top 10 customers by revenue"
 
@@ -104,7 +108,7 @@ def test_mkdir_creates_the_folder_and_writes_atomically(workspace: str, tmp_path
                                    "-w", workspace, "--json")
     assert code == 0, stderr
     assert json.loads(stdout)["export"] == str(path)
-    assert [p.name for p in path.parent.iterdir()] == ["top.jsonl"]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["top.jsonl", "top.jsonl.definition.json"]
     assert len(path.read_text().splitlines()) == 10
 
 
@@ -133,18 +137,48 @@ def _read(path: Path) -> list[dict[str, Any]]:
 def test_exports_have_the_same_types_in_every_format(workspace: str, tmp_path: Path, suffix: str,
                                                      monkeypatch: pytest.MonkeyPatch,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    path = tmp_path / f"top{suffix}"
-    code, _, stderr = segmint(monkeypatch, capsys, "export", "--question", QUESTION, "-o", str(path),
-                              "-w", workspace)
+    segments = json.loads(segmint(monkeypatch, capsys, "segments", "-w", workspace, "--json")[1])
+    segment = next(s for s in segments["segments"] if s["id"] != "0" and s["size"])
+    for args in (["--question", QUESTION], ["--segment", segment["id"]]):
+        path = tmp_path / f"list{suffix}"
+        code, _, stderr = segmint(monkeypatch, capsys, "export", *args, "-o", str(path),
+                                  "-w", workspace)
+        assert code == 0, stderr
+        rows = _read(path)
+        assert len(rows) == (10 if args[0] == "--question" else segment["size"])
+        for row in rows:  # whole numbers, never text or floats, whatever the format or list
+            assert isinstance(row["segment_id"], int) and isinstance(row["recency_days"], int)
+            assert isinstance(row["orders"], int) and isinstance(row["revenue"], float)
+        if suffix == ".parquet":
+            schema = pq.read_schema(path)
+            assert str(schema.field("segment_id").type) == str(schema.field("recency_days").type) \
+                == "int64"
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".jsonl"])
+def test_every_export_carries_its_definition(workspace: str, tmp_path: Path, suffix: str,
+                                             monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / f"kettles{suffix}"
+    code, stdout, stderr = segmint(monkeypatch, capsys, "ask", "who bought kettles?", "--export",
+                                   str(path), "-w", workspace, "--json")
     assert code == 0, stderr
-    rows = _read(path)
-    assert len(rows) == 10
-    for row in rows:  # whole numbers, never text or floats, whatever the format
-        assert isinstance(row["segment_id"], int) and isinstance(row["recency_days"], int)
-        assert isinstance(row["orders"], int) and isinstance(row["revenue"], float)
-    if suffix == ".parquet":
-        schema = pq.read_schema(path)
-        assert str(schema.field("segment_id").type) == str(schema.field("recency_days").type) == "int64"
+    answer = json.loads(stdout)
+    sidecar = path.with_name(path.name + ".definition.json")
+    if suffix == ".parquet":  # in the file's key-value metadata, and nothing beside it
+        doc = json.loads(pq.read_schema(path).metadata[b"segmint.definition"])
+        assert not sidecar.exists()
+    else:  # beside the file, naming exactly the bytes it describes
+        doc = json.loads(sidecar.read_text(encoding="utf-8"))
+        assert doc["file"] == {"name": path.name, "format": suffix[1:],
+                               "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    assert doc["question"] == "who bought kettles?" and doc["query"] == answer["query"]
+    assert doc["source"] == "question" and doc["kind"] == "customers"
+    assert doc["definition"] == answer["definition"]
+    with Workspace(Path(workspace)).connect() as con:
+        run_id, counts = con.execute("SELECT run_id, counts FROM runs ORDER BY finished_at DESC "
+                                     "LIMIT 1").fetchone()
+    assert doc["run_id"] == run_id and doc["as_of"][:10] == json.loads(counts)["as_of"][:10]
 
 
 def test_a_question_export_says_what_each_customer_did(workspace: str, tmp_path: Path,
@@ -195,3 +229,43 @@ def test_numbers_and_tables_export_their_rows(workspace: str, tmp_path: Path,
     users = {r["user_id"] for r in rows}
     assert row["value"] == pytest.approx(sum(float(r["price"]) for r in rows) / len(users))
     assert row["customers"] == len(users) and row["measure"] == "mean revenue"
+
+
+def _bought(raw: pd.DataFrame) -> dict[str, set[str]]:
+    """Each customer's purchased product texts, from the raw Online Retail file (returns left out)."""
+    buys = raw[(raw["CustomerID"].notna()) & (raw["Quantity"] > 0) & raw["Description"].notna()]
+    texts = buys["Description"].map(lambda t: " ".join(str(t).split()))
+    users = buys["CustomerID"].astype(int).astype(str)
+    return {u: set(g) for u, g in texts.groupby(users)}
+
+
+@pytest.mark.skipif(not ONLINE_RETAIL.exists(), reason="Online Retail not present")
+def test_segment_exports_say_what_each_member_bought(online_retail: tuple[Path, dict[str, Any]],
+                                                     tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    ws, _ = online_retail
+    bought = _bought(pd.read_csv(ONLINE_RETAIL, dtype={"InvoiceNo": str, "StockCode": str}))
+    doc = json.loads(segmint(monkeypatch, capsys, "segments", "-w", str(ws), "--json")[1])
+    interest = [s for s in doc["segments"] if s["kind"] == "interest" and s["size"]]
+    assert interest
+    members = named = 0
+    for seg in interest:
+        path = tmp_path / f"segment-{seg['id']}.parquet"
+        code, _, stderr = segmint(monkeypatch, capsys, "export", "--segment", seg["id"], "-o",
+                                  str(path), "-w", str(ws))
+        assert code == 0, stderr
+        rows = pq.read_table(path).to_pylist()
+        assert len(rows) == seg["size"]
+        for row in rows:
+            why = " ".join(row["why"].split())
+            members += 1
+            named += any(text in why for text in bought.get(row["user_id"], ()))
+            shown = re.search(r"typicality (\d\.\d\d)\)", why)
+            assert shown is not None and f"“{seg['name']}”" in why, why
+            typicality = float(shown.group(1))
+            if typicality <= 0.09:  # below docs/definitions.md's 0.10 threshold
+                assert f"loosely placed in “{seg['name']}”" in why, why
+            elif typicality >= 0.11 and "none of it contains" not in why:
+                assert "loosely placed" not in why, why
+    assert named >= 0.9 * members, (named, members)

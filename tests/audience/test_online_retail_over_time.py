@@ -130,3 +130,31 @@ def test_overlap_and_trend_equal_pandas(two_runs: tuple[Path, pd.DataFrame]) -> 
     assert pair["jaccard"] == pytest.approx(len(both) / len(lapsed_vips | repeat), abs=1e-4)
     trend = cli_json("trend", QUESTION, "-w", str(ws))
     assert trend["monthly"] == monthly(df, lapsed_vips)
+
+
+def cohorts(df: pd.DataFrame, users: set[str], months: int = 12) -> list[dict[str, Any]]:
+    """First-order cohorts (docs/definitions.md "Audiences"): each month's new buyers among the
+    members and the share who bought again k months later; null for months after the data."""
+    buys = df[~df["is_return"] & df["user_id"].isin(users)]
+    month = buys["ts"].dt.year * 12 + buys["ts"].dt.month - 1
+    bought = set(zip(buys["user_id"], month, strict=True))
+    first = month.groupby(buys["user_id"]).min()
+    last = int(df["ts"].max().year * 12 + df["ts"].max().month - 1)
+    out = []
+    for start in sorted(first.unique()):
+        who = first[first == start].index
+        out.append({"cohort": f"{start // 12}-{start % 12 + 1:02d}", "customers": len(who),
+                    "retained": [None if start + k > last else round(
+                        sum((u, start + k) in bought for u in who) / len(who), 4)
+                        for k in range(1, months + 1)]})
+    return out
+
+
+def test_cohort_retention_equals_pandas(two_runs: tuple[Path, pd.DataFrame]) -> None:
+    ws, df = two_runs
+    trend = cli_json("trend", QUESTION, "-w", str(ws))
+    expected = cohorts(df, lapsed_high_spenders(df))
+    assert [c["cohort"] for c in trend["cohorts"]] == [c["cohort"] for c in expected]
+    for shown, truth in zip(trend["cohorts"], expected, strict=True):
+        assert shown["customers"] == truth["customers"]
+        assert shown["retained"] == pytest.approx(truth["retained"], abs=1e-4)
