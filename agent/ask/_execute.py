@@ -26,8 +26,10 @@ from segmint.agent.ask.paraphrase import Rewrite
 from segmint.agent.core.records import read_latest_run
 from segmint.agent.core.sql import fetch_one
 from segmint.agent.query import (
+    TERM,
     Catalogue,
     CompiledQuery,
+    Condition,
     MatchKey,
     QuerySpec,
     compile_measure,
@@ -141,22 +143,26 @@ def run_spec(con: duckdb.DuckDBPyConnection, question: str, spec: QuerySpec, cat
             answer.answer = (f"The top {count:,} of {int(total):,} customers by {spec.sort_by}: "
                              f"{definition}.")
     else:
-        _measure(con, spec, compiled, cat, facts, answer)
+        _measure(con, spec, compiled, cat, facts, answer, glossary, found)
     answer.answer += _products_text(spec, found, products or []) + "".join(
         f" Note: {n.rstrip('.')}." for n in answer.notes)
     return answer
 
 
 def _measure(con: duckdb.DuckDBPyConnection, spec: QuerySpec, compiled: CompiledQuery,
-             cat: Catalogue, facts: WorkspaceFacts, answer: Answer) -> None:
+             cat: Catalogue, facts: WorkspaceFacts, answer: Answer, glossary: Glossary,
+             found: Mapping[MatchKey, ProductMatch]) -> None:
     """Fill a number's or a table's value(s), measure, definition and text."""
-    mq = compile_measure(spec, compiled, cat)
+    by_term = spec.group_by == TERM
+    mq = compile_measure(spec.model_copy(update={"group_by": None, "groups": None}) if by_term else spec,
+                         compiled, cat)
     label = measure_label(mq.measure, mq.period)
     how = measure_how(mq.measure, mq.period, spec.group_by)
     answer.measure = label
     conditions = answer.definition
     answer.definition = f"{conditions}; {label} = {how}"
-    raw = con.execute(mq.sql, mq.params).fetchall()
+    raw, groups = (_term_rows(con, spec, cat, glossary, found, facts) if by_term
+                   else (con.execute(mq.sql, mq.params).fetchall(), []))
     if spec.kind == "number":
         _, value, customers = raw[0] if raw else (None, None, 0)
         answer.value = None if value is None else float(value)
@@ -173,10 +179,35 @@ def _measure(con: duckdb.DuckDBPyConnection, spec: QuerySpec, compiled: Compiled
                              f"customers ({conditions}); {how}.")
         return
     answer.group_by = spec.group_by
-    rows, left_out = table_rows(raw, spec, cat, mq)
+    labels = {t: glossary.terms[t].label for t in spec.groups or [] if t in glossary.terms}
+    rows, left_out = table_rows(raw, spec, cat, mq, labels if by_term else None)
     answer.rows = rows
     answer.answer = table_text(rows, spec, mq, label, facts.currency, left_out) + \
-        f" Customers: {conditions}; {label} = {how}."
+        f" Customers: {conditions}; {label} = {how}." + \
+        (f" Groups: {'; '.join(groups)}." if groups else "")
+
+
+def _term_rows(con: duckdb.DuckDBPyConnection, spec: QuerySpec, cat: Catalogue, glossary: Glossary,
+               found: Mapping[MatchKey, ProductMatch], facts: WorkspaceFacts
+               ) -> tuple[list[tuple[Any, ...]], list[str]]:
+    """One (term, value, customers) per glossary term compared ("repeat vs one-time buyers"):
+    the measure over the customers who pass the question's conditions and that term; and what
+    each term stands for here, its thresholds resolved ("lapsed = orders ≥ 1 and ...")."""
+    out: list[tuple[Any, ...]] = []
+    meanings: list[str] = []
+    for term in spec.groups or []:
+        one = spec.model_copy(update={
+            "any_of": [[*g, Condition(kind="term", term=term)] for g in spec.any_of or [[]]],
+            "group_by": None, "groups": None, "sort_by": None, "limit": None})
+        compiled = compile_spec(one, cat, glossary, con, {k: m.items for k, m in found.items()},
+                                as_of=facts.as_of)
+        mq = compile_measure(one, compiled, cat)
+        row = fetch_one(con.execute(mq.sql, mq.params))
+        out.append((term, *(row[1:] if row else (None, 0))))
+        alone = QuerySpec(any_of=[[Condition(kind="term", term=term)]])
+        label = glossary.terms[term].label if term in glossary.terms else term
+        meanings.append(f"{label} = {describe_spec(alone, compiled, glossary, facts, found)}")
+    return out, meanings
 
 
 def matched_products(con: duckdb.DuckDBPyConnection, spec: QuerySpec, compiled: CompiledQuery,

@@ -11,7 +11,7 @@ import re
 from segmint.agent.ask._parse_attach import lifetime, read_since
 from segmint.agent.ask._parse_text import Parse, Piece
 from segmint.agent.ask._parse_text import field_condition as _field
-from segmint.agent.query import PERIODS, PRODUCT, Condition, Measure, QuerySpec
+from segmint.agent.query import PERIODS, PRODUCT, TERM, Condition, Measure, QuerySpec
 from segmint.agent.query.glossary import Glossary
 
 OR_GAP = re.compile(r"\bor\b")
@@ -145,6 +145,11 @@ def _compared(p: Parse, pieces: list[Piece]) -> list[Piece]:
     if len(segments) >= 2 and p.group_by in (None, "segment"):
         p.group_by, p.groups = "segment", [str(x.conditions[0].segment) for x in segments]
         return [x for x in pieces if x not in segments]
+    terms = [x for x in pieces if len(x.conditions) == 1 and x.conditions[0].kind == "term"
+             and not x.conditions[0].negate]
+    if p.compare and len(terms) >= 2 and p.group_by is None:  # "repeat buyers vs one-time buyers"
+        p.group_by, p.groups = TERM, [str(x.conditions[0].term) for x in terms]
+        return [x for x in pieces if x not in terms]
     if p.compare and p.groups is None:
         p.refused.append("vs")  # nothing to compare: refuse rather than list one side
     return pieces

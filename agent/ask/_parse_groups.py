@@ -44,6 +44,7 @@ TABLE_FRAME = re.compile(r"\b(?:break(?:ing)?|broken|split|rank|ranking)\b(?:\s+
                          r"\bdown\b")
 PER_HEAD = re.compile(r"\b(?:across|for|of|among|over)\s+all\s+(?:(?:our|my|the)\s+)?(?:customers|households|"
                       r"shoppers|buyers|clients|members|users)\b")
+MORE_OR = re.compile(r"\b((?:are there|do (?:we|i|you) have|have (?:we|i) got|is there)\s+more)\b.*?\s(or)\s")
 HOW_DOING = re.compile(START + r"how\s+(?:are|is|do|does|did|were)\b(?=.*\b(doing|performing|compare|"
                        r"comparing|stack up)\b)")
 WHERE = re.compile(START + r"where\s+(?:do|does|did|are|is)\s+(?:the\s+)?(?:most|majority|bulk)\s+(?:of\s+)?")
@@ -147,6 +148,10 @@ def read_groups(p: Parse, cat: Catalogue) -> None:
         p.take(*m.span())
     for m in list(PER_HEAD.finditer(p.text)):  # "average spend per customer": the mean already
         p.take(*m.span())
+    if (more := MORE_OR.search(p.text)) is not None:  # "are there more lapsed or active women?"
+        p.compare = True
+        p.take(*more.span(1))
+        p.take(*more.span(2))
     if how := HOW_DOING.search(p.text):  # "how are France and Germany doing on revenue?"
         p.compare = True
         p.take(*how.span(1))

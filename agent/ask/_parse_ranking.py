@@ -51,7 +51,10 @@ SORT_ONLY = re.compile(r"\b(?:with|by|having)\s+the\s+(most|highest|largest|bigg
 ASCENDING = {"bottom", "lowest", "smallest", "worst", "least", "fewest", "ascending", "asc"}
 VERB_FIELD = {"spent": "revenue", "spend": "revenue", "spending": "revenue", "spends": "revenue"}
 MOST_VERB = re.compile(r"\b(spend|spends|spent|spending|order|orders|ordered|buy|buys|bought|purchase|"
-                       r"purchased)\s+the\s+(most|least)\b")
+                       r"purchased)\s+the\s+(most|least)\b(?:\s+(items|units|things|pieces|money|orders))?")
+# "bought the most items": what the most is of
+MOST_NOUN = {"items": "units", "units": "units", "things": "units", "pieces": "units", "money": "revenue",
+             "orders": "orders"}
 
 
 def read_intent(p: Parse) -> None:
@@ -84,7 +87,8 @@ def read_ranking(p: Parse) -> None:
     if p.group_by is not None:  # a table: its ranking was read with its grouping
         return
     if not N_MOST.search(p.text) and (m := MOST_VERB.search(p.text)):  # "who spends the most? top 5"
-        p.sort_by, p.descending = VERB_FIELD.get(m[1], "orders"), m[2] == "most"
+        p.sort_by = MOST_NOUN[m[3]] if m[3] else VERB_FIELD.get(m[1], "orders")
+        p.descending = m[2] == "most"
         p.take(*m.span())
     if m := TOP.search(p.text):
         field = SORT_FIELDS[m[3]] if m[3] else p.sort_by or "revenue"

@@ -5,6 +5,7 @@ with the winner first (and the top N when asked)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from segmint.agent.ask._describe import fmt_value
@@ -13,23 +14,24 @@ from segmint.agent.query import COHORTS, Catalogue, MeasureQuery, QuerySpec
 __all__ = ["table_rows", "table_text"]
 
 SHOWN_ROWS = 6  # the sentence lists this many rows; the JSON has them all
-_GROUP_WORDS = {"segment": "segment", "product": "product", "week": "week", "month": "month",
+_GROUP_WORDS = {"segment": "segment", "product": "product", "term": "group", "week": "week", "month": "month",
                 "quarter": "quarter", "year": "year", "first_purchase_month": "month of first purchase",
                 "first_purchase_quarter": "quarter of first purchase",
                 "first_purchase_year": "year of first purchase"}
 
 
-def table_rows(raw: list[tuple[Any, ...]], spec: QuerySpec, cat: Catalogue,
-               mq: MeasureQuery) -> tuple[list[dict[str, Any]], int]:
+def table_rows(raw: list[tuple[Any, ...]], spec: QuerySpec, cat: Catalogue, mq: MeasureQuery,
+               labels: Mapping[str, str] | None = None) -> tuple[list[dict[str, Any]], int]:
     """The rows `[{"group", "value", "customers"}]` in the order asked, and how many customers
-    were left out for having no value of the grouping (no country, never purchased)."""
+    were left out for having no value of the grouping (no country, never purchased); `labels`
+    names groups shown by another name (glossary terms by their label)."""
     rows: list[dict[str, Any]] = []
     left_out = 0
     for key, value, customers in raw:
         if key is None:
             left_out += int(customers or 0)
             continue
-        name = str(key)
+        name = (labels or {}).get(str(key), str(key))
         if spec.group_by == "segment":
             name = f"{key} · {cat.segments.get(str(key), '')}".rstrip(" ·")
         rows.append({"group": name, "value": None if value is None else float(value),

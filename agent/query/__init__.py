@@ -21,6 +21,7 @@ from segmint.agent.query.glossary import Glossary, Term, TermFilter, load_glossa
 from segmint.agent.query.measures import (
     COHORTS,
     PRODUCT,
+    TERM,
     WINDOW_FIELDS,
     MeasureQuery,
     compile_measure,
@@ -45,6 +46,7 @@ __all__ = [
     "COHORTS",
     "PERIODS",
     "PRODUCT",
+    "TERM",
     "TICK",
     "UNIT_DAYS",
     "WINDOW_FIELDS",

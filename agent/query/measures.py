@@ -21,9 +21,10 @@ from segmint.agent.query.errors import SpecError
 from segmint.agent.query.spec import Measure, QuerySpec
 from segmint.agent.query.windows import TICK, Period
 
-__all__ = ["COHORTS", "PRODUCT", "WINDOW_FIELDS", "MeasureQuery", "compile_measure", "measure_of"]
+__all__ = ["COHORTS", "PRODUCT", "TERM", "WINDOW_FIELDS", "MeasureQuery", "compile_measure", "measure_of"]
 
 PRODUCT = "product"  # the grouping of a table by product
+TERM = "term"  # a table whose rows are glossary terms compared ("repeat vs one-time buyers")
 
 # Each customer's numbers over the purchase and return rows `a` of a window (docs/definitions.md).
 _PER_CUSTOMER = (

@@ -103,6 +103,8 @@ def group_key(group: Any, by: str, ref: Reference) -> str:
         names = {n.lower(): sid for sid, n in ref.raw.segment_names.items()}
         lead = re.match(r"\d+", text)
         return names.get(text.lower(), lead.group(0) if lead else text.lower())
+    if by == "term":  # a glossary term, by its id or its label ("repeat_buyers", "repeat buyers")
+        return text.lower().replace("_", " ").replace("-", " ")
     unit = by.removeprefix("first_purchase_")
     if unit in PERIOD_CODES:
         return _period_key(text, unit)

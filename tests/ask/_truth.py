@@ -230,6 +230,9 @@ class Reference:
         by, where = spec["by"], self.mask(spec.get("where"))
         if by == "product":
             return self._arrange(spec, self._by_product(spec, where), spec.get("order", "desc"))
+        if by == "term":  # glossary terms compared: each one's number among `where`
+            values = {g: self._measure(spec, where & self.mask({"term": g})) for g in spec["groups"]}
+            return self._arrange(spec, values, spec.get("order"))
         if by in PERIOD_CODES:
             rows = self.event_rows({"window": spec.get("window"), "measure": "spend"})
             rows = rows[rows["user_id"].isin(self.c.index[where])]

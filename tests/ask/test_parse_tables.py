@@ -126,6 +126,13 @@ def test_numbers(question: str, cat: Catalogue, expected: QuerySpec) -> None:
      spec(measure=measure("mean", "revenue"), group_by="segment", groups=["1", "2"])),
     ("revenue in November 2011 vs October 2011", GIFTS,
      spec(measure=measure("sum", "revenue"), group_by="month", groups=["2011-11", "2011-10"])),
+    # terms compared: one row per term, the other conditions apply to both
+    ("lapsed vs active customers", GIFTS, spec(measure=COUNT, group_by="term", groups=["lapsed", "active"])),
+    ("are there more lapsed or active women?", SAMPLE,
+     spec([attr("gender", "female")], measure=COUNT, group_by="term", groups=["lapsed", "active"])),
+    ("revenue from repeat buyers vs one-time buyers in Germany", GIFTS,
+     spec([attr("country", "Germany")], measure=measure("sum", "revenue"), group_by="term",
+          groups=["repeat_buyers", "one_time_buyers"])),
     ("which country has the highest average revenue among Germany, France and Spain?", GIFTS,
      spec(measure=measure("mean", "revenue"), group_by="country", groups=["Germany", "France", "Spain"],
           sort_by="value", limit=1)),
@@ -138,7 +145,7 @@ def test_tables(question: str, cat: Catalogue, expected: QuerySpec) -> None:
 @pytest.mark.parametrize(("question", "cat"), [
     ("lapsed customers by weather", GIFTS),            # no such attribute
     ("average p alive of customers", GIFTS),           # no such field without --ltv
-    ("lapsed vs active customers", GIFTS),             # nothing to group by: refused, not one side listed
+    ("lapsed customers vs", GIFTS),                    # one side only: refused, not that side listed
     ("what share of lapsed customers are in Germany?", GIFTS),  # a base that is no group
     ("total revenue per weather", GIFTS),
     ("customers who buy monthly", GIFTS),               # how often, not a table by month

@@ -112,6 +112,8 @@ def test_ranking_phrasings() -> None:
     assert (spec.intent, spec.sort_by, spec.limit) == ("top", "revenue", 3)
     spec, _ = rules("customers with the highest revenue")
     assert (spec.intent, spec.sort_by, spec.limit) == ("list", "revenue", None)
+    spec, unknown = rules("which customers bought the most items?")
+    assert (spec.sort_by, spec.descending, unknown) == ("units", True, [])
 
 
 @pytest.mark.parametrize(("question", "limit"), [
