@@ -78,12 +78,15 @@ only through the static model, mapped into the full model's space).
   `llm:SPEC` or `builtin (fallback: reason)`), `paraphrases`, `notes` (readings the user should
   know about); `matched_products` (`[{product_id, text, customers, phrase}]`) when a product
   condition was used; a number adds `value` (float), `measure`, `customers`; a table adds
-  `group_by`, `measure`, `rows` (`[{group, value, customers}]`, in the order asked). `--export` of a
+  `group_by` (an attribute, `segment`, a period, a first-order cohort, `product` or `term`),
+  `measure`, `rows` (`[{group, value, customers}]`, in the order asked). `--export` of a
   number or table writes its rows. A question that is not understood gives `understood: false`
   and exit code 3.
 - `audience save|list|show`: `name`, `source`, `question`, `query`, `created_at`, `created_run`,
-  `size`, `definition`, `moves_with_as_of`; `show` adds `sample` and `history` (`[{target, run_id,
-  as_of, size, revenue_share, entered, left}]`); `list` gives `audiences` with `sizes` per run.
+  `size`, `definition`, `moves_with_as_of`; `save` adds `notes` and, from `--from-export`,
+  `exported` (the file's recorded definition); `show` adds `sample` and `history` (`[{target,
+  run_id, as_of, size, revenue_share, entered, left}]`); `list` gives `audiences` with `sizes` per
+  run (`[{run_id, as_of, size, entered, left}]`).
 - `audience diff`: `audience`, `since` and `now` (`{run_id, as_of}`), `entered_count`,
   `left_count`, `entered` and `left` (`[{user_id, why}]`).
 - `history`: `runs` (`[{run_id, as_of, segments: [{id, name, size, revenue_share, entered, left}],
@@ -93,7 +96,7 @@ only through the static model, mapped into the full model's space).
 - `compare`: `a` and `b` (size, share of customers, median revenue/orders/recency, `lifecycle`,
   `top_products`), `overlap`, `differs_most` (`[{what, a, b, gap}]`).
 - `trend`: `target`, `monthly` (`[{month, customers, orders, revenue}]`), `cohorts` (`[{cohort,
-  customers, retained: [share 1..12 months later]}]`).
+  customers, retained: [share 1..12 months later, null for months after the data]}]`).
 - `user`: `user_id`, `features` (`{feature: value}`), `segment` (`{id, name, membership}`), `why`.
 - `similar`: `user_id`, `similar` (`[{user_id, score}]`).
 - `assign`: `customers`, `events_in`, `events_rejected`, `segments` (`{name: customers}`),
@@ -116,7 +119,10 @@ only through the static model, mapped into the full model's space).
 `context` is the previous answer's `query`, for follow-ups),
 `GET /api/export?segment=ID|question=Q|query=JSON&format=csv|parquet|jsonl`, `GET /api/users/{id}`,
 `GET /api/similar/{id}?k=N`, `GET /api/recommend?segment=ID|user=ID`, `GET /api/brief?segment=ID`,
-`GET /api/audit?attribute=NAME[&question=Q]`, and `/api/summary`, `/api/map` and `/api/charts`
+`GET /api/audit?attribute=NAME[&question=Q]`, `GET|POST /api/audiences`,
+`GET|DELETE /api/audiences/{name}`, `GET /api/audiences/{name}/diff`, `.../diff/export`,
+`.../export`, `GET /api/history`, `GET /api/overlap`, `GET /api/compare`, `GET /api/trend`, and
+`/api/summary`, `/api/map` and `/api/charts`
 for the page. Errors are JSON `{"status", "detail"}`: 400 bad input or a question not
 understood, 401 a missing or wrong token, 404 an unknown segment or customer. With a token
 (`--token` or `SEGMINT_TOKEN`) every `/api/` call needs `Authorization: Bearer TOKEN`. Binding to
