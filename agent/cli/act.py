@@ -9,10 +9,6 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from segmint.agent.act.audit import OTHER
-from segmint.agent.act.audit import audit as run_audit
-from segmint.agent.act.brief import campaign_brief
-from segmint.agent.act.recommend import recommend_segment, recommend_user
 from segmint.agent.cli._app import JsonOpt, LlmOpt, WorkspaceOpt, app, emit_json
 from segmint.agent.core.errors import UsageError
 from segmint.agent.core.workspace import Workspace
@@ -32,6 +28,8 @@ def recommend(
 ) -> None:
     """Products to promote: what sells unusually well in a segment, or, for a customer, products
     tied to what they bought (their segment's when they are typical of it)."""
+    from segmint.agent.act.recommend import recommend_segment, recommend_user
+
     if (segment is None) == (user is None):
         raise UsageError("give exactly one of --segment ID|NAME or --user ID")
     ws = Workspace(workspace)
@@ -77,6 +75,8 @@ def audit(
 ) -> None:
     """How each value of an attribute is represented in each segment against the whole shop
     (flags ratios outside 0.8–1.25, the four-fifths rule)."""
+    from segmint.agent.act.audit import audit as run_audit
+
     doc = run_audit(Workspace(workspace), attribute, question=question)
     if json_out:
         emit_json(doc)
@@ -115,6 +115,8 @@ def audit(
 
 def _audit_columns(values: list[str]) -> tuple[list[str], int]:
     """The value columns that fit AUDIT_WIDTH (largest values first; "other" kept last)."""
+    from segmint.agent.act.audit import OTHER
+
     width = max(8, min(16, max((len(v) + 2 for v in values), default=8)))
     room = (AUDIT_WIDTH - AUDIT_LABEL) // width
     if len(values) <= room:
@@ -132,6 +134,8 @@ def brief(
 ) -> None:
     """A campaign brief for a segment: goal, audience, offer, channel and message, from verified
     facts."""
+    from segmint.agent.act.brief import campaign_brief
+
     doc = campaign_brief(Workspace(workspace), segment, llm=llm)
     if json_out:
         emit_json(doc)

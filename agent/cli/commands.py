@@ -1,4 +1,8 @@
-"""The `segmint` command line: a thin layer over the library (docs/cli.md)."""
+"""The `segmint` command line: a thin layer over the library (docs/cli.md).
+
+Each command imports the part of the library it drives when it runs, so `segmint --help` and the
+read commands never load the pipeline (bench/RESULTS.md "Cold start").
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,13 @@ import contextlib
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from segmint.agent.act.customers import get_user, similar_customers
-from segmint.agent.act.export import export_selection, prepare_output
-from segmint.agent.ask.answer import Answer, Answerer, Selection
-from segmint.agent.ask.conversation import Conversation
-from segmint.agent.audience import exclude
 from segmint.agent.cli._app import (
     ExcludeOpt,
     JsonOpt,
@@ -31,12 +30,11 @@ from segmint.agent.cli._app import (
 from segmint.agent.core.config import load_config, parse_pairs
 from segmint.agent.core.errors import InputError, NotUnderstood, SegmintError, UsageError
 from segmint.agent.core.workspace import Workspace
-from segmint.agent.describe.step import segments_document
-from segmint.agent.run.newcomers import assign_newcomers
-from segmint.agent.run.pipeline import RunResult
-from segmint.agent.run.pipeline import run as run_pipeline
-from segmint.agent.segment.evaluate import evaluate_labels_file
-from segmint.data.synth import SynthResult, generate
+
+if TYPE_CHECKING:
+    from segmint.agent.ask.answer import Answer, Answerer, Selection
+    from segmint.agent.run.pipeline import RunResult
+    from segmint.data.synth import SynthResult
 
 MkdirOpt = Annotated[bool, typer.Option("--mkdir", help="Create the file's folder if it is missing.")]
 
@@ -88,6 +86,8 @@ def run(
     json_out: JsonOpt = False,
 ) -> None:
     """Ingest events, compute customer features and build segments."""
+    from segmint.agent.run.pipeline import run as run_pipeline
+
     cfg = load_config(
         config,
         column_map=parse_pairs(map_ or [], "--map"),
@@ -135,6 +135,8 @@ def segments(
     json_out: JsonOpt = False,
 ) -> None:
     """All segments with names, descriptions and facts."""
+    from segmint.agent.describe.step import segments_document
+
     with contextlib.closing(Workspace(workspace).connect()) as con:
         doc = segments_document(con)
     if json_out:
@@ -164,16 +166,22 @@ def ask(
     json_out: JsonOpt = False,
 ) -> None:
     """Answer a question about your customers; shows the exact definition used."""
+    from segmint.agent.ask.answer import Answerer
+
     ws = Workspace(workspace)
     answerer = Answerer(ws, llm=llm)
     try:
-        if exclude_:
-            selection = _suppressed(answerer, answerer.select(question), exclude_)
-            answer = (selection.answer if export is None
-                      else export_selection(ws, selection, export, mkdir=mkdir))
+        if export is None and not exclude_:
+            answer = answerer.ask(question)
         else:
-            answer = (answerer.ask(question) if export is None
-                      else export_selection(ws, answerer.select(question), export, mkdir=mkdir))
+            from segmint.agent.act.export import export_selection
+
+            selection = answerer.select(question)
+            if exclude_:
+                selection = _suppressed(answerer, selection, exclude_)
+            answer = (selection.answer if export is None
+                      else export_selection(ws, selection, export, mkdir=mkdir,
+                                            excluded=exclude_ or []))
     except NotUnderstood as exc:
         if not json_out:
             raise
@@ -199,6 +207,8 @@ def ask(
 
 def _suppressed(answerer: Answerer, selection: Selection, audiences: list[str]) -> Selection:
     """A customer list without the members of saved audiences (`--exclude`)."""
+    from segmint.agent.audience import exclude
+
     if selection.answer.kind != "customers":
         raise UsageError("--exclude applies to lists of customers, not to numbers or tables")
     return exclude(answerer, selection, audiences)
@@ -221,6 +231,9 @@ def _answer_table(answer: Answer) -> Table:
 @app.command()
 def chat(workspace: WorkspaceOpt = Path("segmint-workspace"), llm: LlmOpt = None) -> None:
     """Ask questions in a loop; follow-ups ("of those, who is in Germany?") refine the last answer."""
+    from segmint.agent.ask.answer import Answerer
+    from segmint.agent.ask.conversation import Conversation
+
     conv = Conversation(Answerer(Workspace(workspace), llm=llm))
     out = Console(soft_wrap=True, highlight=False)
     err.print("Ask about your customers (empty line or Ctrl-D to quit, 'reset' to start over).")
@@ -254,6 +267,9 @@ def export(
 ) -> None:
     """Write a customer list (one row per customer, with a reason) for a campaign; a question
     asking for a number or a table writes its rows."""
+    from segmint.agent.act.export import export_selection
+    from segmint.agent.ask.answer import Answerer
+
     if (question is None) == (segment is None):
         raise UsageError("give exactly one of --segment ID|NAME or --question Q")
     ws = Workspace(workspace)
@@ -262,7 +278,8 @@ def export(
                  else answerer.select(str(question)))
     if exclude_:
         selection = _suppressed(answerer, selection, exclude_)
-    answer = export_selection(ws, selection, output, fmt=fmt, hash_ids=hash_ids, mkdir=mkdir)
+    answer = export_selection(ws, selection, output, fmt=fmt, hash_ids=hash_ids, mkdir=mkdir,
+                              excluded=exclude_ or [])
     written = (f"{answer.count:,} customers" if answer.kind == "customers" else
                f"{len(selection.rows):,} row{'s' if len(selection.rows) != 1 else ''} ({answer.measure})")
     err.print(f"wrote {written} to {output}")
@@ -275,6 +292,8 @@ def user(
     json_out: JsonOpt = False,
 ) -> None:
     """Show one customer: features, segment and why."""
+    from segmint.agent.act.customers import get_user
+
     doc = get_user(Workspace(workspace), user_id)
     if json_out:
         emit_json(doc)
@@ -294,6 +313,8 @@ def similar(
     json_out: JsonOpt = False,
 ) -> None:
     """Customers whose search, browse and purchase histories are closest (lookalikes)."""
+    from segmint.agent.act.customers import similar_customers
+
     doc = similar_customers(Workspace(workspace), user_id, k)
     if json_out:
         emit_json(doc)
@@ -313,6 +334,9 @@ def assign_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Put new customers into the existing segments without refitting."""
+    from segmint.agent.act.export import prepare_output
+    from segmint.agent.run.newcomers import assign_newcomers
+
     prepare_output(output, mkdir=mkdir, formats=("csv",))  # before the embedding work
     doc = assign_newcomers(Workspace(workspace), list(events), output)
     segment_run = Workspace(workspace).segment_run()
@@ -338,6 +362,8 @@ def evaluate(
     json_out: JsonOpt = False,
 ) -> None:
     """Agreement of the segments with known groups (ARI, NMI, ...)."""
+    from segmint.agent.segment.evaluate import evaluate_labels_file
+
     with contextlib.closing(Workspace(workspace).connect()) as con:
         doc = evaluate_labels_file(con, labels, ignore_label or ())
     if json_out:
@@ -359,6 +385,8 @@ def synth(
              "per customer, Zipf popularity, nearly every search query unique).")] = "default",
 ) -> None:
     """Generate the sample shop (events + FILE.labels.csv + FILE.users.csv)."""
+    from segmint.data.synth import generate
+
     try:
         result = generate(users, output, seed=seed, catalogue=catalogue)
     except ValueError as exc:
@@ -370,6 +398,8 @@ def synth(
 
 
 def _generate(users: int, output: Path, seed: int) -> SynthResult:
+    from segmint.data.synth import generate
+
     try:
         return generate(users, output, seed=seed)
     except ValueError as exc:
@@ -382,6 +412,10 @@ DEMO_QUESTION = "who are my lapsed high spenders?"
 @app.command()
 def demo(workspace: WorkspaceOpt = Path("demo-workspace")) -> None:
     """Generate the sample shop, run everything on it and answer a question."""
+    from segmint.agent.ask.answer import Answerer
+    from segmint.agent.describe.step import segments_document
+    from segmint.agent.run.pipeline import run as run_pipeline
+
     workspace.mkdir(parents=True, exist_ok=True)
     events = workspace / "sample-shop.parquet"
     err.print("generating the sample shop (2,000 customers)…")

@@ -77,7 +77,7 @@ def serve(
     """Serve the web app and the REST API for a workspace."""
     import uvicorn
 
-    from segmint.agent.api.app import create_app, warm_up  # noqa: PLC0415  (fastapi; --help must not)
+    from segmint.agent.api.app import create_app, warm_up  # fastapi: `serve` alone loads it
 
     token = token or None
     check_binding(host, token)

@@ -1,5 +1,8 @@
 """LLM backends (one factory from a `--llm` spec), privacy (scrubbing, the call log) and the one
-structured call path that naming, briefs and the question parser share (docs/architecture.md)."""
+structured call path that naming, briefs and the question parser share (docs/architecture.md).
+
+`call_log.CallLog`, the one LangChain class, is not re-exported: importing this package must not
+load LangChain (bench/RESULTS.md "Cold start")."""
 
 from segmint.agent.llm.backends import (
     LLMError,
@@ -14,7 +17,6 @@ from segmint.agent.llm.backends import (
 )
 from segmint.agent.llm.plain_text import plain_text_problems
 from segmint.agent.llm.privacy import (
-    CallLog,
     pii_count,
     read_call_log,
     scrub,
@@ -32,7 +34,6 @@ from segmint.agent.llm.structured import (
 )
 
 __all__ = [
-    "CallLog",
     "LLMError",
     "LLMSpec",
     "LLMSpecError",

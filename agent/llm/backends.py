@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, ValidationError
 
 from segmint.agent.core.errors import SegmintError
@@ -27,6 +26,7 @@ from segmint.agent.core.errors import SegmintError
 if TYPE_CHECKING:
     from langchain_core.callbacks import BaseCallbackHandler
     from langchain_core.language_models import BaseChatModel
+    from langchain_core.runnables import Runnable
 
 Backend = Literal["builtin", "openai", "ollama", "llamacpp", "hf"]
 BACKENDS: tuple[str, ...] = get_args(Backend)
@@ -139,7 +139,7 @@ def make_chat_model(
         max_retries: retries after a failed request (network backends; with backoff).
         max_tokens: cap on generated tokens per call.
         temperature: sampling temperature; 0 keeps answers as repeatable as the backend allows.
-        callbacks: LangChain callback handlers attached to every call (e.g. `privacy.CallLog`).
+        callbacks: LangChain callback handlers attached to every call (e.g. `call_log.CallLog`).
 
     Raises:
         LLMSpecError: the spec is malformed.
@@ -288,6 +288,8 @@ def structured_output(model: BaseChatModel, schema: type[BaseModel]) -> Runnable
             runnable = model.with_structured_output(schema, include_raw=True)
         return runnable  # type: ignore[return-value]
     except NotImplementedError:
+        from langchain_core.runnables import RunnableLambda
+
         return model | RunnableLambda(lambda message: json_reply(message, schema))
 
 

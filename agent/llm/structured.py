@@ -32,7 +32,7 @@ from segmint.agent.llm.backends import (
     probe,
     structured_output,
 )
-from segmint.agent.llm.privacy import CallLog, scrub_report
+from segmint.agent.llm.privacy import scrub_report
 from segmint.prompts.templates import PromptError, RenderedPrompt
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ PromptFor = Callable[[str], RenderedPrompt]
 
 def open_chat_model(spec: str, log_dir: Path, *, probe_first: bool = True
                     ) -> tuple[LLMSpec, BaseChatModel | None]:
-    """The chat model a `--llm` spec names, logging every call into `log_dir` (privacy.CallLog).
+    """The chat model a `--llm` spec names, logging every call into `log_dir` (call_log.CallLog).
 
     Args:
         spec: the `--llm` value.
@@ -65,8 +65,12 @@ def open_chat_model(spec: str, log_dir: Path, *, probe_first: bool = True
         LLMUnavailable: the backend cannot be used now (the reason to fall back with).
     """
     parsed = parse_llm_spec(spec)
+    if parsed.backend == "builtin":
+        return parsed, None
     if probe_first:
         probe(parsed)
+    from segmint.agent.llm.call_log import CallLog  # LangChain: loaded only for a real model
+
     log = CallLog(log_dir, parsed.label, remote=parsed.remote)
     return parsed, make_chat_model(parsed, callbacks=[log])
 
@@ -153,6 +157,8 @@ class StructuredChat(Generic[T]):
         self.backend = backend
         self.purpose = purpose
         self.read_text = read_text
+        from segmint.agent.llm.call_log import CallLog  # a model exists: LangChain is loaded
+
         logs = [c for c in getattr(model, "callbacks", None) or [] if isinstance(c, CallLog)]
         self._log = logs[0] if logs else None
         self.remote = remote if remote is not None else self._log is None or self._log.remote

@@ -27,7 +27,8 @@ from segmint.agent.ask.parser import parse_question
 from segmint.agent.ask.parsers import make_parser
 from segmint.agent.core.workspace import Workspace
 from segmint.agent.llm.backends import LLMSpecError
-from segmint.agent.llm.privacy import CallLog, read_call_log
+from segmint.agent.llm.call_log import CallLog
+from segmint.agent.llm.privacy import read_call_log
 from segmint.agent.query import Catalogue, Condition, Measure, QuerySpec, Window, catalogue
 from segmint.agent.query.glossary import load_glossary
 

@@ -14,7 +14,8 @@ import pytest
 
 from segmint.agent.ask.llm_parser import parse_with_llm
 from segmint.agent.llm.backends import LLMUnavailable, invoke_llm, make_chat_model
-from segmint.agent.llm.privacy import CallLog, read_call_log
+from segmint.agent.llm.call_log import CallLog
+from segmint.agent.llm.privacy import read_call_log
 from segmint.agent.query import Catalogue
 from segmint.agent.query.glossary import load_glossary
 

@@ -22,7 +22,8 @@ from segmint.agent.ask.answer import run_spec
 from segmint.agent.ask.llm_parser import CustomerQuery, llm_parse, parse_with_llm
 from segmint.agent.core.workspace import Workspace
 from segmint.agent.llm.backends import LLMUnavailable, invoke_llm, make_chat_model, probe
-from segmint.agent.llm.privacy import CallLog, read_call_log
+from segmint.agent.llm.call_log import CallLog
+from segmint.agent.llm.privacy import read_call_log
 from segmint.agent.query import Catalogue, Condition, QuerySpec, catalogue, compile_spec
 from segmint.agent.query.glossary import load_glossary
 

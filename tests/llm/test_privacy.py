@@ -13,8 +13,8 @@ from langchain_core.language_models.fake_chat_models import FakeMessagesListChat
 from langchain_core.messages import AIMessage
 
 from segmint.agent.llm.backends import invoke_llm
+from segmint.agent.llm.call_log import CallLog
 from segmint.agent.llm.privacy import (
-    CallLog,
     call_log_path,
     iban_valid,
     luhn_valid,

@@ -17,7 +17,6 @@ from llm_fakes import ToolCallingFake, UnreachableFake
 from pydantic import BaseModel, ValidationError
 
 from segmint.agent.llm import (
-    CallLog,
     LLMSpec,
     LLMSpecError,
     LLMUnavailable,
@@ -28,6 +27,7 @@ from segmint.agent.llm import (
     read_call_log,
     unwrap,
 )
+from segmint.agent.llm.call_log import CallLog
 from segmint.prompts.templates import Prompt, RenderedPrompt
 
 
