@@ -19,7 +19,6 @@ import uuid
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from segmint.agent.ask.answer import Answerer
 from segmint.agent.core.errors import InputError
@@ -147,11 +146,13 @@ def audit_users(con: duckdb.DuckDBPyConnection, attribute: str, user_ids: list[s
     known, population = population_shares(con, column)
     shown, pooled = shown_values(known, population)
     name = f"_segmint_sel_{uuid.uuid4().hex[:8]}"
-    con.register(name, pa.table({"user_id": pa.array(user_ids, pa.string())}))
+    # A temp table from a bound list, not a registered Arrow table: building that imports pandas
+    # through pyarrow, most of a cold `export`'s time (bench/RESULTS.md "Cold start").
+    con.execute(f"CREATE TEMP TABLE {name} AS SELECT unnest(?::VARCHAR[]) AS user_id", [user_ids])
     try:
         counts = _shares(con, column, "'sel'", f"u.user_id IN (SELECT user_id FROM {name})")
     finally:
-        con.unregister(name)
+        con.execute(f"DROP TABLE {name}")
     return {"attribute": column, "known_population": known, "customers": len(user_ids),
             "population": {v: round(s, 6) for v, s in population.items()},
             **_shown_population(population, shown, pooled),
