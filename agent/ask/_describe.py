@@ -38,7 +38,8 @@ _OP_WORDS = {">": "more than {}", ">=": "at least {}", "<": "less than {}", "<="
              "=": "exactly {}", "!=": "other than {}"}
 _AGG_WORDS = {"sum": "total", "mean": "mean", "median": "median", "min": "lowest", "max": "highest"}
 _WINDOWED = {"revenue": "spend (purchases net of returns)", "spend": "spend (purchases net of returns)",
-             "orders": "orders", "units": "units (net of returns)", "aov": "average order value"}
+             "orders": "orders", "units": "units (net of returns)", "aov": "average order value",
+             "returns": "returns (return rows)", "returned_amount": "refunds (returned amount)"}
 
 
 @dataclass

@@ -18,10 +18,10 @@ from segmint.agent.ask._parse_text import NEG_BEFORE, Parse, Piece, WindowSpan
 from segmint.agent.query import PRODUCT, Condition, EventMeasure, Window
 
 # The fields a measure can take inside a window (each customer's spend, orders, units there).
-WINDOW_FIELDS = frozenset({"revenue", "orders", "units", "aov"})
+WINDOW_FIELDS = frozenset({"revenue", "orders", "units", "aov", "returns", "returned_amount"})
 THRESHOLD_GAP = re.compile(r"\s*(?:(?:in|on|across|over|with)\s+)?")  # "bought charcoal in 2 or more orders"
 WINDOW_LEAD = re.compile(r"^[\s,]*(?:(?:in|both|during|on|at|for|from|of|either)\b[\s,]*)*$")
-CLONE_GAP = re.compile(r"^[\s,]*(?:(?:and|but|or|both|also|not|never|then|nor|nothing|none)\b[\s,]*)+$")
+CLONE_GAP = re.compile(r"^[\s,]*(?:(?:and|but|or|both|also|again|not|never|then|nor|nothing|none)\b[\s,]*)+$")
 NOTHING_BEFORE = re.compile(r"\b(?:nothing|none)\s*$")
 SAME_WINDOW = re.compile(r"\s*(?:(?:anything|something|any|it|them)\s+)?(?:in|during|within|over|for)\s+"
                          r"(?:that|the same|this|those)\s+(?:time|period|window|days|weeks|months)\b")

@@ -31,11 +31,13 @@ _PER_CUSTOMER = (
     "coalesce(round(sum(a.amount), 6), 0) AS spend, "  # money to 1e-6, as the users table
     "count(DISTINCT a.order_key) FILTER (WHERE a.event_type = 'purchase') "
     "+ count(*) FILTER (WHERE a.event_type = 'purchase' AND a.order_key IS NULL) AS orders, "
-    "coalesce(sum(a.quantity), 0) AS units"
+    "coalesce(sum(a.quantity), 0) AS units, "
+    "count(*) FILTER (WHERE a.event_type = 'return') AS returns, "
+    "coalesce(-round(sum(a.amount) FILTER (WHERE a.event_type = 'return'), 6), 0) AS returned"
 )
 # The fields a windowed measure (or a table by period) can take, and its per-customer column.
 WINDOW_FIELDS = {"revenue": "spend", "spend": "spend", "orders": "orders", "units": "units",
-                 "aov": "aov"}
+                 "aov": "aov", "returns": "returns", "returned_amount": "returned"}
 # A table by period in one pass over the rows `a` (value, customers) where no per-customer value
 # is needed; the others aggregate each customer's spend, orders or units per period first.
 _BOUGHT = "count(DISTINCT a.uid) FILTER (WHERE a.event_type = 'purchase')"
@@ -46,6 +48,9 @@ _SINGLE_PASS = {
     ("sum", "orders"): ("count(DISTINCT (a.uid, a.order_key)) FILTER (WHERE a.event_type = 'purchase' "
                         "AND a.order_key IS NOT NULL) + count(*) FILTER (WHERE a.event_type = "
                         "'purchase' AND a.order_key IS NULL)", "count(DISTINCT a.uid)"),
+    ("sum", "returns"): ("count(*) FILTER (WHERE a.event_type = 'return')", "count(DISTINCT a.uid)"),
+    ("sum", "returned"): ("coalesce(-sum(a.amount) FILTER (WHERE a.event_type = 'return'), 0)",
+                          "count(DISTINCT a.uid)"),
 }
 _AGG_SQL = {"sum": "sum", "mean": "avg", "median": "median", "min": "min", "max": "max"}
 # Cohorts: a table by the period of each customer's first purchase.

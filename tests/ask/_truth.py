@@ -220,8 +220,10 @@ class Reference:
             return float(buy["user_id"].nunique())
         if spec["agg"] == "aov":
             return float(rows["amount"].sum() / buy["order_id"].nunique())
+        back = rows[rows["event_type"] == "return"]
         total = {"revenue": rows["amount"].sum(), "orders": buy["order_id"].nunique(),
-                 "units": rows["quantity"].sum()}[spec["field"]]
+                 "units": rows["quantity"].sum(), "returns": len(back),
+                 "returned_amount": -back["amount"].sum()}[spec["field"]]
         if spec["agg"] != "sum":
             raise ValueError("a windowed measure is a count, a sum or aov")
         return float(total)

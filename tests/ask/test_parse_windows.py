@@ -78,6 +78,8 @@ def test_windows(question: str, cat: Catalogue, expected: QuerySpec) -> None:
            ev(window=dates("2011-01-01", "2012-01-01"), negate=True)])),
     ("customers who bought in both January 2011 and February 2011",
      spec([ev(window=dates("2011-01-01", "2011-02-01")), ev(window=dates("2011-02-01", "2011-03-01"))])),
+    ("who bought from us in December 2010 and again in December 2011?",
+     spec([ev(window=dates("2010-12-01", "2011-01-01")), ev(window=dates("2011-12-01", "2012-01-01"))])),
     ("lapsed customers who bought in Q4 2010",
      spec([term("lapsed"), ev(window=dates("2010-10-01", "2011-01-01"))])),
     # "hasn't ordered since September": ordered before it and not since (the last purchase before)
