@@ -243,11 +243,13 @@ def embed_texts(
     # The same text twice in one call is embedded once.
     uniq_keys, first, inverse = np.unique(keys[missing], return_index=True, return_inverse=True)
     todo = missing[first]
-    fresh = np.zeros((len(todo), cache.dim), dtype=np.float32)
+    # Fresh vectors go straight into their rows: at a million texts a second array of them
+    # would be 1.5 GB more at the run's peak.
     for s in range(0, len(todo), WRITE_EVERY):
         part = todo[s : s + WRITE_EVERY]
-        fresh[s : s + len(part)] = encoder.encode([texts[i] for i in part])
-        cache.put(uniq_keys[s : s + len(part)], fresh[s : s + len(part)])
-    vectors[missing] = fresh[inverse]
+        vectors[part] = encoder.encode([texts[i] for i in part])
+        cache.put(uniq_keys[s : s + len(part)], vectors[part])
+    if len(todo) < len(missing):
+        vectors[missing] = vectors[todo[inverse]]
     stats = EmbedStats(len(texts), int(found.sum()), len(todo), time.perf_counter() - start)
     return vectors, stats

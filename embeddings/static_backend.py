@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from tokenizers import Tokenizer
 
+from segmint.embeddings._onnx_graph import build_bert_graph
 from segmint.embeddings.encoders import (
     cache_dir,
     encode_in_chunks,
@@ -32,12 +32,15 @@ from segmint.embeddings.encoders import (
 )
 from segmint.embeddings.pooling import normalize_rows
 
-RECIPE_VERSION = "2"
+RECIPE_VERSION = "3"
 DISTILL_BATCH = 512
 
 
 def distill_token_table(model_dir: Path) -> np.ndarray:
     """Embed each vocabulary token alone through the model: float32 (vocab x dim).
+
+    The model is the float32 ONNX graph built from the weights (`segmint.embeddings._onnx_graph`),
+    run by onnxruntime: no torch.
 
     Args:
         model_dir: a BERT-style sentence-transformers model directory (mean pooling).
@@ -45,23 +48,21 @@ def distill_token_table(model_dir: Path) -> np.ndarray:
     Returns:
         One row per token id, Zipf-weighted (rows are not unit length).
     """
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import torch
-    from transformers import AutoModel, AutoTokenizer
+    import onnxruntime as ort
 
-    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    model = AutoModel.from_pretrained(str(model_dir)).eval()
-    vocab = len(tokenizer)
-    cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
-    table = np.zeros((vocab, model.config.hidden_size), dtype=np.float32)
-    with torch.inference_mode():
-        for start in range(0, vocab, DISTILL_BATCH):
-            ids = torch.arange(start, min(start + DISTILL_BATCH, vocab), dtype=torch.long)
-            batch = torch.stack(
-                [torch.full_like(ids, cls_id), ids, torch.full_like(ids, sep_id)], dim=1
-            )
-            hidden = model(input_ids=batch, attention_mask=torch.ones_like(batch)).last_hidden_state
-            table[start : start + len(ids)] = hidden[:, 1].numpy()
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    vocab = tokenizer.get_vocab_size()
+    cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    session = ort.InferenceSession(build_bert_graph(model_dir).SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    dim = int(json.loads((model_dir / "config.json").read_text())["hidden_size"])
+    table = np.zeros((vocab, dim), dtype=np.float32)
+    for start in range(0, vocab, DISTILL_BATCH):
+        ids = np.arange(start, min(start + DISTILL_BATCH, vocab), dtype=np.int64)
+        batch = np.stack([np.full_like(ids, cls_id), ids, np.full_like(ids, sep_id)], axis=1)
+        hidden = session.run(["hidden"], {"input_ids": batch,
+                                          "attention_mask": np.ones_like(batch)})[0]
+        table[start : start + len(ids)] = hidden[:, 1]
     zipf = np.log1p(np.arange(1, vocab + 1, dtype=np.float32))
     return table * zipf[:, None]
 
@@ -126,6 +127,8 @@ class StaticEncoder:
         return encode_in_chunks(self._encode_clean, texts, self.dim, chunk=65_536)
 
     def _encode_clean(self, texts: list[str]) -> np.ndarray:
+        import scipy.sparse as sp
+
         table, tokenizer = self._load()
         encodings = tokenizer.encode_batch(texts, add_special_tokens=False)
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(texts))

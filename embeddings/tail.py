@@ -20,19 +20,24 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
 from segmint.embeddings.documents import CustomerDocuments
 from segmint.embeddings.pooling import normalize_rows
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 _NOT_WORD = re.compile(r"[^\w]+")
 # Ridge strength of the static -> full map, relative to the mean squared static feature; small:
 # there are tens of thousands of shared texts for 384 x 384 coefficients.
 _RIDGE = 1e-3
 # Enough texts to fit 384 x 384 coefficients many times over; more only costs time.
-_FIT_TEXTS = 50_000
+FIT_TEXTS = 50_000
+# Texts the static model encodes and maps at a time (bounds the memory of a million-text tail).
+STATIC_BLOCK = 65_536
 # Rare texts the full model encodes too (a tenth of them, at most this many), so that the map
 # also learns what rare texts look like (typed queries, not catalogue titles); they keep their
 # full vectors.
@@ -79,6 +84,8 @@ def normalise_documents(docs: CustomerDocuments) -> CustomerDocuments:
         Documents over the distinct normal forms (each spelled as its first original text, so a
         text shown to people is one that occurred).
     """
+    import scipy.sparse as sp
+
     forms = [normal_form(t) for t in docs.texts]
     uniq, first, inverse = np.unique(np.array(forms, dtype=object), return_index=True,
                                      return_inverse=True)
@@ -106,15 +113,13 @@ def fit_alignment(static: np.ndarray, full: np.ndarray) -> np.ndarray:
     """The linear map (dim x dim) that best takes static vectors to full ones (ridge least squares).
 
     Args:
-        static: static-model vectors of some texts.
+        static: static-model vectors of some texts (pass at most ``FIT_TEXTS``: `fit_rows`).
         full: the full model's vectors of the same texts.
 
     Returns:
         ``W`` such that ``normalize_rows(static @ W)`` approximates ``full``.
     """
-    keep = fit_rows(np.arange(len(static)), _FIT_TEXTS)
-    s = static[keep].astype(np.float64)
-    full = full[keep]
+    s = static.astype(np.float64)
     gram = s.T @ s
     ridge = _RIDGE * np.trace(gram) / gram.shape[0]
     w = np.linalg.solve(gram + ridge * np.eye(gram.shape[0]), s.T @ full.astype(np.float64))

@@ -94,7 +94,9 @@ INDEX_DIR = "user_index"
 
 @dataclass
 class EmbedReport:
-    """What the embed stage did: texts, how many came from the cache, customers with text, index."""
+    """What the embed stage did: texts, how many came from the cache, customers with text, index,
+    texts left to the static tail model, and the stage's parts in seconds (documents, encode,
+    pool, index)."""
 
     embedder: str
     fingerprint: str
@@ -104,6 +106,8 @@ class EmbedReport:
     encode_seconds: float
     users_with_text: int
     index: str
+    static: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The `embedding` object of `segmint run --json`."""
@@ -131,15 +135,17 @@ def embed_stage(con: duckdb.DuckDBPyConnection, config: RunConfig, files: Path,
         raise InputError(str(exc).splitlines()[0], field="--embedder", kind="option",
                          fix="pick one of those") from exc
     vectors = (engine or LocalEngine()).embed(con, config.embedder)
+    start = time.perf_counter()
     index = UserIndex.build(vectors.user_ids, vectors.vectors, fingerprint=vectors.fingerprint)
     index.save(files / INDEX_DIR)
+    seconds = {**vectors.seconds, "index": round(time.perf_counter() - start, 3)}
     USER_TEXT.create(con)
     con.execute("INSERT INTO user_text SELECT unnest(?), unnest(?)",
                 [vectors.user_ids, vectors.has_text.tolist()])
     stats = vectors.stats
     return vectors, EmbedReport(config.embedder, vectors.fingerprint, stats.texts, stats.cached,
                                 stats.embedded, round(stats.seconds, 3),
-                                int(vectors.has_text.sum()), index.kind)
+                                int(vectors.has_text.sum()), index.kind, stats.static, seconds)
 
 
 def run(

@@ -1,7 +1,10 @@
 """The Ray engine: text encoding, pooling and FAISS assignment spread over a Ray cluster.
 
 - Encoding: a pool of actors, each holding its own copy of the encoder (loaded once per actor),
-  encodes the distinct texts the vector cache lacks, batch by batch. The cache itself, the
+  encodes the distinct texts the vector cache lacks, batch by batch. The spec's long-tail options
+  (``+normalise``, ``+static-tail``: `segmint.embeddings.tail`) apply as in a local run: the
+  texts the full model encodes are spread over the actors; the static model's one-customer tail
+  is a table lookup, cheaper on the driver than shipped out and back. The cache itself, the
   customer documents (DuckDB) and the lookalike index stay with the driver.
 - Pooling: the sparse (customers x texts) weights are cut into row blocks; each task multiplies
   its block by the text vectors, which are put in the object store once.
@@ -27,15 +30,9 @@ import scipy.sparse as sp
 from ray.util import ActorPool
 
 from segmint.agent.run.engine import Prediction, SpaceAssignment
-from segmint.embeddings import (
-    CustomerVectors,
-    VectorCache,
-    build_documents,
-    embed_texts,
-    make_encoder,
-    pool_users,
-)
+from segmint.embeddings import CustomerVectors, embed_customers, make_encoder, pool_users
 from segmint.embeddings.encoders import clean_text
+from segmint.embeddings.specs import split_spec
 
 if TYPE_CHECKING:
     import duckdb
@@ -54,12 +51,17 @@ WORKER_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PA
 
 @ray.remote
 class EncoderActor:
-    """Holds one encoder (built from its ``--embedder`` spec) and encodes batches of texts."""
+    """Holds one encoder (built from its ``--embedder`` spec) and encodes batches of texts.
 
-    def __init__(self, spec: str) -> None:
+    Args:
+        spec: the encoder's spec (without long-tail options).
+        threads: cores its encoder uses: the CPUs the actor reserved, not the node's.
+    """
+
+    def __init__(self, spec: str, threads: int) -> None:
         for name, value in WORKER_ENV.items():
             os.environ.setdefault(name, value)
-        self.encoder = make_encoder(spec)
+        self.encoder = make_encoder(spec, threads=threads)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit float32 vectors, one row per text."""
@@ -116,12 +118,12 @@ class RayPoolEncoder:
 
     def _pool(self, n_batches: int) -> ActorPool:
         wanted = min(self.max_actors, max(1, n_batches))
+        threads = max(1, int(self.cpus_per_actor))
         while len(self._actors) < wanted:
             self._actors.append(EncoderActor.options(  # type: ignore[attr-defined]
                 num_cpus=self.cpus_per_actor,
-                runtime_env={"env_vars": {**WORKER_ENV,
-                                          "OMP_NUM_THREADS": str(max(1, int(self.cpus_per_actor)))}},
-            ).remote(self.spec))
+                runtime_env={"env_vars": {**WORKER_ENV, "OMP_NUM_THREADS": str(threads)}},
+            ).remote(self.spec, threads))
             self.actors_started += 1
         return ActorPool(self._actors[:wanted])
 
@@ -192,27 +194,27 @@ class RayEngine:
         return cls(address, started=True, rows_per_task=rows_per_task)
 
     def encoder(self, spec: str) -> RayPoolEncoder:
-        """The pooled encoder for a spec (one pool per spec and engine)."""
+        """The pooled encoder for an encoder spec, without long-tail options (one pool per spec
+        and engine)."""
         if spec not in self._encoders:
             self._encoders[spec] = RayPoolEncoder(spec)
         return self._encoders[spec]
 
     def embed(self, con: duckdb.DuckDBPyConnection, spec: str) -> CustomerVectors:
         """See `segmint.agent.run.engine.Engine.embed`."""
-        encoder = self.encoder(spec)
-        documents = build_documents(con)
-        try:
-            text_vectors, stats = embed_texts(documents.texts, encoder,
-                                              VectorCache.for_encoder(encoder))
-        finally:
+        base, tail = split_spec(spec)
+        encoder = self.encoder(base)
+
+        def pool(weights: sp.csr_matrix, text_vectors: np.ndarray) -> np.ndarray:
             # The actors hold CPUs; the pooling and assignment tasks need them (on a 2-CPU
             # runtime they would otherwise wait for ever).
             encoder.close()
-        vectors = self.pool(documents.weights, text_vectors)
-        return CustomerVectors(
-            user_ids=documents.user_ids, vectors=vectors,
-            has_text=documents.has_text & (np.linalg.norm(vectors, axis=1) > 0),
-            fingerprint=encoder.fingerprint, documents=documents, stats=stats)
+            return self.pool(weights, text_vectors)
+
+        try:
+            return embed_customers(con, encoder, tail=tail, pool=pool)
+        finally:
+            encoder.close()
 
     def pool(self, weights: Any, text_vectors: np.ndarray) -> np.ndarray:
         """`segmint.embeddings.pool_users` in row blocks on the cluster."""

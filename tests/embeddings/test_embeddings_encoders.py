@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -209,6 +212,23 @@ def test_onnx_int8_bad_inputs(minilm: Encoder, onnx_int8: Encoder) -> None:
     vectors = check_bad_inputs(onnx_int8)
     ref = minilm.encode(BAD_INPUTS[4:])  # type: ignore[arg-type,unused-ignore]
     assert np.sum(ref * vectors[4:], axis=1).min() >= 0.9
+
+
+def test_onnx_export_never_imports_torch(tmp_path: Path) -> None:
+    # The graph is written from the packaged weights: a cold cache costs no torch import.
+    code = (
+        "import sys, numpy as np\n"
+        "from pathlib import Path\n"
+        "from segmint.embeddings.onnx_backend import OnnxEncoder\n"
+        "from segmint.embeddings.encoders import packaged_model_dir\n"
+        "v = [OnnxEncoder(packaged_model_dir(), quantize=q).encode(['red mug', 'mug']) for q in (0, 1)]\n"
+        "assert 'torch' not in sys.modules and 'transformers' not in sys.modules\n"
+        "print(float(np.sum(v[0] * v[1], axis=1).min()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "SEGMINT_CACHE_DIR": str(tmp_path)})
+    assert float(out.stdout) >= 0.98  # int8 agrees with float32, both from the built graph
+    assert len(list(tmp_path.glob("models/*/model.onnx"))) == 2
 
 
 def test_onnx_model_is_cached(onnx_int8: Encoder, model_cache: Path) -> None:

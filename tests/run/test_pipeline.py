@@ -94,7 +94,9 @@ def test_run_counts_are_the_stage_reports(shop: Workspace) -> None:
     assert latest.counts["risk"]["risky"] == risky and set(latest.counts["risk"]) == {"threshold", "risky"}
     assert {k: v["namer"] for k, v in latest.counts["namers"].items()} == named
     assert list(latest.counts["embedding"]) == ["embedder", "fingerprint", "texts", "cached", "embedded",
-                                                "encode_seconds", "users_with_text", "index"]
+                                                "encode_seconds", "users_with_text", "index",
+                                                "static", "seconds"]
+    assert set(latest.counts["embedding"]["seconds"]) == {"documents", "encode", "pool", "index"}
     assert latest.counts["users"] == 13 and latest.counts["mode"] == "full"
 
 

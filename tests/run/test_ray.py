@@ -66,6 +66,27 @@ def test_embed_on_actors_matches_local(ray_runtime: None, write_events, tmp_path
     np.testing.assert_allclose(remote.vectors, local.vectors, atol=1e-5)
 
 
+def test_embed_on_actors_applies_the_specs_tail_options(ray_runtime: None, write_events,
+                                                        tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    salt = tmp_path.name[-6:]
+    spellings = [f"Red Mug {salt}", f"red  mug {salt}", f"mug, red {salt}", f"oak table {salt}"]
+    rows = [{"user_id": f"u{u}", "timestamp": "2026-01-02", "event_type": "purchase",
+             "text": spellings[u % 4]} for u in range(12)]
+    con = _events_con(write_events(rows))
+    monkeypatch.setenv("SEGMINT_CACHE_DIR", str(tmp_path / "cache"))
+    local = LocalEngine().embed(con, "minilm+normalise")
+    engine = RayEngine.start()
+    try:
+        remote = engine.embed(con, "minilm+normalise")
+    finally:
+        engine.close()
+    # The three spellings of one text are one text on both engines, encoded once.
+    assert len(remote.documents.texts) == len(local.documents.texts) == 2
+    assert remote.user_ids == local.user_ids
+    np.testing.assert_allclose(remote.vectors, local.vectors, atol=1e-5)
+
+
 @pytest.mark.parametrize("rows_per_task", [1, 13, 10_000])
 def test_pooling_in_blocks_is_exact(ray_runtime: None, rows_per_task: int) -> None:
     rng = np.random.default_rng(rows_per_task)
