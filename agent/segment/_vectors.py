@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import faiss
+from typing import TYPE_CHECKING
+
 import numpy as np
-import scipy.sparse as sp
 
 from segmint.agent.core.arrays import F32, FloatArray, IntArray
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 __all__ = ["center_normalise", "knn", "knn_affinity", "normalise_rows"]
 
@@ -41,6 +44,8 @@ def knn(X: F32, k: int, queries: F32 | None = None) -> tuple[F32, IntArray]:
     Returns:
         (similarities, indices), each (n_queries x k), nearest first.
     """
+    import faiss
+
     index = faiss.IndexFlatIP(X.shape[1])
     index.add(X)
     if queries is None:
@@ -61,6 +66,8 @@ def knn(X: F32, k: int, queries: F32 | None = None) -> tuple[F32, IntArray]:
 
 def knn_affinity(X: F32, n_neighbors: int) -> sp.csr_matrix:
     """Symmetric k-nearest-neighbour graph of unit rows, weighted by (clipped) cosine similarity."""
+    import scipy.sparse as sp
+
     n = len(X)
     sims, idx = knn(X, n_neighbors)
     rows = np.repeat(np.arange(n), idx.shape[1])

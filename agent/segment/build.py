@@ -29,7 +29,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
 
 from segmint.agent.core.arrays import F32, UNASSIGNED, BoolArray, IntArray
 from segmint.agent.segment._vectors import normalise_rows
@@ -245,6 +244,8 @@ def build_segments(
 def _raw_centroids(kind: str, raw: npt.NDArray[np.floating], cluster: IntArray, k: int) -> F32:
     """Mean raw vector per cluster (-1 rows left out; unit length for interest), comparable
     across runs whatever each run's centring; computed chunk by chunk."""
+    import scipy.sparse as sp
+
     sums: npt.NDArray[np.float64] | None = None
     for lo in range(0, len(raw), ASSIGN_CHUNK):
         part = raw[lo:lo + ASSIGN_CHUNK]

@@ -17,10 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import faiss
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
 
 from segmint.agent.core.arrays import F32, FloatArray, IntArray
 from segmint.agent.core.registry import Registry
@@ -117,6 +115,8 @@ class KMeansClusterer:
 
     def fit_predict(self, Z: FloatArray) -> IntArray:
         """Cluster rows of `Z` into `k` groups."""
+        import faiss
+
         Z = np.ascontiguousarray(Z, dtype=np.float32)
         k = min(self.k, len(Z))
         if k < 1:
@@ -230,6 +230,8 @@ def similarity(X: F32, C: F32, metric: str) -> F32:
 
 
 def _centroids(X: F32, labels: IntArray, k: int, metric: str, previous: F32 | None) -> F32:
+    import scipy.sparse as sp
+
     kept = labels >= 0
     counts = np.bincount(labels[kept], minlength=k).astype(np.float32)
     # A one-hot sparse product sums each cluster's rows in one BLAS-like pass (np.add.at is

@@ -16,8 +16,6 @@ from typing import Any
 import duckdb
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse.csgraph import minimum_spanning_tree
-from scipy.special import logsumexp
 
 from segmint.agent.core.arrays import UNASSIGNED, IntArray
 from segmint.agent.core.errors import InputError
@@ -165,6 +163,9 @@ def dbcv(X: npt.NDArray[np.floating], labels: IntArray) -> float:
     another cluster's internal nodes. Validity = (separation - sparseness) / max of the two,
     averaged with weights cluster size / all rows (noise rows lower the score).
     """
+    from scipy.sparse.csgraph import minimum_spanning_tree
+    from scipy.special import logsumexp
+
     X = np.asarray(X, dtype=np.float64)
     n, dim = X.shape
     d2 = np.maximum((X * X).sum(1)[:, None] - 2 * X @ X.T + (X * X).sum(1)[None, :], 0.0)

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 import numpy.typing as npt
 
@@ -146,6 +145,8 @@ class SpaceModel:
         Returns:
             (centroid index, membership 0-1, nearest centroid index, within radius).
         """
+        import faiss
+
         index = (faiss.IndexFlatIP if self.metric == "cosine" else faiss.IndexFlatL2)(
             self.centroids.shape[1])
         index.add(self.centroids)

@@ -19,8 +19,6 @@ from typing import Protocol, Self
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
-from scipy.sparse.linalg import eigsh
 
 from segmint.agent.core.arrays import F32, FloatArray
 from segmint.agent.core.registry import Registry
@@ -77,6 +75,9 @@ class SpectralReducer:
 
     def fit(self, X: FloatArray) -> Self:
         """Build the graph over unit rows `X` and compute its leading eigenvectors."""
+        import scipy.sparse as sp
+        from scipy.sparse.linalg import eigsh
+
         X = normalise_rows(X)
         n = len(X)
         if n < 3:

@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Self
 
-import faiss
 import numpy as np
 
 from segmint.agent.core.arrays import F32, FloatArray
@@ -73,6 +72,8 @@ class AutoencoderReducer:
         X32 = np.ascontiguousarray(X, dtype=np.float32)
         if self.side_ is None or self.anchors_ is None:
             return X32
+        import faiss
+
         index = faiss.IndexFlatIP(self.anchors_.shape[1])
         index.add(np.ascontiguousarray(self.anchors_))
         _, nearest = index.search(np.ascontiguousarray(normalise_rows(X32)), 1)

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import linear_sum_assignment
 
 from segmint.agent.core.arrays import F32, IntArray
 
@@ -93,6 +92,8 @@ def match_ids(
     if previous is not None:
         old_ids = sorted(i for i, kd in previous.kinds.items() if kd == kind and i > 0)
         if old_ids and k:
+            from scipy.optimize import linear_sum_assignment
+
             score = _match_score(labels, centroids, k, old_ids, previous)
             rows, cols = linear_sum_assignment(-score)
             for r, c in zip(rows, cols, strict=True):
