@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from pathlib import Path
@@ -20,6 +21,7 @@ from segmint.agent.act.recommend import (
     segment_items,
 )
 from segmint.agent.core.workspace import Workspace
+from segmint.agent.describe.why import segment_reasons
 
 pd = pytest.importorskip("pandas")
 
@@ -135,15 +137,22 @@ def test_user_gets_products_tied_to_what_they_bought(shop_with_users: tuple[Path
 
 def test_online_retail_loosely_placed_customer_gets_his_own_history(
         online_retail: tuple[Path, dict[str, Any]]) -> None:
-    """Customer 17850 (typicality under 0.1, never bought what his segment is named after) gets
+    """A loosely placed customer (typicality under 0.1, or nothing bought says the segment) gets
     products tied to his own purchases, and is told so."""
     ws, _ = online_retail
+    with contextlib.closing(Workspace(ws).reader()) as con:
+        ids = [str(u) for (u,) in con.sql("SELECT user_id FROM users WHERE orders >= 3 ORDER BY user_id"
+                                           ).fetchall()]
+        reasons = segment_reasons(con, ids)
+    loose = [u for u in ids if (r := reasons.get(u)) is not None and r.loose]
+    assert loose, "Online Retail has loosely placed customers"
+    uid = next(u for u in loose if recommend_user(Workspace(ws), u, limit=5)["items"])
     raw = pd.read_csv(ONLINE_RETAIL, dtype={"CustomerID": str, "InvoiceNo": str, "StockCode": str})
     raw = raw[raw["CustomerID"].notna()].copy()
     raw["uid"] = raw["CustomerID"].str.replace(r"\.0$", "", regex=True)
     raw["Description"] = raw["Description"].str.strip()
     purchases = raw[(raw["Quantity"] >= 0) & (raw["Quantity"] * raw["UnitPrice"] >= 0)]
-    doc = _check_user(ws, "17850", purchases, "StockCode", "uid", "Description")
+    doc = _check_user(ws, uid, purchases, "StockCode", "uid", "Description")
     assert doc["loosely_placed"] and doc["basis"] == "own history" and doc["items"]
     assert "loosely placed" in doc["note"]
 
