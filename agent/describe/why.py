@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from segmint.agent.core.records import read_segments
 from segmint.agent.describe.phrases import normalise, words_sql
@@ -126,11 +125,12 @@ def segment_reasons(con: duckdb.DuckDBPyConnection, user_ids: list[str]) -> dict
     terms = [(sid, rank, normalise(t)) for sid, s in segments.items()
              for rank, t in enumerate((s.profile.top_terms if s.profile else [])[:TERMS_PER_SEGMENT])]
     name = f"_segmint_why_{uuid.uuid4().hex[:8]}"
-    con.register(f"{name}_ids", pa.table({"user_id": pa.array(user_ids, pa.string())}))
-    con.register(f"{name}_terms", pa.table({
-        "seg": pa.array([t[0] for t in terms], pa.string()),
-        "rank": pa.array([t[1] for t in terms], pa.int64()),
-        "key": pa.array([t[2] for t in terms], pa.string())}))
+    # Temp tables from bound lists, not registered Arrow tables: building those imports pandas
+    # through pyarrow, most of a cold `segmint user` (bench/RESULTS.md "Cold start").
+    con.execute(f"CREATE TEMP TABLE {name}_ids AS SELECT unnest(?::VARCHAR[]) AS user_id", [user_ids])
+    con.execute(f"CREATE TEMP TABLE {name}_terms AS SELECT unnest(?::VARCHAR[]) AS seg, "
+                f"unnest(?::BIGINT[]) AS rank, unnest(?::VARCHAR[]) AS key",
+                [[t[0] for t in terms], [t[1] for t in terms], [t[2] for t in terms]])
     try:
         people = con.execute(f"""
             SELECT u.user_id, CAST(coalesce(u.segment_id, 0) AS VARCHAR),
@@ -165,8 +165,8 @@ def segment_reasons(con: duckdb.DuckDBPyConnection, user_ids: list[str]) -> dict
                                        ORDER BY rank NULLS LAST, times DESC, text) <= {MAX_PRODUCTS}
             ORDER BY user_id, rank NULLS LAST, times DESC, text""").fetchall()
     finally:
-        con.unregister(f"{name}_ids")
-        con.unregister(f"{name}_terms")
+        con.execute(f"DROP TABLE {name}_ids")
+        con.execute(f"DROP TABLE {name}_terms")
     products: dict[str, list[tuple[str, int, bool, bool]]] = {}
     for uid, text, times, matched, any_match in rows:
         products.setdefault(str(uid), []).append((str(text), int(times), bool(matched), bool(any_match)))
