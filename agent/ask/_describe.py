@@ -155,7 +155,8 @@ def measure_label(m: Measure, period: Period | None) -> str:
     if m.agg == "share":
         return "share of customers"
     name = "spend" if period is not None and m.field == "revenue" else label(m.field or "")
-    words = name if m.field == "aov" and m.agg == "mean" else f"{_AGG_WORDS[m.agg]} {name}"
+    pooled = m.field in ("aov", "units_per_order") and m.agg == "mean"
+    words = name if pooled else f"{_AGG_WORDS[m.agg]} {name}"
     return words if period is None else f"{words} {period.said}"
 
 
@@ -172,6 +173,8 @@ def measure_how(m: Measure, period: Period | None, group: str | None) -> str:
     window = "" if period is None else f" {period.text}"
     if m.field == "aov" and m.agg == "mean":
         return f"their revenue ÷ their orders{window}, over customers with an order"
+    if m.field == "units_per_order" and m.agg == "mean":
+        return "their units ÷ their orders, over customers with an order"
     if period is None:
         return f"the {_AGG_WORDS[m.agg]} of each customer's {label(m.field or '')}"
     return (f"the {_AGG_WORDS[m.agg]} of each customer's {_WINDOWED.get(m.field or '', m.field)}"
@@ -218,7 +221,9 @@ def compare(name: str, op: str, value: Any, facts: WorkspaceFacts) -> str:
 
 def label(name: str) -> str:
     """A field's name in words."""
-    return {"aov": "average order value", "n_events": "events"}.get(name, name.replace("_", " "))
+    return {"aov": "average order value", "n_events": "events", "units_per_order": "items per order",
+            "products_bought": "different products bought",
+            "n_products": "products searched, viewed or bought"}.get(name, name.replace("_", " "))
 
 
 def fmt(name: str, value: Any, currency: str) -> str:

@@ -16,8 +16,8 @@ from segmint.agent.query import CompiledQuery, QuerySpec, event_of, evidence_sql
 
 __all__ = ["add_reasons"]
 
-_MEASURE_WORDS = {"events": "{} events", "orders": "{} orders", "spend": "spent {}", "units": "{} units",
-                  "days": "on {} days"}
+_MEASURE_WORDS = {"events": "{} event{}", "orders": "{} order{}", "spend": "spent {}{}",
+                  "units": "{} unit{}", "days": "on {} day{}"}
 
 
 def add_reasons(con: duckdb.DuckDBPyConnection, spec: QuerySpec, compiled: CompiledQuery,
@@ -45,8 +45,9 @@ def add_reasons(con: duckdb.DuckDBPyConnection, spec: QuerySpec, compiled: Compi
                 if measure is not None and c.measure is not None:
                     value = float(measure)
                     shown = money(value, currency) if c.measure == "spend" else f"{value:,.0f}"
-                    parts.append(_MEASURE_WORDS[c.measure].format(shown)
-                                 + ("" if period is None else f" {period.said}"))
+                    plural = "" if c.measure == "spend" or shown == "1" else "s"
+                    parts.append(_MEASURE_WORDS[c.measure].format(shown, plural)
+                                 + ("" if period is None else f" {period.phrase}"))
                 evidence[uid].append(", ".join(parts))
     cohorts = [c for c in conditions.values() if c.kind == "cohort"]
     for row in rows:

@@ -34,6 +34,8 @@ COUNT_VERB = r"(?:(?:ordered|bought|purchased|shopped|placed|made|with|having)\s
 COUNT_FIELDS = {"number of orders": "orders", "order count": "orders", "orders": "orders",
                 "returns": "returns", "units": "units", "items": "units"}
 UNITS = r"(?:units|items|pieces)\b"
+PER_ORDER = r"\s+(?:units|items|pieces|products)\s+(?:per|an|a|each)\s+(?:order|basket|purchase)\b"
+PRODUCTS = r"\s+(?:different|distinct|unique|separate)?\s*products\b"
 # What a threshold on a customer field counts once a window or a product is said with it
 # ("spent over 1000 in the last 90 days", "at least 3 orders of teapots").
 BECOMES: dict[str, EventMeasure] = {"revenue": "spend", "orders": "orders", "units": "units",
@@ -115,6 +117,15 @@ RULES: list[tuple[re.Pattern[str], Build]] = [(re.compile(p), b) for p, b in (
     (r"(?:with|placed|made|having)\s+(?:only\s+|just\s+)?" + NUM + r"\s+" + ORDERS + END,
      # "placed an order" is at least one; "placed only one order", "with 2 orders" exactly that
      lambda m: [_field("orders", ">=" if m[1] in ("a", "an") else "=", number(m[1]))]),
+    # items per order: "more than 5 items per order"; products: "more than 10 different products"
+    (COUNT_VERB + r"(" + COMPARE[1:-1] + r"|exactly)\s+" + NUM + r"(?:\s+(?:on average|on avg))?" + PER_ORDER,
+     lambda m: [_field("units_per_order", OP_WORDS[m[1]], number(m[2]))]),
+    (COUNT_VERB + r"(" + COMPARE[1:-1] + r"|exactly)\s+" + NUM + PRODUCTS,
+     lambda m: [_field("products_bought", OP_WORDS[m[1]], number(m[2]))]),
+    (COUNT_VERB + NUM + r"\s*(?:or more|\+|or over)" + PRODUCTS,
+     lambda m: [_field("products_bought", ">=", number(m[1]))]),
+    (COUNT_VERB + NUM + PRODUCTS + r"\s*(?:or more|\+|or over)",
+     lambda m: [_field("products_bought", ">=", number(m[1]))]),
     # units: "bought 10 or more units", "more than 100 items"
     (COUNT_VERB + r"(" + COMPARE[1:-1] + r"|exactly)\s+" + NUM + r"\s+" + UNITS,
      lambda m: [_field("units", OP_WORDS[m[1]], number(m[2]))]),

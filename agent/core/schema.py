@@ -115,9 +115,11 @@ CUSTOMER_FEATURES = Table("customer_features", (
     ("user_id", "VARCHAR"), ("first_seen", "TIMESTAMP"), ("last_seen", "TIMESTAMP"),
     ("first_purchase", "TIMESTAMP"), ("last_purchase", "TIMESTAMP"), ("recency_days", "BIGINT"),
     ("tenure_days", "BIGINT"), ("orders", "BIGINT"), ("revenue", "DOUBLE"), ("aov", "DOUBLE"),
-    ("units", "DOUBLE"), ("returns", "BIGINT"), ("returned_amount", "DOUBLE"), ("n_events", "BIGINT"),
+    ("units", "DOUBLE"), ("units_per_order", "DOUBLE"), ("returns", "BIGINT"),
+    ("returned_amount", "DOUBLE"), ("n_events", "BIGINT"),
     ("n_search", "BIGINT"), ("n_view", "BIGINT"), ("n_cart", "BIGINT"), ("n_purchase", "BIGINT"),
-    ("n_return", "BIGINT"), ("n_products", "BIGINT"), ("active_days", "BIGINT"),
+    ("n_return", "BIGINT"), ("n_products", "BIGINT"), ("products_bought", "BIGINT"),
+    ("active_days", "BIGINT"),
     ("top_category", "VARCHAR"),
 ))
 
@@ -187,9 +189,9 @@ USER_PARTS: tuple[Table, ...] = (SEGMENT_MEMBERS, RISK_SCORES, LTV_SCORES)
 
 # Numeric features a question or a profile may refer to (the whitelist later steps build on).
 NUMERIC_FEATURES: tuple[str, ...] = (
-    "recency_days", "tenure_days", "orders", "revenue", "aov", "units", "returns",
+    "recency_days", "tenure_days", "orders", "revenue", "aov", "units", "units_per_order", "returns",
     "returned_amount", "n_events", "n_search", "n_view", "n_cart", "n_purchase", "n_return",
-    "n_products", "active_days",
+    "n_products", "products_bought", "active_days",
     # Risk (agent/scores/risk.py) and lifetime value (agent/scores/ltv.py).
     "return_rate", "burst_orders", "outlier_score", "risk_score",
     "expected_purchases", "p_alive", "expected_spend", "expected_value",

@@ -162,6 +162,7 @@ def build_users(
                 count(*) FILTER (WHERE is_purchase) AS n_purchase,
                 count(*) FILTER (WHERE event_type = 'return') AS n_return,
                 count(DISTINCT product_id) AS n_products,
+                count(DISTINCT product_id) FILTER (WHERE is_purchase) AS products_bought,
                 count(DISTINCT CAST(ts AS DATE)) AS active_days
             FROM e GROUP BY user_id
         ),
@@ -179,8 +180,9 @@ def build_users(
                  / 86400) AS BIGINT) AS tenure_days,
             orders, revenue,
             CASE WHEN orders > 0 THEN revenue / orders END AS aov,
-            units, returns, returned_amount, n_events, n_search, n_view, n_cart, n_purchase,
-            n_return, n_products, active_days, top_category
+            units, CASE WHEN orders > 0 THEN units / orders END AS units_per_order,
+            returns, returned_amount, n_events, n_search, n_view, n_cart, n_purchase,
+            n_return, n_products, products_bought, active_days, top_category
             {"".join(f", {sql_ident(a)}" for a in attributes)}
             {"".join(f", t.{sql_ident(c)}" for c in extra)}
         FROM agg

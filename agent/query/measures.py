@@ -38,6 +38,9 @@ _PER_CUSTOMER = (
 # The fields a windowed measure (or a table by period) can take, and its per-customer column.
 WINDOW_FIELDS = {"revenue": "spend", "spend": "spend", "orders": "orders", "units": "units",
                  "aov": "aov", "returns": "returns", "returned_amount": "returned"}
+# Per-order ratios, averaged over a group as the group's total over its orders
+# (docs/definitions.md "Customer features"): field -> the users column divided by orders.
+POOLED = {"aov": "revenue", "units_per_order": "units"}
 # A table by period in one pass over the rows `a` (value, customers) where no per-customer value
 # is needed; the others aggregate each customer's spend, orders or units per period first.
 _BOUGHT = "count(DISTINCT a.uid) FILTER (WHERE a.event_type = 'purchase')"
@@ -110,8 +113,9 @@ def compile_measure(spec: QuerySpec, compiled: CompiledQuery, cat: Catalogue) ->
     if m.window is not None and m.agg in ("count", "share") and spec.group_by not in (*PERIODS, PRODUCT):
         raise SpecError(f"a {m.agg} of customers takes no window; put the window on a condition "
                         "(who bought in it)")
-    if m.field == "aov" and m.agg == "sum":
-        raise SpecError("a sum of average order values means nothing; ask for the average")
+    if m.field in POOLED and m.agg == "sum":
+        raise SpecError(f"a sum of {'average order values' if m.field == 'aov' else 'units per order'} "
+                        "means nothing; ask for the average")
     period = None if m.window is None else compiled.period(m.window)
     if spec.group_by in PERIODS:
         return _by_event_period(spec, m, compiled, period)
@@ -186,8 +190,8 @@ def _value(m: Measure, cat: Catalogue, period: Period | None,
     if period is None:
         if name not in cat.numeric:
             raise SpecError(f"unknown numeric field '{name}'")
-        if name == "aov" and m.agg == "mean":  # pooled: the group's revenue over its orders
-            return ("sum(u.revenue) FILTER (WHERE u.orders > 0) / "
+        if name in POOLED and m.agg == "mean":  # pooled: the group's revenue (units) over its orders
+            return (f"sum(u.{POOLED[name]}) FILTER (WHERE u.orders > 0) / "
                     "nullif(sum(u.orders) FILTER (WHERE u.orders > 0), 0)",
                     "count(*) FILTER (WHERE u.orders > 0)", "")
         return f'{_AGG_SQL[m.agg]}(u."{name}")', f'count(u."{name}")', ""

@@ -63,13 +63,16 @@ class Period:
         return f"{self.first_day.isoformat()} – {self.last_day.isoformat()}"
 
     @property
+    def phrase(self) -> str:
+        """The words as they follow a verb: a bare period name gets its "in" ("in 2011")."""
+        first = self.said.split(" ", 1)[0].lower()
+        return self.said if first in _LEADS else f"in {self.said}"
+
+    @property
     def text(self) -> str:
         """The words and the actual dates, as every definition shows a window: "in November
-        2011 (2011-11-01 – 2011-11-30)" (a bare period name as said gets its "in")."""
-        said = self.said
-        if said.split(" ", 1)[0].lower() not in _LEADS:
-            said = f"in {said}"
-        return f"{said} ({self.dates})"
+        2011 (2011-11-01 – 2011-11-30)"."""
+        return f"{self.phrase} ({self.dates})"
 
 
 def resolve_window(window: Window, as_of: datetime) -> Period:

@@ -205,10 +205,12 @@ class Reference:
         if spec.get("window") is not None:
             rows = self.event_rows({"window": spec["window"], "measure": "spend"})
             return self._period_value(spec, rows[rows["user_id"].isin(self.c.index[where])])
-        if agg == "aov":  # pooled over the customers with an order (docs/definitions.md): a
-            # return-only customer's negative revenue is not part of any order's value
+        if agg in ("aov", "units_per_order"):  # pooled over the customers with an order
+            # (docs/definitions.md): a return-only customer's negative revenue is not part of any
+            # order's value
             buyers = where & (self.c["orders"] > 0)
-            return float(self.c.loc[buyers, "revenue"].sum() / self.c.loc[buyers, "orders"].sum())
+            total = self.c.loc[buyers, "revenue" if agg == "aov" else "units"].sum()
+            return float(total / self.c.loc[buyers, "orders"].sum())
         values = self.column(str(name)).loc[where].dropna().astype(float)
         return float(getattr(values, agg)())
 

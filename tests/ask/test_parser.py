@@ -16,7 +16,7 @@ from segmint.agent.ask.paraphrase import PhraseMapper, candidate_spans
 from segmint.agent.ask.parser import normalise, parse, parse_question, unknown_words
 from segmint.agent.core.arrays import F32 as Vectors
 from segmint.agent.core.schema import NUMERIC_FEATURES
-from segmint.agent.query import Catalogue, Condition, QuerySpec
+from segmint.agent.query import Catalogue, Condition, Measure, QuerySpec
 from segmint.agent.query.glossary import load_glossary
 
 CAT = Catalogue(numeric=list(NUMERIC_FEATURES), text=["country", "top_category", "age_band"],
@@ -100,9 +100,22 @@ def test_an_explicit_number_replaces_the_default_it_refines() -> None:
     ("customers over 55", "age_band = 55+"),
     ("US customers", "country = USA"),
     ("Irish customers", "country = EIRE"),
+    # products bought are distinct purchased products, not units and not products only viewed
+    ("customers who bought more than 10 different products", "products_bought > 10.0"),
+    ("bought at least 5 distinct products", "products_bought >= 5.0"),
+    ("customers who bought 20 or more products", "products_bought >= 20.0"),
+    ("customers who bought more than 100 items", "units > 100.0"),
+    ("customers with more than 12 items per order", "units_per_order > 12.0"),
 ])
 def test_numbers_units_and_value_words(question: str, expected: str) -> None:
     assert groups(question) == [[expected]]
+
+
+@pytest.mark.parametrize("question", ["average number of items per order", "the average basket size",
+                                      "mean units per order"])
+def test_items_per_order_is_its_own_pooled_measure_not_order_value(question: str) -> None:
+    spec, unknown = rules(question)
+    assert (spec.measure, unknown) == (Measure(agg="mean", field="units_per_order"), [])
 
 
 def test_ranking_phrasings() -> None:
