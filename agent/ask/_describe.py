@@ -26,6 +26,7 @@ from segmint.agent.query import (
     threshold_values,
 )
 from segmint.agent.query.glossary import Glossary
+from segmint.agent.query.measures import CATEGORY
 
 SYMBOLS = {">": ">", ">=": "≥", "<": "<", "<=": "≤", "=": "=", "!=": "≠"}
 MONEY = {"revenue", "aov", "returned_amount", "expected_spend", "expected_value", "spend"}
@@ -153,21 +154,26 @@ def measure_label(m: Measure, period: Period | None) -> str:
     if m.agg == "count":
         return "customers"
     if m.agg == "share":
-        return "share of customers"
+        return "share of customers" if m.field is None else f"share of {label(m.field)}"
     name = "spend" if period is not None and m.field == "revenue" else label(m.field or "")
     pooled = m.field in ("aov", "units_per_order") and m.agg == "mean"
     words = name if pooled else f"{_AGG_WORDS[m.agg]} {name}"
-    return words if period is None else f"{words} {period.said}"
+    return words if period is None else f"{words} {period.phrase}"
 
 
 def measure_how(m: Measure, period: Period | None, group: str | None) -> str:
     """How a measure is computed, for the definition."""
     if group in PERIODS:
         return _period_how(m, period, group or "")
-    if group == PRODUCT:
-        return _product_how(m, period)
+    if group in (PRODUCT, CATEGORY):
+        return _product_how(m, period, "product" if group == PRODUCT else "category")
     if m.agg == "count":
         return "the number of customers" if group is None else "customers per group"
+    if m.agg == "share" and m.field is not None:
+        name = label(m.field)
+        if group is None:
+            return f"the selected customers' {name} as a share of all customers' {name}"
+        return f"each group's {name} as a share of the selected customers' total {name}"
     if m.agg == "share":
         return f"the selected customers as a share of {'all' if group is None else 'each group’s'} customers"
     window = "" if period is None else f" {period.text}"
@@ -181,15 +187,16 @@ def measure_how(m: Measure, period: Period | None, group: str | None) -> str:
             f"{window}, 0 for a customer without purchases then")
 
 
-def _product_how(m: Measure, period: Period | None) -> str:
+def _product_how(m: Measure, period: Period | None, what: str) -> str:
     window = "" if period is None else f", {period.text}"
+    each = "each product" if what == "product" else "each category (a product of it)"
     if m.agg == "count":
-        return f"the selected customers who bought each product{window}"
+        return f"the selected customers who bought {each}{window}"
     if m.agg == "share":
-        return f"the selected customers who bought each product, as a share of the selected customers{window}"
-    what = {"spend": "its revenue (purchases net of returns)", "units": "the units bought",
-            "orders": "the orders containing it"}.get(WINDOW_FIELDS.get(m.field or "", ""), m.field or "")
-    return f"{what} among the selected customers{window}"
+        return f"the selected customers who bought {each}, as a share of the selected customers{window}"
+    value = {"spend": "its revenue (purchases net of returns)", "units": "the units bought",
+             "orders": "the orders containing it"}.get(WINDOW_FIELDS.get(m.field or "", ""), m.field or "")
+    return f"{value} among the selected customers{window}"
 
 
 def _period_how(m: Measure, period: Period | None, group: str) -> str:

@@ -171,6 +171,10 @@ def _measure(con: duckdb.DuckDBPyConnection, spec: QuerySpec, compiled: Compiled
         if mq.measure.agg == "count":
             noun = "customer" if answer.count == 1 else "customers"
             answer.answer = f"{answer.count:,} {noun} match: {conditions}."
+        elif mq.measure.agg == "share" and mq.measure.field is not None:
+            noun = "customer" if answer.customers == 1 else "customers"
+            answer.answer = (f"{shown} of all {label.removeprefix('share of ')} comes from these "
+                             f"{answer.customers:,} {noun} ({conditions}); {how}.")
         elif mq.measure.agg == "share":
             answer.answer = (f"{shown} of customers match ({answer.count:,} of "
                              f"{answer.customers:,}): {conditions}.")

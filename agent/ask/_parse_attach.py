@@ -15,7 +15,8 @@ from __future__ import annotations
 import re
 
 from segmint.agent.ask._parse_text import NEG_BEFORE, Parse, Piece, WindowSpan
-from segmint.agent.query import PRODUCT, Condition, EventMeasure, Window
+from segmint.agent.query import Condition, EventMeasure, Window
+from segmint.agent.query.measures import EVENT_GROUPS
 
 # The fields a measure can take inside a window (each customer's spend, orders, units there).
 WINDOW_FIELDS = frozenset({"revenue", "orders", "units", "aov", "returns", "returned_amount"})
@@ -122,7 +123,7 @@ def attach_windows(p: Parse) -> None:
                 options.append((_distance(p, (piece.start, piece.end), span), right, piece))
         m = p.measure
         # a table by product counts its buyers inside the window ("best sellers last month")
-        if (m is not None and m.window is None and (p.group_by == PRODUCT or (
+        if (m is not None and m.window is None and (p.group_by in EVENT_GROUPS or (
                 m.agg not in ("count", "share") and m.field in WINDOW_FIELDS))):
             right = 1 if p.measure_at >= w.end else 0
             options.append((_distance(p, (p.measure_at, p.measure_at), span), right, None))

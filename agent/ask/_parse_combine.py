@@ -11,8 +11,9 @@ import re
 from segmint.agent.ask._parse_attach import lifetime, read_since
 from segmint.agent.ask._parse_text import Parse, Piece
 from segmint.agent.ask._parse_text import field_condition as _field
-from segmint.agent.query import PERIODS, PRODUCT, TERM, Condition, Measure, QuerySpec
+from segmint.agent.query import PERIODS, TERM, Condition, Measure, QuerySpec
 from segmint.agent.query.glossary import Glossary
+from segmint.agent.query.measures import EVENT_GROUPS
 
 OR_GAP = re.compile(r"\bor\b")
 LIST_GAP = re.compile(r"^(?:\s|,|\band\b|\bor\b|&|\bthe\b|\bin\b|\bfrom\b)*$")
@@ -194,7 +195,7 @@ def _periods_in_window(measure: Measure, group_by: str, groups: list[list[Condit
     those customers, not about 2011 only. A table by product always takes it ("best sellers last
     month" ranks last month's purchases).
     """
-    by_product = group_by == PRODUCT  # "best sellers last month": the purchases of last month
+    by_product = group_by in EVENT_GROUPS  # "best sellers last month": the purchases of last month
     if (not (by_product or (group_by in PERIODS and measure.agg in ("count", "share")))
             or measure.window is not None or len(groups) != 1):
         return measure

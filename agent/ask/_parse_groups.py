@@ -16,6 +16,7 @@ from functools import lru_cache
 from segmint.agent.ask._parse_measures import AGGREGATES, FIELD_NAMES
 from segmint.agent.ask._parse_text import NUM, START, STOPWORDS, Parse, number
 from segmint.agent.query import PRODUCT, Catalogue, Measure
+from segmint.agent.query.measures import CATEGORY
 
 PERIODS = {"month": "month", "months": "month", "quarter": "quarter", "quarters": "quarter",
            "year": "year", "years": "year", "week": "week", "weeks": "week"}
@@ -55,11 +56,12 @@ COHORTS_BY = re.compile(r"\b(?:first[\s-](?:order|purchase)\s+|acquisition\s+|si
 NEW_BY = re.compile(r"\bnew\s+(?:customers|buyers|shoppers|households|clients)\s+(?:by|per|each|every)\s+"
                     r"(month|quarter|year)\b")
 RANK = re.compile(r"\s+(?:(?:of|in|during)\s+[\w-]+(?:\s+\d{4})?\s+)?((?:has|have|had|with|is|are|was|were|"
-                  r"gets?|got|sees?|saw|contains?|holds?|brought|generated|made|did|does|do|performed)\s+)"
+                  r"gets?|got|sees?|saw|contains?|holds?|brought|brings?|generated|generates?|made|makes?|drives?|drove|"
+                  r"did|does|do|performed)\s+)"
                   r"(?:(lost|gained|won|kept)\s+)?((?:the\s+|our\s+)?(most|highest|largest|biggest|greatest|fewest|"
                   r"least|lowest|smallest|best|worst|busiest|quietest)(?:\s+number\s+of)?)")
 # Products ranked by how many of the customers bought them (or by revenue, units, orders).
-_PW = r"(?:products?|items?|lines|skus|articles)"
+_PW = r"(?P<noun>products?|items?|lines|skus|articles|categor(?:y|ies)|departments?)"
 _POPULAR = r"(?:popular|bought|purchased|ordered|sold|wanted|in demand)"
 _WITH = (r"(?:\s+(?:with|among|amongst|by(?!\s+(?:revenue|sales|spend|units|quantity|orders)\b)|for|from|"
          r"to|in|of))?")
@@ -95,8 +97,13 @@ def _plural(word: str) -> str:
     return word + ("es" if word.endswith(("s", "x", "ch", "sh")) else "s")
 
 
+def has_categories(cat: Catalogue) -> bool:
+    """Whether the shop's products have categories (some customer has a top category)."""
+    return bool(cat.attribute_values.get("top_category"))
+
+
 @lru_cache(maxsize=16)
-def _targets(text: tuple[str, ...]) -> tuple[dict[str, str], str]:
+def _targets(text: tuple[str, ...], categories: bool) -> tuple[dict[str, str], str]:
     """Every way a question may name a grouping, and one alternation of them (longest first)."""
     names: dict[str, str] = {}
     parts: dict[str, list[str]] = {}
@@ -119,6 +126,9 @@ def _targets(text: tuple[str, ...]) -> tuple[dict[str, str], str]:
                   "clusters": "segment"})
     names.update(PERIODS)
     names.update({w: PRODUCT for w in ("product", "products", "item", "items")})
+    if categories:  # "by category" groups what was bought, not each customer's top category
+        names.update({w: CATEGORY for w in ("category", "categories", "product category",
+                                            "product categories", "department", "departments")})
     for unit in ("month", "quarter", "year", "week"):
         first = f"first_purchase_{unit}" if unit != "week" else "week"
         for form in (f"first order {unit}", f"first purchase {unit}", f"first-order {unit}",
@@ -142,7 +152,7 @@ def _group(p: Parse, by: str, span: tuple[int, int], *, ascending: bool | None =
 
 def read_groups(p: Parse, cat: Catalogue) -> None:
     """Read the grouping of a table question, its ranking, and "vs" comparisons."""
-    names, target = _targets(tuple(cat.text))
+    names, target = _targets(tuple(cat.text), has_categories(cat))
     for m in list(VS.finditer(p.text)):
         p.compare = True
         p.take(*m.span())
@@ -215,9 +225,17 @@ def _products(p: Parse, cat: Catalogue, names: dict[str, str], target: str) -> b
         verb_at = re.compile(r"\b" + verb + r"\s+(?:the\s+)?(?:most|least)\b").search(p.text, m.end())
         if verb_at is not None:
             p.take(*verb_at.span())
-    _group(p, PRODUCT, m.span(), ascending=ascending, limit=int(number(asked)) if asked else PRODUCTS_SHOWN)
+    noun = m.groupdict().get("noun") or ""
+    by = CATEGORY if noun.startswith(("categor", "department")) else PRODUCT
+    if by == CATEGORY and (not has_categories(cat) or (
+            noun in ("category", "department") and (m.group("dir") or "").startswith("top") and not asked)):
+        # no product has a category ("categories" is left for the refusal to name), or "top
+        # category" names each customer's top category, an attribute
+        return False
+    _group(p, by, m.span(), ascending=ascending, limit=int(number(asked)) if asked else PRODUCTS_SHOWN)
     if not asked:
-        p.note(f"the top {PRODUCTS_SHOWN} products are shown; ask for “top 50 products” for more")
+        what = "products" if by == PRODUCT else "categories"
+        p.note(f"the top {PRODUCTS_SHOWN} {what} are shown; ask for “top 50 {what}” for more")
     return True
 
 

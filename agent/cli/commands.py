@@ -219,12 +219,15 @@ def _answer_table(answer: Answer) -> Table:
     table = Table(show_edge=False, header_style="bold")
     table.add_column(str(answer.group_by).replace("_", " "))
     table.add_column(str(answer.measure), justify="right")
-    table.add_column("customers", justify="right")
-    share = answer.query.get("measure", {}).get("agg") == "share"
+    agg = answer.query.get("measure", {}).get("agg")
+    # A count of customers is its own customers column: shown once.
+    if agg != "count":
+        table.add_column("customers", justify="right")
     for row in answer.rows:
         value = row["value"]
-        shown = "–" if value is None else f"{value * 100:.1f}%" if share else f"{value:,.2f}"
-        table.add_row(escape(str(row["group"])), shown.removesuffix(".00"), f"{row['customers']:,}")
+        shown = "–" if value is None else f"{value * 100:.1f}%" if agg == "share" else f"{value:,.2f}"
+        cells = [escape(str(row["group"])), shown.removesuffix(".00")]
+        table.add_row(*cells, *([] if agg == "count" else [f"{row['customers']:,}"]))
     return table
 
 

@@ -21,9 +21,14 @@ from segmint.agent.query.errors import SpecError
 from segmint.agent.query.spec import Measure, QuerySpec
 from segmint.agent.query.windows import TICK, Period
 
-__all__ = ["COHORTS", "PRODUCT", "TERM", "WINDOW_FIELDS", "MeasureQuery", "compile_measure", "measure_of"]
+__all__ = ["CATEGORY", "COHORTS", "EVENT_GROUPS", "PRODUCT", "TERM", "WINDOW_FIELDS", "MeasureQuery",
+           "compile_measure", "measure_of"]
 
 PRODUCT = "product"  # the grouping of a table by product
+# By the category of the products bought: a customer counts in every category they bought in
+# (unlike the `top_category` attribute, one per customer).
+CATEGORY = "product_category"
+EVENT_GROUPS = (PRODUCT, CATEGORY)  # groupings of purchase rows, not of customers
 TERM = "term"  # a table whose rows are glossary terms compared ("repeat vs one-time buyers")
 
 # Each customer's numbers over the purchase and return rows `a` of a window (docs/definitions.md).
@@ -38,6 +43,8 @@ _PER_CUSTOMER = (
 # The fields a windowed measure (or a table by period) can take, and its per-customer column.
 WINDOW_FIELDS = {"revenue": "spend", "spend": "spend", "orders": "orders", "units": "units",
                  "aov": "aov", "returns": "returns", "returned_amount": "returned"}
+# Fields a share of the total can be taken of: they add up over customers.
+SHARE_FIELDS = frozenset({"revenue", "orders", "units", "returns", "returned_amount"})
 # Per-order ratios, averaged over a group as the group's total over its orders
 # (docs/definitions.md "Customer features"): field -> the users column divided by orders.
 POOLED = {"aov": "revenue", "units_per_order": "units"}
@@ -110,7 +117,8 @@ def compile_measure(spec: QuerySpec, compiled: CompiledQuery, cat: Catalogue) ->
     m = measure_of(spec)
     # By period, a count's window only bounds the periods shown ("customers who bought each
     # month in 2011"); otherwise the window belongs on a condition.
-    if m.window is not None and m.agg in ("count", "share") and spec.group_by not in (*PERIODS, PRODUCT):
+    by_events = spec.group_by in (*PERIODS, *EVENT_GROUPS)
+    if m.window is not None and m.agg in ("count", "share") and not by_events:
         raise SpecError(f"a {m.agg} of customers takes no window; put the window on a condition "
                         "(who bought in it)")
     if m.field in POOLED and m.agg == "sum":
@@ -119,8 +127,8 @@ def compile_measure(spec: QuerySpec, compiled: CompiledQuery, cat: Catalogue) ->
     period = None if m.window is None else compiled.period(m.window)
     if spec.group_by in PERIODS:
         return _by_event_period(spec, m, compiled, period)
-    if spec.group_by == PRODUCT:
-        return _by_product(m, compiled, period)
+    if spec.group_by in EVENT_GROUPS:
+        return _by_product(m, compiled, period, by_category=spec.group_by == CATEGORY)
     column = WINDOW_FIELDS.get(m.field or "", "")
     if (period is not None and spec.group_by is None and spec.limit is None
             and m.agg in ("sum", "mean") and ("sum", column) in _SINGLE_PASS):
@@ -129,7 +137,9 @@ def compile_measure(spec: QuerySpec, compiled: CompiledQuery, cat: Catalogue) ->
     if spec.group_by is not None:
         key = _customer_group(spec.group_by, cat)
     params: list[Any] = []
-    if m.agg == "share":
+    if m.agg == "share" and m.field is not None:
+        sql = _field_share(m, compiled, cat, key, spec.group_by is not None, period, params)
+    elif m.agg == "share":
         params.extend(compiled.params)
         sql = (f"SELECT {key} AS grp, count(*) FILTER (WHERE {compiled.where}) / count(*) AS value, "
                f"count(*) AS customers FROM users u")
@@ -148,6 +158,25 @@ def compile_measure(spec: QuerySpec, compiled: CompiledQuery, cat: Catalogue) ->
     if spec.group_by is not None:
         sql += " GROUP BY grp"
     return MeasureQuery(sql, params, m, period, spec.group_by in COHORTS)
+
+
+def _field_share(m: Measure, compiled: CompiledQuery, cat: Catalogue, key: str, grouped: bool,
+                 period: Period | None, params: list[Any]) -> str:
+    """The selected customers' share of a field's total over all customers ("what share of revenue
+    comes from repeat buyers"); by group, each group's share of the selected customers' total."""
+    name = m.field or ""
+    if name not in SHARE_FIELDS or name not in cat.numeric:
+        raise SpecError(f"a share of '{name}' means nothing; ask for a share of revenue, orders, "
+                        "units, returns or refunds")
+    if period is not None:
+        raise SpecError("a share of a total takes no window; put the window on a condition")
+    params.extend(compiled.params)
+    if grouped:
+        return (f"SELECT {key} AS grp, sum(u.{name}) / nullif(sum(sum(u.{name})) OVER (), 0) AS value, "
+                f"count(*) AS customers FROM users u WHERE {compiled.where}")
+    params.extend(compiled.params)  # the condition is said twice: the share, then its customers
+    return (f"SELECT NULL AS grp, sum(u.{name}) FILTER (WHERE {compiled.where}) / nullif(sum(u.{name}), 0) "
+            f"AS value, count(*) FILTER (WHERE {compiled.where}) AS customers FROM users u")
 
 
 def _window_total(m: Measure, compiled: CompiledQuery, period: Period, total: str) -> MeasureQuery:
@@ -270,8 +299,10 @@ _PRODUCT_VALUES = {
 }
 
 
-def _by_product(m: Measure, compiled: CompiledQuery, period: Period | None) -> MeasureQuery:
-    """A table of the products the selected customers bought, named by their text (or id).
+def _by_product(m: Measure, compiled: CompiledQuery, period: Period | None, *,
+                by_category: bool = False) -> MeasureQuery:
+    """A table of the products (or product categories) the selected customers bought, named by
+    their text (or id).
 
     count = the selected customers who bought it; share = their share of the selected customers;
     sum of revenue (net of its returns), units or orders among them. The window, when given,
@@ -280,20 +311,24 @@ def _by_product(m: Measure, compiled: CompiledQuery, period: Period | None) -> M
     column = WINDOW_FIELDS.get(m.field or "") if m.field else None
     value = _PRODUCT_VALUES.get(("count" if m.agg == "share" else m.agg, column))
     if value is None:
-        raise SpecError(f"a {m.agg} of {m.field or 'customers'} by product means nothing here; ask for "
-                        "buyers, a share, or the revenue, units or orders of each product")
+        what = "category" if by_category else "product"
+        raise SpecError(f"a {m.agg} of {m.field or 'customers'} by {what} means nothing here; ask for "
+                        f"buyers, a share, or the revenue, units or orders of each {what}")
     params: list[Any] = []  # in the order of the SQL: the share's base, then the rows
     if m.agg == "share":
         value = f"{value} / (SELECT count(*) FROM users u WHERE {compiled.where})"
         params.extend(compiled.params)
     rows = "a.event_type IN ('purchase', 'return') AND i.product"
+    if by_category:
+        rows += " AND i.category IS NOT NULL"
     if period is not None:
         rows += f" AND {window_sql('a.ts', period, params)}"
     if compiled.where != "TRUE":
         rows += (" AND a.uid IN (SELECT k.uid FROM customer_keys k WHERE k.user_id IN "
                  f"(SELECT u.user_id FROM users u WHERE {compiled.where}))")
         params.extend(compiled.params)
-    sql = (f"SELECT coalesce(i.text, i.product_id) AS grp, {value} AS value, {_BOUGHT} AS customers "
+    key = "i.category" if by_category else "coalesce(i.text, i.product_id)"
+    sql = (f"SELECT {key} AS grp, {value} AS value, {_BOUGHT} AS customers "
            f"FROM activity a JOIN items i ON i.item = a.item WHERE {rows} GROUP BY grp "
            f"HAVING {_BOUGHT} > 0")
     return MeasureQuery(sql, params, m, period, False)

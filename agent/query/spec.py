@@ -140,10 +140,12 @@ class Measure(BaseModel):
     """The number a question asks for, over the customers its conditions select.
 
     `agg` "count" counts customers (no field); "share" is their share of all customers (of the
-    group's customers, in a table). The others aggregate a users-table numeric field (revenue,
-    orders, aov, recency_days, units, ...), or, with a `window`, the customer's spend, orders or
-    units inside that window (`field` revenue, orders or units). The average order value of a
-    group is its revenue over its orders (docs/definitions.md).
+    group's customers, in a table), or with a `field`, their share of its total ("the share of
+    revenue from repeat buyers"; in a table, each group's share of the selected customers' total).
+    The others aggregate a users-table numeric field (revenue, orders, aov, recency_days, units,
+    ...), or, with a `window`, the customer's spend, orders or units inside that window (`field`
+    revenue, orders or units). The average order value of a group is its revenue over its orders
+    (docs/definitions.md).
 
     Attributes:
         agg: count, sum, mean, median, min, max or share.
@@ -159,8 +161,8 @@ class Measure(BaseModel):
 
     @model_validator(mode="after")
     def _field_needed(self) -> Measure:
-        if self.agg in ("count", "share") and self.field is not None:
-            raise ValueError(f"{self.agg} takes no field")
+        if self.agg == "count" and self.field is not None:
+            raise ValueError("count takes no field")
         if self.agg not in ("count", "share") and self.field is None:
             raise ValueError(f"{self.agg} needs a field")
         return self

@@ -205,6 +205,11 @@ class Reference:
         if spec.get("window") is not None:
             rows = self.event_rows({"window": spec["window"], "measure": "spend"})
             return self._period_value(spec, rows[rows["user_id"].isin(self.c.index[where])])
+        if agg == "share":  # of all customers, or with a field of its total over all customers
+            if name is None:
+                return float(where.sum()) / len(self.c)
+            values = self.column(str(name)).astype(float)
+            return float(values[where].sum() / values.sum())
         if agg in ("aov", "units_per_order"):  # pooled over the customers with an order
             # (docs/definitions.md): a return-only customer's negative revenue is not part of any
             # order's value
@@ -234,8 +239,8 @@ class Reference:
         """(group, value) rows: the groups listed (in that order), else every group, ordered by
         value (`order` desc, the default for customer groups, or asc) or by period (periods)."""
         by, where = spec["by"], self.mask(spec.get("where"))
-        if by == "product":
-            return self._arrange(spec, self._by_product(spec, where), spec.get("order", "desc"))
+        if by in ("product", "category"):  # by what was bought: a customer counts in each
+            return self._arrange(spec, self._by_product(spec, where, by), spec.get("order", "desc"))
         if by == "term":  # glossary terms compared: each one's number among `where`
             values = {g: self._measure(spec, where & self.mask({"term": g})) for g in spec["groups"]}
             return self._arrange(spec, values, spec.get("order"))
@@ -256,18 +261,26 @@ class Reference:
             return self._arrange(spec, values, spec.get("order"))
         col = self.column(by).where(where)
         groups = [g for g in col.dropna().unique() if not (by == "segment" and g == "0")]
+        if spec["agg"] == "share" and spec.get("field"):  # each group's share of the selected total
+            field = self.column(spec["field"]).astype(float)
+            values = {str(g): float(field[where & (col == g)].sum() / field[where].sum()) for g in groups}
+            return self._arrange(spec, values, spec.get("order", "desc"))
         values = {str(g): self._measure(spec, where & (col == g)) for g in groups}
         return self._arrange(spec, values, spec.get("order", None if spec.get("groups") else "desc"))
 
-    def _by_product(self, spec: dict[str, Any], where: Mask) -> dict[str, float]:
-        """Per product text (or id): the customers of `where` who bought it, or its revenue (net
-        of its returns), units or orders among them, over the window's events."""
+    def _by_product(self, spec: dict[str, Any], where: Mask, by: str) -> dict[str, float]:
+        """Per product text (or id), or per product category: the customers of `where` who bought
+        it, or its revenue (net of its returns), units or orders among them, over the window's
+        events."""
         ev = self.ev
         rows = ev["event_type"].isin(["purchase", "return"]) & ev["user_id"].isin(self.c.index[where])
         if spec.get("window"):
             rows &= window_mask(ev["ts"], spec["window"], self.as_of)
+        if by == "category":
+            rows &= ev["category"].notna()
         part = ev.loc[rows]
-        name = part["text"].where(part["text"].notna(), part["product_id"])
+        name = (part["category"] if by == "category"
+                else part["text"].where(part["text"].notna(), part["product_id"]))
         buy = part["event_type"] == "purchase"
         if spec["agg"] in ("count", "share"):
             values = part[buy].groupby(name[buy])["user_id"].nunique()

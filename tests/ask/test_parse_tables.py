@@ -41,6 +41,14 @@ def read(question: str, cat: Catalogue) -> QuerySpec:
      spec([attr("country", "Germany")], measure=measure("mean", "aov"))),
     ("what is the repeat purchase rate?", GIFTS, spec([term("repeat_buyers")], measure=measure("share"))),
     ("what is the rate of repeat buyers?", GIFTS, spec([term("repeat_buyers")], measure=measure("share"))),
+    # a share of a total: the selected customers' part of all revenue (orders, units...)
+    ("what share of revenue comes from repeat buyers?", GIFTS,
+     spec([term("repeat_buyers")], measure=measure("share", "revenue"))),
+    ("how much of our sales come from Germany?", GIFTS,
+     spec([attr("country", "Germany")], measure=measure("share", "revenue"))),
+    ("what percentage of orders do one-time buyers account for?", GIFTS,
+     spec([term("one_time_buyers")], measure=measure("share", "orders"))),
+    ("share of revenue by country", GIFTS, spec(measure=measure("share", "revenue"), group_by="country")),
     ("median revenue of repeat buyers", GIFTS,
      spec([term("repeat_buyers")], measure=measure("median", "revenue"))),
     ("total revenue last month", GIFTS, spec(measure=measure("sum", "revenue", period("previous", "month")))),
@@ -136,6 +144,13 @@ def test_numbers(question: str, cat: Catalogue, expected: QuerySpec) -> None:
     ("which country has the highest average revenue among Germany, France and Spain?", GIFTS,
      spec(measure=measure("mean", "revenue"), group_by="country", groups=["Germany", "France", "Spain"],
           sort_by="value", limit=1)),
+    # by category: what was bought in each product category; "top category" stays the attribute
+    ("revenue by category", SAMPLE, spec(measure=measure("sum", "revenue"), group_by="product_category")),
+    ("which category brings the most revenue?", SAMPLE,
+     spec(measure=measure("sum", "revenue"), group_by="product_category", sort_by="value", limit=1)),
+    ("which categories are most popular with lapsed customers?", SAMPLE,
+     spec([term("lapsed")], measure=COUNT, group_by="product_category", sort_by="value", limit=10)),
+    ("customers by top category", SAMPLE, spec(measure=COUNT, group_by="top_category")),
 ])
 def test_tables(question: str, cat: Catalogue, expected: QuerySpec) -> None:
     got = read(question, cat)
