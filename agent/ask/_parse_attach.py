@@ -24,6 +24,8 @@ THRESHOLD_GAP = re.compile(r"\s*(?:(?:in|on|across|over|with)\s+)?")  # "bought 
 WINDOW_LEAD = re.compile(r"^[\s,]*(?:(?:in|both|during|on|at|for|from|of|either)\b[\s,]*)*$")
 CLONE_GAP = re.compile(r"^[\s,]*(?:(?:and|but|or|both|also|again|not|never|then|nor|nothing|none)\b[\s,]*)+$")
 NOTHING_BEFORE = re.compile(r"\b(?:nothing|none)\s*$")
+# "bought candles but not in the last 3 months": the window is a second, negated purchase of them
+NEGATED_REPEAT = re.compile(r"^[\s,]*(?:but|and|yet|though)\s+(?:not|never)\s*$")
 SAME_WINDOW = re.compile(r"\s*(?:(?:anything|something|any|it|them)\s+)?(?:in|during|within|over|for)\s+"
                          r"(?:that|the same|this|those)\s+(?:time|period|window|days|weeks|months)\b")
 
@@ -116,6 +118,10 @@ def attach_windows(p: Parse) -> None:
     compare_periods(p)
     for w in sorted(p.windows, key=lambda x: x.start):
         span = (w.start, w.end)
+        before = [x for x in p.pieces if _events(x) and x.end <= w.start]
+        last = max(before, key=lambda x: x.end) if before else None
+        if last is not None and NEGATED_REPEAT.match(p.text[last.end:w.start]) and _clone(p, w):
+            continue
         options: list[tuple[int, int, Piece | None]] = []
         for piece in p.pieces:
             if _takes_window(piece):

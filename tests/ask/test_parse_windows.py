@@ -76,6 +76,9 @@ def test_windows(question: str, cat: Catalogue, expected: QuerySpec) -> None:
     ("customers who bought in December 2010 but not in 2011",
      spec([ev(window=dates("2010-12-01", "2011-01-01")),
            ev(window=dates("2011-01-01", "2012-01-01"), negate=True)])),
+    # the window after "but not" is a second purchase of the same products, negated
+    ("customers who bought teapots but not in the last 3 months",
+     spec([ev(product="teapots"), ev(product="teapots", window=last(3, "month"), negate=True)])),
     ("customers who bought in both January 2011 and February 2011",
      spec([ev(window=dates("2011-01-01", "2011-02-01")), ev(window=dates("2011-02-01", "2011-03-01"))])),
     ("who bought from us in December 2010 and again in December 2011?",
