@@ -80,7 +80,7 @@ PRODUCTS_RANKED = (
                r"\s+(?:the\s+)?(?P<dir>most|least)\b)"),
 )
 PRODUCTS_BY = re.compile(r"\s+(?:(?:by|in terms of|ranked by|sorted by|in)\s+)?(revenue|sales|spend|units|"
-                         r"quantity|orders)\b")
+                         r"quantity|orders)\b(?:\s+(?:sold|bought|ordered|purchased)\b)?")
 PRODUCT_MEASURES = {"revenue": "revenue", "sales": "revenue", "spend": "revenue", "units": "units",
                     "quantity": "units", "orders": "orders"}
 PRODUCTS_SHOWN = 10  # a table by product shows this many unless a number is asked
@@ -216,6 +216,13 @@ def _products(p: Parse, cat: Catalogue, names: dict[str, str], target: str) -> b
         return False
     ascending = bool(re.match(r"least|bottom|worst", m.group("dir") or ""))
     asked = m.groupdict().get("n")
+    noun = m.groupdict().get("noun") or ""
+    grouping = CATEGORY if noun.startswith(("categor", "department")) else PRODUCT
+    if grouping == CATEGORY and (not has_categories(cat) or (
+            noun in ("category", "department") and (m.group("dir") or "").startswith("top") and not asked)):
+        # no product has a category ("categories" is left for the refusal to name), or "top
+        # category" names each customer's top category, an attribute
+        return False
     if (by := PRODUCTS_BY.match(p.text, m.end())) is not None:  # "... by revenue"
         p.measure, p.measure_at = Measure(agg="sum", field=PRODUCT_MEASURES[by[1]]), by.start()
         p.take(*by.span())
@@ -225,16 +232,9 @@ def _products(p: Parse, cat: Catalogue, names: dict[str, str], target: str) -> b
         verb_at = re.compile(r"\b" + verb + r"\s+(?:the\s+)?(?:most|least)\b").search(p.text, m.end())
         if verb_at is not None:
             p.take(*verb_at.span())
-    noun = m.groupdict().get("noun") or ""
-    by = CATEGORY if noun.startswith(("categor", "department")) else PRODUCT
-    if by == CATEGORY and (not has_categories(cat) or (
-            noun in ("category", "department") and (m.group("dir") or "").startswith("top") and not asked)):
-        # no product has a category ("categories" is left for the refusal to name), or "top
-        # category" names each customer's top category, an attribute
-        return False
-    _group(p, by, m.span(), ascending=ascending, limit=int(number(asked)) if asked else PRODUCTS_SHOWN)
+    _group(p, grouping, m.span(), ascending=ascending, limit=int(number(asked)) if asked else PRODUCTS_SHOWN)
     if not asked:
-        what = "products" if by == PRODUCT else "categories"
+        what = "products" if grouping == PRODUCT else "categories"
         p.note(f"the top {PRODUCTS_SHOWN} {what} are shown; ask for “top 50 {what}” for more")
     return True
 

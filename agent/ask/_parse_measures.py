@@ -14,7 +14,7 @@ import re
 from functools import lru_cache
 
 from segmint.agent.ask._parse_text import START, Parse
-from segmint.agent.query import Aggregate, Catalogue, Measure
+from segmint.agent.query import Aggregate, Catalogue, Condition, Measure
 from segmint.agent.query.measures import SHARE_FIELDS
 
 # Everyday names of the users-table numeric fields (docs/definitions.md "Customer features").
@@ -22,6 +22,7 @@ FIELD_NAMES: dict[str, str] = {
     "revenue": "revenue", "spend": "revenue", "spending": "revenue", "sales": "revenue",
     "total spend": "revenue", "money spent": "revenue", "amount spent": "revenue",
     "lifetime value": "revenue", "ltv": "revenue", "customer value": "revenue", "turnover": "revenue",
+    "customer lifetime value": "revenue", "clv": "revenue", "cltv": "revenue",
     "order value": "aov", "aov": "aov", "basket value": "aov", "basket": "aov",
     "spend per order": "aov", "order size": "aov", "ticket size": "aov",
     "orders": "orders", "number of orders": "orders", "order count": "orders", "purchases": "orders",
@@ -72,6 +73,7 @@ SHARE = re.compile(r"\b(?:the\s+)?(?:share|percentage|percent|proportion|fractio
                    r"|\bhow many percent of\b")
 # "the repeat purchase rate", "our churn rate": the share of customers the words before it name
 RATE = re.compile(r"(?<=\w)\s+(?:rate|ratio|percentage|share)\b(?!\s+of\b)")
+RETENTION_RATE = re.compile(r"\b(?:customer\s+)?retention\s+(?:rate|ratio)\b")
 RATE_OF = re.compile(r"\b(?:the\s+)?(?:rate|ratio)\s+of\b")  # "the rate of repeat buyers": what is counted
 # Where a share's base ("of German customers") ends and what is counted begins ("are lapsed").
 BASE_END = re.compile(r"\b(?:are|is|were|was|have|has|had|who|that|did|do|does|bought|buy|"
@@ -110,8 +112,8 @@ HOW_MANY_VERB = re.compile(r"\b(?:place|placed|make|made|buy|bought|return|retur
 HOW_MANY_FIELDS = {"orders": "orders", "purchases": "orders", "transactions": "orders",
                    "baskets": "orders", "trips": "orders", "visits": "orders", "items": "units",
                    "units": "units", "returns": "returns"}
-FRAME = (START + r"(?:(?:what|show|give|tell|list|get|find|calculate|compute)(?:\s+(?:is|'s|was|are|were|me|"
-         r"us))*\s+)?")
+FRAME = (START + r"(?:(?:what|show|give|tell|list|get|find|calculate|compute)(?:\s+(?:is|was|are|were|me|"
+         r"us)|'s)*\s+)?")
 
 
 @lru_cache(maxsize=16)
@@ -166,6 +168,13 @@ def _read_measure(p: Parse, cat: Catalogue) -> None:
         return
     if m := RATE_OF.search(p.text):
         _set(p, Measure(agg="share"), m.span())
+        return
+    if (m := RETENTION_RATE.search(p.text)) and "orders" in cat.numeric:
+        # not the retention campaign's at-risk customers: the share who bought again
+        p.share_base = (m.end(), len(p.text))
+        _set(p, Measure(agg="share"), m.span())
+        p.add(*m.span(), [Condition(kind="term", term="repeat_buyers")])
+        p.note(f"“{m[0]}” is read as the share of repeat buyers (two or more orders)")
         return
     if m := RATE.search(p.text):  # "the repeat rate in Germany": among the customers named after it
         p.share_base = (m.end(), len(p.text))

@@ -155,8 +155,16 @@ def relative_note(w: Window) -> str | None:
     return None
 
 
+# "in each of the last 3 months" asks for a purchase in every one of them: not one window
+EACH_OF = re.compile(r"\b(?:each|every|every one|all)\s+of\s+(?=(?:the\s+)?(?:last|past|previous)\b)")
+
+
 def read_windows(p: Parse, as_of: date | None) -> None:
     """Read every time window left in the text, relative ones first."""
+    for m in list(EACH_OF.finditer(p.text)):
+        if p.free(*m.span()):
+            p.take(*m.span())
+            p.refused.append(m[0].strip())
     for pattern, make in RELATIVE:
         for m in list(pattern.finditer(p.text)):
             window = make(m) if p.free(*m.span()) else None

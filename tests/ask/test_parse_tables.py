@@ -18,11 +18,12 @@ from _parse_catalogues import (
 )
 
 from segmint.agent.ask.parser import parse
-from segmint.agent.query import Catalogue, Condition, QuerySpec
+from segmint.agent.query import Catalogue, Condition, QuerySpec, Window
 from segmint.agent.query.glossary import load_glossary
 
 COUNT = measure("count")
 Y2011 = dates("2011-01-01", "2012-01-01")
+THIS_YEAR = Window(period="this", unit="year", said="this year")
 
 
 def read(question: str, cat: Catalogue) -> QuerySpec:
@@ -41,6 +42,9 @@ def read(question: str, cat: Catalogue) -> QuerySpec:
      spec([attr("country", "Germany")], measure=measure("mean", "aov"))),
     ("what is the repeat purchase rate?", GIFTS, spec([term("repeat_buyers")], measure=measure("share"))),
     ("what is the rate of repeat buyers?", GIFTS, spec([term("repeat_buyers")], measure=measure("share"))),
+    # a retention rate is the share who bought again, not the retention campaign's at-risk customers
+    ("what is our customer retention rate?", GIFTS, spec([term("repeat_buyers")], measure=measure("share"))),
+    ("what's the revenue this year?", GIFTS, spec(measure=measure("sum", "revenue", THIS_YEAR))),
     # a share of a total: the selected customers' part of all revenue (orders, units...)
     ("what share of revenue comes from repeat buyers?", GIFTS,
      spec([term("repeat_buyers")], measure=measure("share", "revenue"))),
@@ -165,6 +169,7 @@ def test_tables(question: str, cat: Catalogue, expected: QuerySpec) -> None:
     ("total revenue per weather", GIFTS),
     ("customers who buy monthly", GIFTS),               # how often, not a table by month
     ("annually lapsed customers", GIFTS),
+    ("customers who bought in each of the last 3 months", GIFTS),  # every month, not one window
 ])
 def test_tables_the_workspace_cannot_give_are_refused(question: str, cat: Catalogue) -> None:
     assert parse(question, load_glossary(), cat).unknown
