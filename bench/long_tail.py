@@ -1,7 +1,7 @@
 """Long tail: the embed stage on shops with real-catalogue text counts, against the machine's ceiling.
 
     python -m bench.long_tail [--sizes 20000,200000] [--embedder minilm] [--strategies]
-                              [--also 200000=minilm-onnx-int8+static-tail] [--write]
+                              [--also 200000=minilm+static-queries] [--write]
                               [--strategies minilm-onnx-int8] [--sizes ''] [--json FILE]
 
 - Ceiling: numpy's own fp32 matrix multiply (2048^3, the product's BLAS, all threads), best of
@@ -139,7 +139,8 @@ def strategies(specs: list[str]) -> list[dict[str, Any]]:
             FROM read_csv('{AMAZON}')""")
         cases.append(("amazon_user_histories", amazon, lambda u: u.split("|", 1)[1]))
     ways = {"full model": TailPolicy(), "normalise near-duplicates": TailPolicy(normalise=True),
-            "static model for one-customer texts": TailPolicy(static_below=2, min_static=0)}
+            "static model for one-customer texts": TailPolicy(static_below=2, min_static=0),
+            "static model for search-only texts": TailPolicy(static_queries=True, min_static=0)}
     rows = []
     os.environ["SEGMINT_CACHE_DIR"] = tempfile.mkdtemp(prefix="bench-tail-")
     for spec in specs:

@@ -22,10 +22,10 @@ from segmint.embeddings.tail import (
     STATIC_BLOCK,
     TailPolicy,
     aligned,
-    customers_per_text,
     fit_alignment,
     fit_rows,
     normalise_documents,
+    static_rows,
 )
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def embed_customers(
         use_cache: read and write the persistent vector cache.
         cache_root: cache root instead of ``SEGMINT_CACHE_DIR``.
         tail: long-tail ways to apply (`segmint.embeddings.tail`); default: the spec's options.
-        static: the static encoder of ``tail.static_below``.
+        static: the static encoder of ``tail.static_below`` and ``tail.static_queries``.
         pool: what turns (weights, text vectors) into unit customer vectors: `pool_users`, or
             an engine's spread copy of it (`segmint.agent.run.ray_engine`).
 
@@ -114,15 +114,16 @@ def embed_customers(
 
 def _encode(documents: CustomerDocuments, enc: Encoder, cache: VectorCache | None,
             tail: TailPolicy, static: Encoder | str) -> tuple[np.ndarray, EmbedStats]:
-    """Text vectors: the full model for all texts, or for all but the static tail."""
+    """Text vectors: the full model for all texts, or for all but those the static model takes."""
     texts = documents.texts
-    rare = np.flatnonzero(customers_per_text(documents.weights) < tail.static_below)
-    if not tail.static_below or len(rare) < max(tail.min_static, 1):
+    bound = static_rows(documents, tail)
+    if len(bound) < max(tail.min_static, 1):
         return embed_texts(texts, enc, cache)
     start = time.perf_counter()
-    # The full model encodes the shared texts and a sample of the rare ones: both fit the map.
-    sampled = fit_rows(rare, min(FIT_RARE, max(1, len(rare) // 10)))
-    to_static = np.setdiff1d(rare, sampled, assume_unique=True)
+    # The full model encodes the other texts and a sample of the static-bound ones: both fit the
+    # map.
+    sampled = fit_rows(bound, min(FIT_RARE, max(1, len(bound) // 10)))
+    to_static = np.setdiff1d(bound, sampled, assume_unique=True)
     full_rows = np.setdiff1d(np.arange(len(texts)), to_static, assume_unique=True)
     vectors = np.zeros((len(texts), enc.dim), dtype=np.float32)
     vectors[full_rows], full = embed_texts([texts[i] for i in full_rows], enc, cache)

@@ -79,12 +79,16 @@ class CustomerDocuments:
         weights: CSR matrix (users x texts), float32, non-negative.
         has_text: bool per user; ``False`` for customers whose events carry no usable text
             (they are kept so that a behaviour-only representation can cover them).
+        searched_only: bool per text: every counted event carrying it is a search naming no
+            product (a typed query, not a catalogue title); ``None`` when unknown (all texts
+            count as catalogue texts).
     """
 
     user_ids: list[str]
     texts: list[str]
     weights: sp.csr_matrix
     has_text: np.ndarray
+    searched_only: np.ndarray | None = None
 
     @property
     def n_users(self) -> int:
@@ -96,7 +100,8 @@ class CustomerDocuments:
 # products are summed per (user, normalised text). Whitespace normalisation (a regex) runs once
 # per distinct raw text: `norm` is MATERIALIZED so that the filter on its result is not pushed
 # below the DISTINCT (that ran the regex once per event: 19 of 20 s at 200k long-tail customers).
-# Sums are DOUBLE, not the DECIMAL that literals like 1.0 would give.
+# Sums are DOUBLE, not the DECIMAL that literals like 1.0 would give. ``q``: the text came only
+# from searches naming no product (what `segmint.embeddings.tail` may send to the static model).
 _AGG_SQL = """
 WITH
 weights(event_type, w) AS (
@@ -106,7 +111,8 @@ norm AS MATERIALIZED (
     SELECT text, left(trim(regexp_replace(text, '[\\s\\p{{Z}}]+', ' ', 'g')), {max_chars}) AS t
     FROM (SELECT DISTINCT text FROM events WHERE text IS NOT NULL)
 )
-SELECT events.user_id, norm.t, sum(({decay})::DOUBLE * weights.w) AS w
+SELECT events.user_id, norm.t, sum(({decay})::DOUBLE * weights.w) AS w,
+       bool_and(lower(events.event_type) = 'search' AND {no_product}) AS q
 FROM events
 JOIN weights ON lower(events.event_type) = weights.event_type
 JOIN norm USING (text)
@@ -165,6 +171,7 @@ one, then trimmed) and cut to
         max_chars=int(config.max_chars),
         missing=", ".join(_sql_literal(m) for m in MISSING_TEXT_MARKERS),
         decay=_decay_sql(con, config),
+        no_product="events.product_id IS NULL" if _has_column(con, "product_id") else "TRUE",
     )
     suffix = uuid.uuid4().hex[:12]
     progress = con.execute("SELECT current_setting('enable_progress_bar')").fetchone()
@@ -179,11 +186,12 @@ one, then trimmed) and cut to
             "FROM (SELECT DISTINCT user_id FROM events)"
         )
         con.execute(
-            f"CREATE TEMP TABLE {texts} AS SELECT t, "
-            f"(row_number() OVER (ORDER BY t) - 1)::BIGINT AS j FROM (SELECT DISTINCT t FROM {agg})"
+            f"CREATE TEMP TABLE {texts} AS SELECT t, q, (row_number() OVER (ORDER BY t) - 1)::BIGINT"
+            f" AS j FROM (SELECT t, bool_and(q) AS q FROM {agg} GROUP BY t)"
         )
         user_ids = _column(con, f"SELECT user_id AS v FROM {users} ORDER BY i")
         text_list = _column(con, f"SELECT t AS v FROM {texts} ORDER BY j")
+        searched = con.execute(f"SELECT q FROM {texts} ORDER BY j").fetchnumpy()["q"]
         entries = con.execute(
             f"SELECT {users}.i, {texts}.j, {agg}.w FROM {agg} "
             f"JOIN {users} USING (user_id) JOIN {texts} USING (t)"
@@ -205,7 +213,13 @@ one, then trimmed) and cut to
     )
     weights.sort_indices()
     has_text = np.diff(weights.indptr) > 0
-    return CustomerDocuments(user_ids=user_ids, texts=text_list, weights=weights, has_text=has_text)
+    return CustomerDocuments(user_ids=user_ids, texts=text_list, weights=weights, has_text=has_text,
+                             searched_only=np.asarray(searched, dtype=bool))
+
+
+def _has_column(con: duckdb.DuckDBPyConnection, column: str) -> bool:
+    # Events tables built by hand (benches, tests) may lack the optional columns.
+    return column in {d[0] for d in con.execute("SELECT * FROM events LIMIT 0").description}
 
 
 def _column(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:

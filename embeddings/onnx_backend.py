@@ -89,6 +89,11 @@ def export_onnx(model_dir: Path, target: Path, quantize: bool) -> Path:
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
             result = Path(tmp) / "model.int8.onnx"
+            # Most of the int8 error is the activations' one scale per batch, set by the [CLS]
+            # token's outliers (|x| ~ 28 against ~4 elsewhere at the FFN inputs). Measured and
+            # not taken (bench/RESULTS.md "Long tail: encoder backends"): SmoothQuant scales
+            # (worse), fp32 for the sensitive MatMuls (the speed-up goes) and 8-bit MatMulNBits
+            # (per-block activations: cosine 0.9997, 1.3x fp32 instead of 2.5x).
             root = logging.getLogger()
             level = root.level
             # The quantizer logs a generic "consider pre-processing" warning on the root logger;

@@ -18,18 +18,21 @@ Specs:
 - ``minilm-onnx-int8``: the ONNX graph quantized with onnxruntime's dynamic int8 quantizer
   (AVX-512 VNNI): the fastest transformer backend (7,038 tokens/s), at mean cosine ~0.993 to the
   reference. Not the default: Amazon histories' ARI falls below the 0.77 bar (0.68-0.75 across
-  runs); with ``+static-tail`` it is the way to a million long-tail customers in minutes.
+  runs). Its error is the activations' per-tensor scale, set by the [CLS] token's outliers;
+  finer int8 schemes that reach cosine 0.9997 run at 1.3x fp32 instead of 2.5x (bench/RESULTS.md
+  "Long tail: encoder backends").
 - ``minilm-static``: a model2vec-style static model distilled from the packaged model: a
   lookup per token, for catalogues too large for a transformer (long-tail queries).
 - ``auto``: ``minilm-st`` when a GPU is present, else ``minilm``.
 
 Any spec may end in long-tail options (`segmint.embeddings.tail`), e.g.
-``minilm-onnx-int8+normalise+static-tail``: ``+normalise`` encodes near-duplicate spellings once;
-``+static-tail`` sends texts seen by one customer only to the static model, mapped into the full
-model's space (when there are at least 20,000 of them). Both kept the long-tail shop's ARI
-(bench/RESULTS.md "Long tail"); the static tail is opt-in because where the rare texts are
-catalogue titles rather than typed queries it costs quality (Amazon histories, forced: 0.772 ->
-0.685).
+``minilm+normalise+static-queries``: ``+normalise`` encodes near-duplicate spellings once;
+``+static-queries`` sends texts only ever searched (no product named) to the static model, mapped
+into the full model's space, and keeps every catalogue text on the full model: a million
+long-tail customers in 818 s with every title's vector exact (bench/RESULTS.md "Long tail");
+``+static-tail`` narrows ``+static-queries`` to the queries typed by one customer (on its own it
+is refused: one-customer catalogue titles through the static model cost the Amazon histories
+0.772 -> 0.685). The static model applies when at least 20,000 texts go to it.
 
 Building an encoder loads nothing (see `segmint.embeddings.encoders`), so every backend module is
 imported here: their heavy dependencies (torch, onnxruntime, onnx) load only when a model does.
@@ -115,6 +118,7 @@ def resolve_spec(spec: str, gpu: bool | None = None) -> str:
 TAIL_OPTIONS: dict[str, TailPolicy] = {
     "normalise": TailPolicy(normalise=True),
     "static-tail": TailPolicy(static_below=2),
+    "static-queries": TailPolicy(static_queries=True),
 }
 
 
@@ -122,7 +126,8 @@ def split_spec(spec: str) -> tuple[str, TailPolicy]:
     """Split ``ENCODER[+OPTION...]`` into the encoder's spec and the long-tail policy.
 
     Args:
-        spec: an ``--embedder`` spec, possibly ending in ``+normalise`` and/or ``+static-tail``.
+        spec: an ``--embedder`` spec, possibly ending in ``+normalise``, ``+static-queries``
+            and/or ``+static-tail``.
 
     Returns:
         The encoder spec and the policy (all ways off without options).
@@ -137,7 +142,13 @@ def split_spec(spec: str) -> tuple[str, TailPolicy]:
             raise ValueError(f"unknown embedder option {option!r}; use: {', '.join(TAIL_OPTIONS)}")
         chosen = TAIL_OPTIONS[option]
         policy = TailPolicy(normalise=policy.normalise or chosen.normalise,
-                            static_below=max(policy.static_below, chosen.static_below))
+                            static_below=max(policy.static_below, chosen.static_below),
+                            static_queries=policy.static_queries or chosen.static_queries)
+    if policy.static_below and not policy.static_queries:
+        # On its own it would send one-customer catalogue titles to the static model too, which
+        # fails the quality bar (Amazon histories 0.772 -> 0.685; bench/RESULTS.md "Long tail").
+        raise ValueError("+static-tail only narrows +static-queries to the queries typed by one "
+                         "customer; use +static-queries or +static-queries+static-tail")
     return base, policy
 
 

@@ -7,12 +7,21 @@ tail"); `TailPolicy` names the ones a run applies:
 - ``normalise``: near-duplicate spellings of one text (case, punctuation, spacing, word order)
   become one text, encoded once, before anything is encoded;
 - ``static_below``: texts seen by fewer customers than this are encoded by the static model
-  (``minilm-static``) instead of the transformer, mapped into the full model's space by a linear
-  map fitted (least squares) on texts both encoded: this shop's shared texts and a sample of its
-  rare ones. Only worth it, and only applied, when at least ``min_static`` texts are rare.
+  (``minilm-static``) instead of the transformer;
+- ``static_queries``: only texts that only ever came as typed search queries (no product named)
+  go to the static model (all of them, or with ``static_below`` the rare ones), so that every
+  catalogue text (a product's title or description: what segments are made of) keeps the full
+  model's vector.
 
-Measured and rejected: weighting a text of ``c`` customers ``c / (c + 1)`` in pooling (Amazon
-histories' ARI fell from 0.772 to 0.729).
+Static vectors are mapped into the full model's space by a linear map fitted (least squares) on
+texts both encoded: this shop's texts the full model encodes and a sample of the static ones.
+The static model is only worth it, and only applied, when at least ``min_static`` texts go to it.
+
+Measured (bench/RESULTS.md "Long tail"): ``static_queries`` kept the long-tail shop's planted
+ARI (20k +0.001, 200k +0.001, 1M in 818 s on 2 cores) and Amazon histories' (no search texts
+there: its vectors are the full model's); ``static_below`` on Amazon's one-customer titles cost
+0.772 -> 0.685. Rejected: weighting a text of ``c`` customers ``c / (c + 1)`` in
+pooling (Amazon histories' ARI fell from 0.772 to 0.729).
 """
 
 from __future__ import annotations
@@ -38,9 +47,9 @@ _RIDGE = 1e-3
 FIT_TEXTS = 50_000
 # Texts the static model encodes and maps at a time (bounds the memory of a million-text tail).
 STATIC_BLOCK = 65_536
-# Rare texts the full model encodes too (a tenth of them, at most this many), so that the map
-# also learns what rare texts look like (typed queries, not catalogue titles); they keep their
-# full vectors.
+# Static-bound texts the full model encodes too (a tenth of them, at most this many), so that the
+# map also learns what they look like (typed queries, not catalogue titles); they keep their full
+# vectors.
 FIT_RARE = 5_000
 
 
@@ -50,13 +59,16 @@ class TailPolicy:
 
     Attributes:
         normalise: merge near-duplicate texts before encoding.
-        static_below: texts of fewer customers than this go to the static model (0: none).
-        min_static: the static model is used only when at least this many texts are rare: below,
-            the transformer encodes them in seconds.
+        static_below: texts of fewer customers than this go to the static model (0: no such
+            condition).
+        static_queries: only texts only ever searched go to the static model.
+        min_static: the static model is used only when at least this many texts go to it:
+            below, the transformer encodes them in seconds.
     """
 
     normalise: bool = False
     static_below: int = 0
+    static_queries: bool = False
     min_static: int = 20_000
 
     def __post_init__(self) -> None:
@@ -93,8 +105,28 @@ def normalise_documents(docs: CustomerDocuments) -> CustomerDocuments:
                           shape=(len(forms), len(uniq)))
     weights = sp.csr_matrix(docs.weights @ merge, dtype=np.float32)
     weights.sort_indices()
+    searched = None
+    if docs.searched_only is not None:
+        # A merged text is a query only if every spelling of it was one.
+        searched = np.ones(len(uniq), dtype=bool)
+        np.logical_and.at(searched, inverse.reshape(-1), docs.searched_only)
     return CustomerDocuments(docs.user_ids, [docs.texts[int(i)] for i in first], weights,
-                             docs.has_text)
+                             docs.has_text, searched)
+
+
+def static_rows(docs: CustomerDocuments, policy: TailPolicy) -> np.ndarray:
+    """The texts (column indices) `policy` sends to the static model, before `min_static`.
+
+    A text goes to it when it meets every condition the policy sets (none set: no text).
+    """
+    if not (policy.static_below or policy.static_queries):
+        return np.zeros(0, dtype=np.int64)
+    chosen = np.ones(len(docs.texts), dtype=bool)
+    if policy.static_below:
+        chosen &= customers_per_text(docs.weights) < policy.static_below
+    if policy.static_queries:
+        chosen &= False if docs.searched_only is None else docs.searched_only
+    return np.flatnonzero(chosen)
 
 
 def customers_per_text(weights: sp.csr_matrix) -> np.ndarray:

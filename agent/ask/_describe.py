@@ -25,6 +25,7 @@ from segmint.agent.query import (
     product_phrase,
     threshold_values,
 )
+from segmint.agent.query.compile import AVERAGE
 from segmint.agent.query.glossary import Glossary
 from segmint.agent.query.measures import CATEGORY
 
@@ -86,6 +87,12 @@ def describe_condition(c: Condition, compiled: CompiledQuery, glossary: Glossary
             text = f"{label(c.field or '')} between {lo} and {hi}"
         elif c.op == "in" and isinstance(c.value, list):
             text = f"{label(c.field or '')} in {', '.join(map(str, c.value))}"
+        elif c.value == AVERAGE:  # the mean as this question's run read it, said as such
+            mean = compiled.averages[c.field or ""]
+            what = ("the shop's: its revenue ÷ its orders" if c.field == "aov" else
+                    "the shop's: its units ÷ its orders" if c.field == "units_per_order" else
+                    "the average over customers with an order")
+            text = f"{compare(c.field or '', c.op or '=', mean, facts)} ({what})"
         else:
             text = compare(c.field or "", c.op or "=", c.value, facts)
         return f"not ({text})" if c.negate else text

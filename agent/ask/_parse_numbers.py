@@ -10,6 +10,7 @@ from collections.abc import Callable
 from segmint.agent.ask._parse_text import NUM, UNIT, Parse, days, number
 from segmint.agent.ask._parse_text import field_condition as _field
 from segmint.agent.query import Condition, EventMeasure
+from segmint.agent.query.compile import AVERAGE
 
 CURRENCY = r"(?:[£$€¥]\s*)?"
 MONEY = CURRENCY + NUM + r"(?:\s*(?:gbp|usd|euros|eur|pounds|dollars|quid))?"
@@ -41,6 +42,15 @@ PRODUCTS = r"\s+(?:different|distinct|unique|separate)?\s*products\b"
 BECOMES: dict[str, EventMeasure] = {"revenue": "spend", "orders": "orders", "units": "units",
                                     "returns": "events"}
 END = r"(?=\s*(?:$|,|\b(?:and|or|who|in|from|but|with)\b))"
+# "than (the) average (customer)": the field's mean (agent/query/compile.py AVERAGE)
+AVERAGE_WORD = (r"(?:the\s+)?(?:average|mean)\b(?:\s+(?:customer|shopper|buyer|household|client|amount))?"
+                r"(?!\s+order)")
+AVERAGE_FIELDS = {"average order value": "aov", "order value": "aov", "order values": "aov", "aov": "aov",
+                  "basket value": "aov",
+                  "spend": "revenue", "spending": "revenue", "spenders": "revenue", "revenue": "revenue",
+                  "orders": "orders", "order count": "orders", "number of orders": "orders",
+                  "items per order": "units_per_order", "basket size": "units_per_order",
+                  "units": "units", "items": "units"}
 
 
 def _between(m: re.Match[str], name: str) -> list[Condition]:
@@ -85,6 +95,15 @@ RULES: list[tuple[re.Pattern[str], Build]] = [(re.compile(p), b) for p, b in (
      lambda m: _between(m, "aov")),
     (AOV_WORD + r"\s+(?:of\s+|is\s+)?" + COMPARE + r"\s+" + MONEY,
      lambda m: [_field("aov", OP_WORDS[m[1]], number(m[2]))]),
+    # against the average: "spent more than average", "above-average order value"
+    (MONEY_WORD + r"\s+" + COMPARE + r"\s+" + AVERAGE_WORD,
+     lambda m: [_field("revenue", OP_WORDS[m[1]], AVERAGE)]),
+    (r"\b(above|below|over|under)[\s-]+(?:the\s+)?average\s+(" + "|".join(AVERAGE_FIELDS) + r")\b",
+     lambda m: [_field(AVERAGE_FIELDS[m[2]], ">" if m[1] in ("above", "over") else "<", AVERAGE)]),
+    (r"\b(" + "|".join(AVERAGE_FIELDS) + r")\s+(?:is\s+|are\s+)?" + COMPARE + r"\s+" + AVERAGE_WORD,
+     lambda m: [_field(AVERAGE_FIELDS[m[1]], OP_WORDS[m[2]], AVERAGE)]),
+    (r"\b(more|fewer|less)\s+(orders|items|units)\s+than\s+" + AVERAGE_WORD,
+     lambda m: [_field("orders" if m[2] == "orders" else "units", ">" if m[1] == "more" else "<", AVERAGE)]),
     # returns, before order counts: "returned more than 5 times" is about returns
     (r"(?:returned|returns?|sent back|send back)\s+" + COMPARE + r"\s+" + NUM
      + r"(?:\s+(?:times|items|orders|products|things))?",

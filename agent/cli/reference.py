@@ -58,8 +58,10 @@ otherwise the built-in text or parser is used and the JSON says why
 export, cosine ≥ 0.999 to sentence-transformers), `minilm-st` (sentence-transformers itself),
 `st:NAME_OR_PATH` (any local sentence-transformers model), `minilm-numpy`, `minilm-onnx-int8`,
 `minilm-static`, or `auto` (`minilm-st` on a GPU, else `minilm`). Long-tail options append to a
-spec: `+normalise` (near-duplicate texts encoded once), `+static-tail` (texts seen by one customer
-only through the static model, mapped into the full model's space).
+spec: `+normalise` (near-duplicate texts encoded once), `+static-queries` (texts only ever searched,
+never a product's, through the static model, mapped into the full model's space; catalogue texts
+keep the full model's vectors) and, with it, `+static-tail` (only the queries typed by one
+customer).
 
 ## JSON documents
 

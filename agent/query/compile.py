@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 
 from segmint.agent.core.records import read_latest_run
+from segmint.agent.core.sql import fetch_one
 from segmint.agent.query._events import ItemMatches, events_sql, window_sql
 from segmint.agent.query.catalogue import Catalogue
 from segmint.agent.query.errors import SpecError
@@ -36,6 +37,8 @@ class CompiledQuery:
         order: the ORDER BY of the customers.
         limit: at most this many customers (None: all).
         thresholds: the percentile thresholds of glossary terms, by (field, percentile).
+        averages: per field compared with "average" ("spent more than average"), its mean over
+            the customers with an order, as this run of the question read it.
         as_of: the reference time windows were resolved against (None when none was needed).
     """
 
@@ -45,6 +48,7 @@ class CompiledQuery:
     limit: int | None
     thresholds: dict[tuple[str, float], float]
     as_of: datetime | None = None
+    averages: dict[str, float] = field(default_factory=dict)
     _periods: dict[str, Period] = field(default_factory=dict, repr=False)
 
     def period(self, window: Window) -> Period:
@@ -88,7 +92,8 @@ def compile_spec(spec: QuerySpec, cat: Catalogue, glossary: Glossary,
     needs_time = any(c.window is not None for g in spec.any_of for c in g) or (
         spec.measure is not None and spec.measure.window is not None) or spec.group_by in PERIODS
     compiled = CompiledQuery("TRUE", [], "u.user_id", spec.limit, thresholds,
-                             (as_of or reference_time(con)) if needs_time else None)
+                             (as_of or reference_time(con)) if needs_time else None,
+                             averages=_averages(spec, cat, con))
     if any(c.kind in ("events", "interest") for g in spec.any_of for c in g):
         require_activity(con)
     params: list[Any] = []
@@ -136,7 +141,8 @@ def _condition_sql(c: Condition, cat: Catalogue, glossary: Glossary, compiled: C
             parts.append(f'coalesce(u."{_numeric(f.field, cat)}" {f.op} ?, false)')
         sql = "(" + " AND ".join(parts) + ")"
     elif c.kind == "field":
-        sql = _field_sql(c, cat, params)
+        sql = _field_sql(c.model_copy(update={"value": compiled.averages[c.field or ""]})
+                         if c.value == AVERAGE else c, cat, params)
     elif c.kind in ("events", "interest"):
         period = None if c.window is None else compiled.period(c.window)
         sql = events_sql(c, period, matches, params)
@@ -174,6 +180,28 @@ def _field_sql(c: Condition, cat: Catalogue, params: list[Any]) -> str:
         return f"coalesce({col} IN ({', '.join('?' for _ in values)}), false)"
     params.append(values[0])
     return f"coalesce({col} {c.op} ?, false)"
+
+
+# A field compared with this value is compared with its mean ("spent more than average").
+AVERAGE = "average"
+# Per-order ratios, averaged over customers as their total over their orders (the shop's average
+# order value is its revenue over its orders; docs/definitions.md "Customer features"): field ->
+# the users column divided by orders.
+POOLED = {"aov": "revenue", "units_per_order": "units"}
+
+
+def _averages(spec: QuerySpec, cat: Catalogue, con: duckdb.DuckDBPyConnection) -> dict[str, float]:
+    """The mean of every field a condition compares with "average", over the customers with an
+    order (as the glossary's percentiles are; docs/definitions.md "Numbers and tables")."""
+    names = sorted({_numeric(c.field or "", cat) for g in spec.any_of for c in g
+                    if c.kind == "field" and c.value == AVERAGE})
+    if not names:
+        return {}
+    means = [f'sum("{POOLED[n]}") / nullif(sum(orders), 0)' if n in POOLED else f'avg("{n}")'
+             for n in names]
+    row = fetch_one(con.execute("SELECT " + ", ".join(means) + " FROM users WHERE orders >= 1"))
+    return {n: float("nan") if v is None else round(float(v), 6)
+            for n, v in zip(names, row or [None] * len(names), strict=True)}
 
 
 def _numeric(name: str, cat: Catalogue) -> str:

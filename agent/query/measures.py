@@ -16,7 +16,7 @@ from typing import Any
 
 from segmint.agent.query._events import window_sql
 from segmint.agent.query.catalogue import Catalogue
-from segmint.agent.query.compile import PERIODS, CompiledQuery
+from segmint.agent.query.compile import PERIODS, POOLED, CompiledQuery
 from segmint.agent.query.errors import SpecError
 from segmint.agent.query.spec import Measure, QuerySpec
 from segmint.agent.query.windows import TICK, Period
@@ -45,9 +45,6 @@ WINDOW_FIELDS = {"revenue": "spend", "spend": "spend", "orders": "orders", "unit
                  "aov": "aov", "returns": "returns", "returned_amount": "returned"}
 # Fields a share of the total can be taken of: they add up over customers.
 SHARE_FIELDS = frozenset({"revenue", "orders", "units", "returns", "returned_amount"})
-# Per-order ratios, averaged over a group as the group's total over its orders
-# (docs/definitions.md "Customer features"): field -> the users column divided by orders.
-POOLED = {"aov": "revenue", "units_per_order": "units"}
 # A table by period in one pass over the rows `a` (value, customers) where no per-customer value
 # is needed; the others aggregate each customer's spend, orders or units per period first.
 _BOUGHT = "count(DISTINCT a.uid) FILTER (WHERE a.event_type = 'purchase')"

@@ -2,9 +2,9 @@
 
 - Encoding: a pool of actors, each holding its own copy of the encoder (loaded once per actor),
   encodes the distinct texts the vector cache lacks, batch by batch. The spec's long-tail options
-  (``+normalise``, ``+static-tail``: `segmint.embeddings.tail`) apply as in a local run: the
-  texts the full model encodes are spread over the actors; the static model's one-customer tail
-  is a table lookup, cheaper on the driver than shipped out and back. The cache itself, the
+  (``+normalise``, ``+static-queries``, ``+static-tail``: `segmint.embeddings.tail`) apply as in a
+  local run: the texts the full model encodes are spread over the actors; the static model's
+  texts are a table lookup, cheaper on the driver than shipped out and back. The cache itself, the
   customer documents (DuckDB) and the lookalike index stay with the driver.
 - Pooling: the sparse (customers x texts) weights are cut into row blocks; each task multiplies
   its block by the text vectors, which are put in the object store once.

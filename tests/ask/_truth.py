@@ -148,6 +148,11 @@ class Reference:
             return out
         if key == "field":
             name, op, value = arg
+            if value == "average":  # the mean over customers with an order; AOV the shop's pooled
+                buyers = self.c[self.c["orders"] > 0]
+                pooled = {"aov": "revenue", "units_per_order": "units"}
+                value = (buyers[pooled[name]].sum() / buyers["orders"].sum() if name in pooled
+                         else self.column(name)[buyers.index].mean())
             return compare(self.column(name), op, value)
         if key == "attr":
             name, value = arg

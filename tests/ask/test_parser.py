@@ -106,6 +106,10 @@ def test_an_explicit_number_replaces_the_default_it_refines() -> None:
     ("customers who bought 20 or more products", "products_bought >= 20.0"),
     ("customers who bought more than 100 items", "units > 100.0"),
     ("customers with more than 12 items per order", "units_per_order > 12.0"),
+    # against the field's mean, resolved when the question runs (agent/query/compile.py)
+    ("customers who spent more than average", "revenue > average"),
+    ("customers with above-average order value", "aov > average"),
+    ("customers whose average order value is below the average", "aov < average"),
 ])
 def test_numbers_units_and_value_words(question: str, expected: str) -> None:
     assert groups(question) == [[expected]]

@@ -78,9 +78,53 @@ def test_static_tail_encodes_one_customer_texts_with_the_static_model() -> None:
 
 
 def test_spec_options() -> None:
-    assert split_spec("minilm-onnx-int8+static-tail") == ("minilm-onnx-int8",
-                                                          TailPolicy(static_below=2))
+    assert split_spec("minilm-onnx-int8+static-queries+static-tail") == (
+        "minilm-onnx-int8", TailPolicy(static_below=2, static_queries=True))
     assert split_spec("minilm") == ("minilm", TailPolicy())
-    assert split_spec("minilm+static-tail+normalise")[1] == TailPolicy(normalise=True, static_below=2)
+    assert split_spec("minilm+static-tail+normalise+static-queries")[1] == TailPolicy(
+        normalise=True, static_below=2, static_queries=True)
+    assert split_spec("minilm+static-queries")[1] == TailPolicy(static_queries=True)
     with pytest.raises(ValueError, match="static-tail"):
         make_encoder("minilm+everything")
+    # alone it would put one-customer catalogue titles on the static model (fails on Amazon)
+    with pytest.raises(ValueError, match="narrows"):
+        split_spec("minilm+static-tail")
+
+
+def test_static_queries_keeps_every_catalogue_text_on_the_full_model() -> None:
+    titles = [f"ceramic coffee mug {i}" for i in range(30)]
+    rows = [("u0", "view", t) for t in titles]  # one customer each: static_below would take them
+    rows += [(f"u{1 + k % 5}", "search", f"mug query number {k}") for k in range(40)]
+    rows += [("u1", "search", titles[0])]  # searched and viewed: a catalogue text
+    rows += [(u, "search", "shared mug query") for u in ("u1", "u2")]
+    con = _events(rows)
+    docs = build_documents(con)
+    assert docs.searched_only is not None
+    assert {t for t, q in zip(docs.texts, docs.searched_only, strict=True) if q} == {
+        "shared mug query", *(f"mug query number {k}" for k in range(40))}
+    full, static = make_encoder("minilm"), make_encoder("minilm-numpy")
+    plain = embed_customers(con, full, use_cache=False)
+    got = embed_customers(con, full, use_cache=False, static=static,
+                          tail=TailPolicy(static_queries=True, min_static=0))
+    assert got.stats.static == 37  # 41 queries, a tenth kept on the full model to fit the map
+    # Both conditions: the 40 one-customer queries only (the titles are one customer's too).
+    rare = embed_customers(con, full, use_cache=False, static=static,
+                           tail=TailPolicy(static_below=2, static_queries=True, min_static=0))
+    assert rare.stats.static == 36
+    # Customer u0 has titles only: exactly the full model's vector.
+    u0 = got.user_ids.index("u0")
+    np.testing.assert_allclose(got.vectors[u0], plain.vectors[u0], atol=1e-6)
+    assert np.sum(plain.vectors * got.vectors, axis=1).min() > 0.95
+
+
+def test_query_flag_survives_normalising_and_missing_product_column() -> None:
+    con = _events([("u1", "search", "Baby Monitor"), ("u2", "view", "baby monitor"),
+                   ("u2", "search", "red kettle"), ("u3", "search", "Kettle, red")])
+    merged = normalise_documents(build_documents(con))
+    assert merged.searched_only is not None
+    assert dict(zip(merged.texts, merged.searched_only.tolist(), strict=True)) == {
+        "Baby Monitor": False, "Kettle, red": True}
+    bare = duckdb.connect()  # an events table built by hand, without product_id
+    bare.execute("CREATE TABLE events AS SELECT 'u1' AS user_id, TIMESTAMP '2026-01-01' AS ts, "
+                 "'search' AS event_type, 'tea' AS text")
+    assert build_documents(bare).searched_only.tolist() == [True]
