@@ -27,7 +27,7 @@ from segmint.agent.query import (
 )
 from segmint.agent.query.compile import AVERAGE
 from segmint.agent.query.glossary import Glossary
-from segmint.agent.query.measures import CATEGORY
+from segmint.agent.query.measures import CATEGORY, SEARCH
 
 SYMBOLS = {">": ">", ">=": "≥", "<": "<", "<=": "≤", "=": "=", "!=": "≠"}
 MONEY = {"revenue", "aov", "returned_amount", "expected_spend", "expected_value", "spend"}
@@ -172,6 +172,10 @@ def measure_how(m: Measure, period: Period | None, group: str | None) -> str:
     """How a measure is computed, for the definition."""
     if group in PERIODS:
         return _period_how(m, period, group or "")
+    if group == SEARCH:
+        window = "" if period is None else f", {period.text}"
+        share = ", as a share of the selected customers" if m.agg == "share" else ""
+        return f"the selected customers who searched for each text{share}{window}"
     if group in (PRODUCT, CATEGORY):
         return _product_how(m, period, "product" if group == PRODUCT else "category")
     if m.agg == "count":

@@ -16,7 +16,7 @@ from functools import lru_cache
 from segmint.agent.ask._parse_measures import AGGREGATES, FIELD_NAMES
 from segmint.agent.ask._parse_text import NUM, START, STOPWORDS, Parse, number
 from segmint.agent.query import PRODUCT, Catalogue, Measure
-from segmint.agent.query.measures import CATEGORY
+from segmint.agent.query.measures import CATEGORY, SEARCH
 
 PERIODS = {"month": "month", "months": "month", "quarter": "quarter", "quarters": "quarter",
            "year": "year", "years": "year", "week": "week", "weeks": "week"}
@@ -79,6 +79,14 @@ PRODUCTS_RANKED = (
     re.compile(r"\bwhat\s+(?:do|does|did)\b(?=.*\b(?P<verb>buy|buys|bought|purchase|purchased|order|ordered)"
                r"\s+(?:the\s+)?(?P<dir>most|least)\b)"),
 )
+_SEARCHES = r"(?:searches|search terms|search queries|queries|searched terms|things searched for)"
+SEARCHES_RANKED = re.compile(
+    r"\b(?:(?:the|our|my)\s+)?(?:(?P<dir>top|most\s+(?:common|popular|frequent)|least\s+common|bottom)\s+"
+    r"(?:(?P<n>" + NUM + r")\s+)?" + _SEARCHES + r"|(?:what|which)\s+(?:did|do|does)\b"
+    r"(?=.*\bsearch(?:ed)?\s+for\s+(?:the\s+)?most\b)|(?:what|which)\s+(?:is|are|was|were)\s+(?:the\s+)?most\s+"
+    r"searched(?:\s+for)?(?:\s+(?:terms?|queries|words|things))?|most\s+searched(?:\s+for)?\s+"
+    r"(?:terms?|queries|words|things))\b")
+SEARCH_MOST = re.compile(r"\bsearch(?:ed)?\s+for\s+(?:the\s+)?most\b")
 PRODUCTS_BY = re.compile(r"\s+(?:(?:by|in terms of|ranked by|sorted by|in)\s+)?(revenue|sales|spend|units|"
                          r"quantity|orders)\b(?:\s+(?:sold|bought|ordered|purchased)\b)?")
 PRODUCT_MEASURES = {"revenue": "revenue", "sales": "revenue", "spend": "revenue", "units": "units",
@@ -166,8 +174,8 @@ def read_groups(p: Parse, cat: Catalogue) -> None:
         p.compare = True
         p.take(*how.span(1))
         p.take(*how.span())
-    readers: tuple[Reader, ...] = (_where, _cohorts, _products, _which, _which_verb, _top, _ranked, _by,
-                                   _adjective)
+    readers: tuple[Reader, ...] = (_where, _cohorts, _searches, _products, _which, _which_verb, _top,
+                                   _ranked, _by, _adjective)
     for reader in readers:
         if reader(p, cat, names, target):
             if p.group_by not in COHORT_GROUPS:
@@ -203,6 +211,25 @@ def _cohorts(p: Parse, cat: Catalogue, names: dict[str, str], target: str) -> bo
     p.note(f"“{m[0].strip()}” is read by the first purchase: customers counted in the {m[1]} of "
            f"their first purchase")
     _group(p, f"first_purchase_{m[1]}", m.span())
+    return True
+
+
+def _searches(p: Parse, cat: Catalogue, names: dict[str, str], target: str) -> bool:
+    """"top searches", "what did customers search for most last month": the texts searched for,
+    by how many of the customers searched each."""
+    m = SEARCHES_RANKED.search(p.text)
+    if m is None or "search" not in cat.event_types:
+        return False
+    asked = m.group("n")
+    if p.measure is None:
+        p.measure, p.measure_at = Measure(agg="count"), m.start()
+    verb_first = m[0].split()[-1] in ("did", "do", "does")
+    if verb_first and (most := SEARCH_MOST.search(p.text, m.end())) is not None:
+        p.take(*most.span())  # "what did lapsed customers search for most": the customers stay
+    _group(p, SEARCH, m.span(), ascending=(m.group("dir") or "").startswith(("least", "bottom")),
+           limit=int(number(asked)) if asked else PRODUCTS_SHOWN)
+    if not asked:
+        p.note(f"the top {PRODUCTS_SHOWN} searches are shown; ask for “top 50 searches” for more")
     return True
 
 

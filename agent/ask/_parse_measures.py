@@ -22,7 +22,7 @@ FIELD_NAMES: dict[str, str] = {
     "revenue": "revenue", "spend": "revenue", "spending": "revenue", "sales": "revenue",
     "total spend": "revenue", "money spent": "revenue", "amount spent": "revenue",
     "lifetime value": "revenue", "ltv": "revenue", "customer value": "revenue", "turnover": "revenue",
-    "customer lifetime value": "revenue", "clv": "revenue", "cltv": "revenue",
+    "customer lifetime value": "revenue",
     "order value": "aov", "aov": "aov", "basket value": "aov", "basket": "aov",
     "spend per order": "aov", "order size": "aov", "ticket size": "aov",
     "orders": "orders", "number of orders": "orders", "order count": "orders", "purchases": "orders",
@@ -73,6 +73,9 @@ SHARE = re.compile(r"\b(?:the\s+)?(?:share|percentage|percent|proportion|fractio
                    r"|\bhow many percent of\b")
 # "the repeat purchase rate", "our churn rate": the share of customers the words before it name
 RATE = re.compile(r"(?<=\w)\s+(?:rate|ratio|percentage|share)\b(?!\s+of\b)")
+CLAUSE_VERB = re.compile(r"\b(?:bought|buy|buys|purchased|ordered|viewed|view|views|searched|search|"
+                         r"returned|added|put|spent|spend|are|were|is|was|have|has|had|did|do|does|"
+                         r"came|come|live|lives)\b")
 RETENTION_RATE = re.compile(r"\b(?:customer\s+)?retention\s+(?:rate|ratio)\b")
 RATE_OF = re.compile(r"\b(?:the\s+)?(?:rate|ratio)\s+of\b")  # "the rate of repeat buyers": what is counted
 # Where a share's base ("of German customers") ends and what is counted begins ("are lapsed").
@@ -163,7 +166,15 @@ def _read_measure(p: Parse, cat: Catalogue) -> None:
         return
     if m := SHARE.search(p.text):
         base_end = BASE_END.search(p.text, m.end())
-        p.share_base = (m.end(), base_end.start() if base_end else len(p.text))
+        end = base_end.start() if base_end else len(p.text)
+        if base_end is not None and base_end[0] in ("who", "that"):
+            # "what share of customers who viewed X bought it": the base is a clause of its own
+            # (up to the next verb), which only an attribute value can be here: refused, not
+            # answered as a share of all customers
+            verbs = list(CLAUSE_VERB.finditer(p.text, base_end.end()))
+            if len(verbs) >= 2:
+                end = verbs[1].start()
+        p.share_base = (m.end(), end)
         _set(p, Measure(agg="share"), m.span())
         return
     if m := RATE_OF.search(p.text):

@@ -21,14 +21,15 @@ from segmint.agent.query.errors import SpecError
 from segmint.agent.query.spec import Measure, QuerySpec
 from segmint.agent.query.windows import TICK, Period
 
-__all__ = ["CATEGORY", "COHORTS", "EVENT_GROUPS", "PRODUCT", "TERM", "WINDOW_FIELDS", "MeasureQuery",
-           "compile_measure", "measure_of"]
+__all__ = ["CATEGORY", "COHORTS", "EVENT_GROUPS", "PRODUCT", "SEARCH", "TERM", "WINDOW_FIELDS",
+           "MeasureQuery", "compile_measure", "measure_of"]
 
 PRODUCT = "product"  # the grouping of a table by product
 # By the category of the products bought: a customer counts in every category they bought in
 # (unlike the `top_category` attribute, one per customer).
 CATEGORY = "product_category"
-EVENT_GROUPS = (PRODUCT, CATEGORY)  # groupings of purchase rows, not of customers
+SEARCH = "search"  # by the text searched for ("top searches"): how many customers searched it
+EVENT_GROUPS = (PRODUCT, CATEGORY, SEARCH)  # groupings of event rows, not of customers
 TERM = "term"  # a table whose rows are glossary terms compared ("repeat vs one-time buyers")
 
 # Each customer's numbers over the purchase and return rows `a` of a window (docs/definitions.md).
@@ -124,6 +125,8 @@ def compile_measure(spec: QuerySpec, compiled: CompiledQuery, cat: Catalogue) ->
     period = None if m.window is None else compiled.period(m.window)
     if spec.group_by in PERIODS:
         return _by_event_period(spec, m, compiled, period)
+    if spec.group_by == SEARCH:
+        return _by_search(m, compiled, period)
     if spec.group_by in EVENT_GROUPS:
         return _by_product(m, compiled, period, by_category=spec.group_by == CATEGORY)
     column = WINDOW_FIELDS.get(m.field or "", "")
@@ -294,6 +297,30 @@ _PRODUCT_VALUES = {
     ("sum", "orders"): "count(DISTINCT a.order_key) FILTER (WHERE a.event_type = 'purchase')"
                        " + count(*) FILTER (WHERE a.event_type = 'purchase' AND a.order_key IS NULL)",
 }
+
+
+def _by_search(m: Measure, compiled: CompiledQuery, period: Period | None) -> MeasureQuery:
+    """A table of the texts the selected customers searched for: how many of them searched each
+    (count), or that as a share of the selected customers."""
+    if m.agg not in ("count", "share"):
+        raise SpecError("a table of searches counts the customers who searched each text; ask for "
+                        "the top searches, or a share")
+    searched = "count(DISTINCT a.uid)"
+    value = searched
+    params: list[Any] = []
+    if m.agg == "share":
+        value = f"{searched} / (SELECT count(*) FROM users u WHERE {compiled.where})"
+        params.extend(compiled.params)
+    rows = "a.event_type = 'search' AND i.text IS NOT NULL"
+    if period is not None:
+        rows += f" AND {window_sql('a.ts', period, params)}"
+    if compiled.where != "TRUE":
+        rows += (" AND a.uid IN (SELECT k.uid FROM customer_keys k WHERE k.user_id IN "
+                 f"(SELECT u.user_id FROM users u WHERE {compiled.where}))")
+        params.extend(compiled.params)
+    sql = (f"SELECT i.text AS grp, {value} AS value, {searched} AS customers "
+           f"FROM activity a JOIN items i ON i.item = a.item WHERE {rows} GROUP BY grp")
+    return MeasureQuery(sql, params, m, period, False)
 
 
 def _by_product(m: Measure, compiled: CompiledQuery, period: Period | None, *,

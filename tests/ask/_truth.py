@@ -244,6 +244,16 @@ class Reference:
         """(group, value) rows: the groups listed (in that order), else every group, ordered by
         value (`order` desc, the default for customer groups, or asc) or by period (periods)."""
         by, where = spec["by"], self.mask(spec.get("where"))
+        if by == "search":  # per text searched for: how many of `where` searched it
+            ev = self.ev
+            rows = ((ev["event_type"] == "search") & ev["text"].notna()
+                    & ev["user_id"].isin(self.c.index[where]))
+            if spec.get("window"):
+                rows &= window_mask(ev["ts"], spec["window"], self.as_of)
+            part = ev.loc[rows]
+            values = part.groupby("text")["user_id"].nunique()
+            values = {str(k): float(v) for k, v in values.items()}
+            return self._arrange(spec, values, spec.get("order", "desc"))
         if by in ("product", "category"):  # by what was bought: a customer counts in each
             return self._arrange(spec, self._by_product(spec, where, by), spec.get("order", "desc"))
         if by == "term":  # glossary terms compared: each one's number among `where`

@@ -155,6 +155,10 @@ def test_numbers(question: str, cat: Catalogue, expected: QuerySpec) -> None:
     ("which categories are most popular with lapsed customers?", SAMPLE,
      spec([term("lapsed")], measure=COUNT, group_by="product_category", sort_by="value", limit=10)),
     ("customers by top category", SAMPLE, spec(measure=COUNT, group_by="top_category")),
+    # by the text searched for: how many of the customers searched each
+    ("what are the top searches?", SAMPLE, spec(measure=COUNT, group_by="search", sort_by="value", limit=10)),
+    ("what did lapsed customers search for most?", SAMPLE,
+     spec([term("lapsed")], measure=COUNT, group_by="search", sort_by="value", limit=10)),
 ])
 def test_tables(question: str, cat: Catalogue, expected: QuerySpec) -> None:
     got = read(question, cat)
