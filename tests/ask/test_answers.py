@@ -185,7 +185,7 @@ def test_truths_are_determinate(shops: dict[str, Shop]) -> None:
                 problems += [f"{item['q']!r}: the {m!r} reading of its product differs" for m in differ]
         if "table" in truth and not ref.table_is_determinate(truth["table"]):
             problems.append(f"{item['q']!r}: tied values decide the order")
-    assert problems == []
+    assert problems == [], "\n".join(problems)
 
 
 def test_answers_are_exact(graded: list[Graded]) -> None:
