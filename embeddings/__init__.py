@@ -10,19 +10,35 @@ Typical use (what the pipeline does)::
     UserIndex.load(workspace / "user_index").similar("17850", k=10)
 """
 
-from segmint.embeddings.cache import EmbedStats, VectorCache, embed_texts, text_key
-from segmint.embeddings.customers import CustomerVectors, embed_customers
-from segmint.embeddings.documents import (
-    DEFAULT_EVENT_WEIGHTS,
-    CustomerDocuments,
-    DocumentConfig,
-    build_documents,
-)
-from segmint.embeddings.encoders import Encoder, SentenceTransformerEncoder, cache_dir
-from segmint.embeddings.index import UserIndex, choose_kind, similar
-from segmint.embeddings.pooling import normalize_rows, pool_users
-from segmint.embeddings.specs import DEFAULT_SPEC, ENCODERS, known_specs, make_encoder, resolve_spec
-from segmint.embeddings.tail import TailPolicy
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from segmint.agent.core.lazy import lazy_package
+
+# Each name loads its module on first use (agent/core/lazy.py): `segmint user` reads the index
+# without loading the encoders.
+if TYPE_CHECKING:
+    from segmint.embeddings.cache import EmbedStats, VectorCache, embed_texts, text_key
+    from segmint.embeddings.customers import CustomerVectors, embed_customers
+    from segmint.embeddings.documents import (
+        DEFAULT_EVENT_WEIGHTS,
+        CustomerDocuments,
+        DocumentConfig,
+        build_documents,
+    )
+    from segmint.embeddings.encoders import Encoder, SentenceTransformerEncoder, cache_dir
+    from segmint.embeddings.index import UserIndex, choose_kind, similar
+    from segmint.embeddings.pooling import normalize_rows, pool_users
+    from segmint.embeddings.specs import (
+        DEFAULT_SPEC,
+        ENCODERS,
+        known_specs,
+        make_encoder,
+        resolve_spec,
+        split_spec,
+    )
+    from segmint.embeddings.tail import TailPolicy
 
 __all__ = [
     "DEFAULT_EVENT_WEIGHTS",
@@ -48,5 +64,17 @@ __all__ = [
     "pool_users",
     "resolve_spec",
     "similar",
+    "split_spec",
     "text_key",
 ]
+
+lazy_package(__name__, {
+    "cache": ("EmbedStats", "VectorCache", "embed_texts", "text_key"),
+    "customers": ("CustomerVectors", "embed_customers"),
+    "documents": ("DEFAULT_EVENT_WEIGHTS", "CustomerDocuments", "DocumentConfig", "build_documents"),
+    "encoders": ("Encoder", "SentenceTransformerEncoder", "cache_dir"),
+    "index": ("UserIndex", "choose_kind", "similar"),
+    "pooling": ("normalize_rows", "pool_users"),
+    "specs": ("DEFAULT_SPEC", "ENCODERS", "known_specs", "make_encoder", "resolve_spec", "split_spec"),
+    "tail": ("TailPolicy",),
+})

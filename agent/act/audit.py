@@ -142,7 +142,10 @@ def _shown_population(population: dict[str, float], shown: list[str], pooled: li
 def audit_users(con: duckdb.DuckDBPyConnection, attribute: str, user_ids: list[str]
                 ) -> dict[str, Any]:
     """Representation of an attribute among some customers (an export) against the shop."""
-    column = resolve_attribute(con, attribute)
+    return _audit_column(con, resolve_attribute(con, attribute), user_ids)
+
+
+def _audit_column(con: duckdb.DuckDBPyConnection, column: str, user_ids: list[str]) -> dict[str, Any]:
     known, population = population_shares(con, column)
     shown, pooled = shown_values(known, population)
     name = f"_segmint_sel_{uuid.uuid4().hex[:8]}"
@@ -166,7 +169,7 @@ def export_skew(con: duckdb.DuckDBPyConnection, user_ids: list[str]) -> list[str
     for column in audit_attributes(con):
         if column == "top_category":
             continue
-        doc = audit_users(con, column, user_ids)
+        doc = _audit_column(con, column, user_ids)  # resolved already: one catalogue read, not one per column
         # Rare values in small lists swing by chance: only values the list should hold 10+ of.
         flags = [v for v in doc["flags"]
                  if doc["population"][v] * doc["known"] >= MIN_EXPECTED_FOR_WARNING]

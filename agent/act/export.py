@@ -37,6 +37,7 @@ from segmint.agent.audience.evaluate import AudienceDiff
 from segmint.agent.core.errors import InputError
 from segmint.agent.core.files import write_atomic
 from segmint.agent.core.records import read_latest_run
+from segmint.agent.core.sql import sql_ident
 from segmint.agent.core.workspace import Workspace
 from segmint.agent.describe.why import Reason, describe_customer, segment_reasons
 from segmint.agent.query import QuerySpec
@@ -48,6 +49,7 @@ COLUMNS = ("user_id", "segment_id", "segment_name", "recency_days", "orders", "r
 DEFINITION_KEY = "segmint.definition"  # the Parquet key-value metadata entry
 DEFINITION_SUFFIX = ".definition.json"  # the sidecar beside a CSV or JSON Lines export
 DEFINITION_VERSION = 1
+_SQL_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "double": "DOUBLE"}  # the columns' Arrow types
 
 
 def export_format(path: Path, fmt: str | None, formats: tuple[str, ...] = FORMATS) -> str:
@@ -197,15 +199,17 @@ def write_customers(rows: list[dict[str, Any]], path: Path, fmt: str, *, currenc
     schema = pa.schema([("user_id", pa.string()), ("segment_id", pa.int64()),
                         ("segment_name", pa.string()), ("recency_days", pa.int64()),
                         ("orders", pa.int64()), ("revenue", pa.float64()), ("why", pa.string())])
-    return _write(records, schema, path, fmt, definition)
+    return _write(records, schema, path, fmt, definition, con)
 
 
 def write_rows(rows: list[dict[str, Any]], path: Path, fmt: str,
-               definition: dict[str, Any] | None = None) -> int:
+               definition: dict[str, Any] | None = None,
+               con: duckdb.DuckDBPyConnection | None = None) -> int:
     """Write an answer's numbers (a table's rows, or one number's row) atomically.
 
     Columns: a table's `group, value, customers, measure`; a number's `measure, value,
-    customers, definition` (value a float, customers an integer).
+    customers, definition` (value a float, customers an integer). `con`, an open connection (the
+    workspace's), builds the file's table; without one a private in-memory database does.
 
     Raises:
         InputError: the file cannot be written.
@@ -214,7 +218,7 @@ def write_rows(rows: list[dict[str, Any]], path: Path, fmt: str,
     types = {"value": pa.float64(), "customers": pa.int64()}
     schema = pa.schema([(n, types.get(n, pa.string())) for n in names])
     records = [{n: row.get(n) for n in names} for row in rows]
-    return _write(records, schema, path, fmt, definition)
+    return _write(records, schema, path, fmt, definition, con)
 
 
 def _has_segments(con: duckdb.DuckDBPyConnection) -> bool:
@@ -223,10 +227,11 @@ def _has_segments(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def _write(records: list[dict[str, Any]], schema: pa.Schema, path: Path, fmt: str,
-           definition: dict[str, Any] | None = None) -> int:
+           definition: dict[str, Any] | None = None, con: duckdb.DuckDBPyConnection | None = None
+           ) -> int:
     """Write records of one schema to `path` atomically (temp file, then rename), and the
     definition they were made from: in a Parquet file's metadata, else in its sidecar."""
-    table = pa.Table.from_pylist(records, schema=schema)
+    table = _arrow_table(records, schema, con)
     sidecar = definition_path(path)
     tmp = _temp_file(path)
     try:
@@ -257,6 +262,20 @@ def _write(records: list[dict[str, Any]], schema: pa.Schema, path: Path, fmt: st
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
     return len(records)
+
+
+def _arrow_table(records: list[dict[str, Any]], schema: pa.Schema,
+                 con: duckdb.DuckDBPyConnection | None) -> pa.Table:
+    """The records as an Arrow table of `schema`, built by DuckDB from one bound list per column:
+    pyarrow building arrays from Python objects imports pandas, and casting a table imports
+    pyarrow.compute, most of a cold `segmint export` (bench/RESULTS.md "Cold start"). DuckDB's
+    VARCHAR, BIGINT and DOUBLE are Arrow's string, int64 and double: the schema is `schema`'s."""
+    columns = ", ".join(f"unnest(?::{_SQL_TYPES[str(f.type)]}[]) AS {sql_ident(f.name)}" for f in schema)
+    values = [[rec.get(f.name) for rec in records] for f in schema]
+    if con is not None:  # opening a second DuckDB database costs a cold export ~20 ms
+        return con.sql(f"SELECT {columns}", params=values).to_arrow_table()
+    with contextlib.closing(duckdb.connect()) as own:
+        return own.sql(f"SELECT {columns}", params=values).to_arrow_table()
 
 
 def _sha256(path: Path) -> str:
@@ -386,7 +405,7 @@ def export_selection(workspace: Workspace, selection: Selection, path: Path, *,
                                          definition=answer.definition, audience=audience,
                                          excluded=excluded)
         if answer.kind != "customers":
-            write_rows(selection.rows, path, chosen, definition)
+            write_rows(selection.rows, path, chosen, definition, con)
         else:
             write_customers(selection.customers, path, chosen, currency=selection.currency,
                             salt=salt, con=con, definition=definition)

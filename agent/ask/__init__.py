@@ -4,11 +4,25 @@
 keeps the last query so follow-ups refine it; `PARSERS` holds the question parsers by name.
 """
 
-from segmint.agent.ask._matches import interest_matches
-from segmint.agent.ask.answer import Answer, Answerer, Selection, ask, run_spec
-from segmint.agent.ask.conversation import Conversation, merge
-from segmint.agent.ask.parser import Parsed, parse, parse_question
-from segmint.agent.ask.parsers import PARSERS, BuiltinParser, LLMParser, QuestionParser, Reading, make_parser
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from segmint.agent.core.lazy import lazy_package
+
+if TYPE_CHECKING:
+    from segmint.agent.ask._matches import interest_matches
+    from segmint.agent.ask.answer import Answer, Answerer, Selection, ask, run_spec
+    from segmint.agent.ask.conversation import Conversation, merge
+    from segmint.agent.ask.parser import Parsed, parse, parse_question
+    from segmint.agent.ask.parsers import (
+        PARSERS,
+        BuiltinParser,
+        LLMParser,
+        QuestionParser,
+        Reading,
+        make_parser,
+    )
 
 __all__ = [
     "PARSERS",
@@ -29,3 +43,11 @@ __all__ = [
     "parse_question",
     "run_spec",
 ]
+
+lazy_package(__name__, {
+    "_matches": ("interest_matches",),
+    "answer": ("Answer", "Answerer", "Selection", "ask", "run_spec"),
+    "conversation": ("Conversation", "merge"),
+    "parser": ("Parsed", "parse", "parse_question"),
+    "parsers": ("PARSERS", "BuiltinParser", "LLMParser", "QuestionParser", "Reading", "make_parser"),
+})

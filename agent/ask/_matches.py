@@ -19,6 +19,9 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 
+# The encoders (embeddings.specs and its backends) load when `embeddings.make_encoder` is first
+# read (agent/core/lazy.py): only a match by meaning needs them (bench/RESULTS.md "Cold start").
+from segmint import embeddings
 from segmint.agent.core.records import read_latest_run
 from segmint.agent.core.runtime import offline_models
 from segmint.agent.query import (
@@ -31,9 +34,8 @@ from segmint.agent.query import (
     match_key,
     product_phrase,
 )
-from segmint.embeddings import Encoder, VectorCache, embed_texts, make_encoder, resolve_spec
-from segmint.embeddings.cache import text_keys
-from segmint.embeddings.specs import split_spec
+from segmint.embeddings.cache import VectorCache, embed_texts, text_keys
+from segmint.embeddings.encoders import Encoder
 
 __all__ = ["SEMANTIC_MIN_COSINE", "ProductMatch", "interest_matches", "phrase_pattern",
            "product_matches", "word_forms"]
@@ -164,9 +166,9 @@ def _items_by_meaning(con: duckdb.DuckDBPyConnection, phrase: str) -> list[int]:
         return []
     texts = sorted({r[1] for r in rows})
     offline_models()
-    stored = make_encoder(run.embedder)
-    same = SAME_SPACE.get(resolve_spec(split_spec(run.embedder)[0]))
-    encoder = stored if same is None else make_encoder(same)
+    stored = embeddings.make_encoder(run.embedder)
+    same = SAME_SPACE.get(embeddings.resolve_spec(embeddings.split_spec(run.embedder)[0]))
+    encoder = stored if same is None else embeddings.make_encoder(same)
     scores = _text_vectors(texts, stored, encoder) @ encoder.encode([phrase])[0]
     close = {texts[i] for i in np.flatnonzero(scores >= SEMANTIC_MIN_COSINE)}
     return [int(item) for item, text in rows if text in close]

@@ -23,23 +23,38 @@ CUSTOMER_NOUNS = ("(?:customers?|shoppers?|households?|clients?|buyers?|members?
 VERB_CLASS.update({"customers": CUSTOMER_NOUNS, "customer": CUSTOMER_NOUNS})
 
 
-def _phrase_pattern(phrase: str) -> str:
-    """A synonym as a regex: hyphen or space alike, buying verbs alike, customers by any name, a
-    plural also read singular."""
+@lru_cache(maxsize=4096)
+def _phrase_pattern(phrase: str) -> tuple[str, str]:
+    """A synonym as a regex (hyphen or space alike, buying verbs alike, customers by any name, a
+    plural also read singular), and the longest text every match of it contains."""
     words = phrase.lower().replace("-", " ").split()
-    # typed without the apostrophe too: "havent bought recently"
-    parts = [VERB_CLASS.get(w, re.escape(w).replace("'", "'?")) for w in words]
-    if len(words[-1]) > 4 and words[-1].endswith("s") and not words[-1].endswith("ss") \
-            and words[-1] not in VERB_CLASS:
-        parts[-1] = re.escape(words[-1][:-1]) + "s?"
-    return r"(?<![\w-])" + r"[\s-]+".join(parts) + r"(?![\w-])"
+    parts, pieces = [], []
+    for i, w in enumerate(words):
+        if w in VERB_CLASS:
+            parts.append(VERB_CLASS[w])
+        elif i == len(words) - 1 and len(w) > 4 and w.endswith("s") and not w.endswith("ss"):
+            parts.append(re.escape(w[:-1]) + "s?")
+            pieces.append(w[:-1])
+        else:  # typed without the apostrophe too: "havent bought recently"
+            parts.append(re.escape(w).replace("'", "'?"))
+            pieces += w.split("'")
+    return r"(?<![\w-])" + r"[\s-]+".join(parts) + r"(?![\w-])", max(pieces, key=len, default="")
 
 
-@lru_cache(maxsize=8)
-def _term_pattern(synonyms: tuple[tuple[str, str], ...]) -> tuple[re.Pattern[str], tuple[str, ...]]:
-    """One alternation of every synonym, longest first, so the leftmost-longest one wins."""
+def _term_pattern(synonyms: tuple[tuple[str, str], ...], text: str
+                  ) -> tuple[re.Pattern[str], tuple[str, ...]] | None:
+    """One alternation of the synonyms that can occur in `text`, longest first, so the
+    leftmost-longest one wins; None when none can. Only those are compiled: compiling every
+    synonym was a large part of a cold `segmint ask` (bench/RESULTS.md "Cold start")."""
+    return _alternation(tuple(s for s in synonyms if _phrase_pattern(s[0])[1] in text))
+
+
+@lru_cache(maxsize=64)
+def _alternation(synonyms: tuple[tuple[str, str], ...]) -> tuple[re.Pattern[str], tuple[str, ...]] | None:
+    if not synonyms:
+        return None
     ordered = sorted(synonyms, key=lambda s: -len(s[0]))
-    alternation = "|".join(f"({_phrase_pattern(syn)})" for syn, _ in ordered)
+    alternation = "|".join(f"({_phrase_pattern(syn)[0]})" for syn, _ in ordered)
     return re.compile(alternation), tuple(key for _, key in ordered)
 
 
@@ -53,10 +68,10 @@ def read_terms(p: Parse, glossary: Glossary, cat: Catalogue) -> None:
     answerable = glossary.answerable(fields) if fields else glossary
     _read_intents(p, answerable)
     for terms in (answerable.terms, {k: t for k, t in glossary.terms.items() if k not in answerable.terms}):
-        synonyms = _synonyms(terms)
-        if not synonyms:
+        found = _term_pattern(_synonyms(terms), p.text)
+        if found is None:
             continue
-        pattern, keys = _term_pattern(synonyms)
+        pattern, keys = found
         for m in list(pattern.finditer(p.text)):
             if p.free(*m.span()) and m.lastindex is not None:
                 p.add(*m.span(), [Condition(kind="term", term=keys[m.lastindex - 1])])
@@ -77,9 +92,10 @@ FRAMING = re.compile(r"\b(?:e-?mails?|mail(?:ing|shot)?s?|campaigns?|offers?|mes
 
 def _read_intents(p: Parse, glossary: Glossary) -> None:
     synonyms = tuple((syn, key) for key, intent in glossary.intents.items() for syn in intent.synonyms)
-    if not synonyms:
+    read = _term_pattern(synonyms, p.text)
+    if read is None:
         return
-    pattern, keys = _term_pattern(synonyms)
+    pattern, keys = read
     found = False
     for m in list(pattern.finditer(p.text)):
         if p.free(*m.span()) and m.lastindex is not None:
@@ -131,7 +147,8 @@ def read_segment_words(p: Parse, cat: Catalogue) -> None:
 
 
 def _holds_term(name: str, glossary: Glossary) -> bool:
-    return _term_pattern(_synonyms(glossary.terms))[0].search(f" {name} ") is not None
+    found = _term_pattern(_synonyms(glossary.terms), f" {name} ")
+    return found is not None and found[0].search(f" {name} ") is not None
 
 
 def _names(cat: Catalogue) -> dict[str, str]:
@@ -143,7 +160,10 @@ def _read_full_names(p: Parse, names: dict[str, str], cat: Catalogue) -> None:
     # "top category is Coffee" is the attribute, not the segment named Coffee
     after_label = re.compile(rf"\b(?:{labels})\s+(?:is\s+|of\s+|=\s*|:\s*)?$") if labels else None
     for name in sorted(names, key=len, reverse=True):
-        for m in list(re.finditer(_phrase_pattern(name), p.text)):
+        pattern, anchor = _phrase_pattern(name)
+        if anchor not in p.text:
+            continue  # cannot match: not compiled
+        for m in list(re.finditer(pattern, p.text)):
             if BUYER_NOUN.match(p.text, m.end()):
                 continue  # "tea drinkers" buy tea (agent/ask/_parse_products.py)
             if p.free(*m.span()) and not (after_label and after_label.search(p.text, 0, m.start())):
@@ -196,40 +216,53 @@ AGE_OPEN = re.compile(r"^(\d+)\s*\+$")
 AGE_SUFFIX = r"(?:\s*(?:year[- ]olds?|years? old|years|yo|y/o|s))?"
 
 
-def _value_pattern(value: str, name: str) -> str:
-    """How a value may be written: as in the data, an everyday alias, or an age band in words."""
+def _value_forms(value: str, name: str) -> list[tuple[str, str]]:
+    """How a value may be written: as in the data, an everyday alias, or an age band in words;
+    each form with a word that every match of it contains."""
     low = value.lower()
-    forms = [r"[\s-]+".join(re.escape(w) for w in low.replace("-", " ").split())]
-    if re.fullmatch(r"[a-z]{4,}", low.split()[-1] if low.split() else ""):
-        forms[0] += "s?"  # "renters", "homeowners"
-    forms += [r"[\s-]+".join(re.escape(w) for w in a.split()) for a in VALUE_ALIASES.get(low, ())]
+    words = low.replace("-", " ").split()
+    form = r"[\s-]+".join(re.escape(w) for w in words)
+    if re.fullmatch(r"[a-z]{4,}", words[-1] if words else ""):
+        form += "s?"  # "renters", "homeowners"
+    forms = [(words[0] if words else "", form)]
+    forms += [(a.split()[0], r"[\s-]+".join(re.escape(w) for w in a.split()))
+              for a in VALUE_ALIASES.get(low, ())]
     if "age" in name.split("_"):
         if m := AGE_RANGE.match(low):
-            forms.append(rf"(?:between\s+)?{m[1]}\s*(?:-|–|to|and)\s*{m[2]}{AGE_SUFFIX}")
+            forms.append((m[1], rf"(?:between\s+)?{m[1]}\s*(?:-|–|to|and)\s*{m[2]}{AGE_SUFFIX}"))
         elif m := AGE_OPEN.match(low):
-            forms.append(rf"(?:{m[1]}\s*\+|{m[1]}\s+(?:and|or)\s+(?:over|older|above|up)|{m[1]}\s+plus|"
-                         rf"(?:over|above|older than)[\s-]+{m[1]}){AGE_SUFFIX}")
+            forms.append((m[1], rf"(?:{m[1]}\s*\+|{m[1]}\s+(?:and|or)\s+(?:over|older|above|up)|"
+                                rf"{m[1]}\s+plus|(?:over|above|older than)[\s-]+{m[1]}){AGE_SUFFIX}"))
+    return forms
+
+
+def _value_pattern(name: str, forms: list[tuple[str, str]]) -> str:
+    """A value's forms, with or without the attribute's name before or after ("region is North")."""
     words = name.replace("_", " ")
     labels = "|".join(dict.fromkeys((re.escape(words), re.escape(name), re.escape(words.split()[-1]))))
     prefix = rf"(?:(?:{labels})\s+(?:is\s+|of\s+|=\s*|:\s*)?)?"
     if "age" in name.split("_"):
         prefix = rf"(?:(?:aged|ages?|{labels})\s+(?:is\s+|of\s+|=\s*|:\s*)?)?"
     suffix = rf"(?:\s+(?:{labels})(?:\s+(?:band|group|range|bracket|level))?)?"
-    body = "|".join(sorted(forms, key=len, reverse=True))
+    body = "|".join(sorted((f for _, f in forms), key=len, reverse=True))
     return rf"(?<![\w-]){prefix}(?:{body}){suffix}(?![\w-])"
 
 
-@lru_cache(maxsize=16)
-def _value_patterns(values: tuple[tuple[str, str], ...]) -> list[tuple[re.Pattern[str], str, str]]:
-    ordered = sorted(values, key=lambda v: -len(v[0]))
-    return [(re.compile(_value_pattern(v, name)), name, v) for v, name in ordered]
+@lru_cache(maxsize=1024)
+def _value_regex(value: str, name: str) -> re.Pattern[str]:
+    return re.compile(_value_pattern(name, _value_forms(value, name)))
 
 
 def read_values(p: Parse, cat: Catalogue) -> None:
     """Read attribute values the workspace has, longest first, as `field = value`."""
-    values = tuple((v, name) for name, vals in cat.attribute_values.items() for v in vals
-                   if len(v.strip()) > 1)
-    for pattern, name, value in _value_patterns(values):
+    values = sorted(((v, name) for name, vals in cat.attribute_values.items() for v in vals
+                     if len(v.strip()) > 1), key=lambda v: -len(v[0]))
+    for value, name in values:
+        # Only a value whose words are in the question is compiled: compiling every value's
+        # pattern was most of a cold `segmint ask` (bench/RESULTS.md "Cold start").
+        if not any(anchor in p.text for anchor, _ in _value_forms(value, name)):
+            continue
+        pattern = _value_regex(value, name)
         for m in list(pattern.finditer(p.text)):
             if BUYER_NOUN.match(p.text, m.end()) and m[0].strip() == value.lower() in cat.product_words:
                 continue  # "tea drinkers" buy tea; "French buyers" are in France

@@ -22,9 +22,11 @@ from functools import lru_cache
 
 import numpy as np
 
+# The package loads the encoders when `embeddings.make_encoder` is first read (agent/core/lazy.py):
+# a question whose words are all known never loads them (bench/RESULTS.md "Cold start").
+from segmint import embeddings
 from segmint.agent.core.arrays import F32
 from segmint.agent.query.glossary import Glossary
-from segmint.embeddings import make_encoder
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +220,7 @@ def default_mapper() -> PhraseMapper | None:
     torch: a cold question stays within a second or two (docs/architecture.md).
     """
     try:
-        encoder = make_encoder("minilm", threads=1)  # a few short phrases: one thread is fastest
+        encoder = embeddings.make_encoder("minilm", threads=1)  # a few short phrases: one thread is fastest
         encoder.encode(["paraphrase"])  # load now: a failure means no mapping, not a late error
     except Exception as exc:  # any failure only means no paraphrase mapping: the rules still answer
         log.warning("paraphrase mapping unavailable: %s", exc)

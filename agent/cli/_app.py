@@ -6,11 +6,13 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.status import Status
+
+if TYPE_CHECKING:  # built by `err.status` for `run` alone: the read commands skip its import
+    from rich.status import Status
 
 app = typer.Typer(
     name="segmint",

@@ -27,7 +27,6 @@ from segmint.agent.cli._app import (
     emit_json,
     err,
 )
-from segmint.agent.core.config import load_config, parse_pairs
 from segmint.agent.core.errors import InputError, NotUnderstood, SegmintError, UsageError
 from segmint.agent.core.workspace import Workspace
 
@@ -86,6 +85,7 @@ def run(
     json_out: JsonOpt = False,
 ) -> None:
     """Ingest events, compute customer features and build segments."""
+    from segmint.agent.core.config import load_config, parse_pairs
     from segmint.agent.run.pipeline import run as run_pipeline
 
     cfg = load_config(
@@ -416,6 +416,7 @@ DEMO_QUESTION = "who are my lapsed high spenders?"
 def demo(workspace: WorkspaceOpt = Path("demo-workspace")) -> None:
     """Generate the sample shop, run everything on it and answer a question."""
     from segmint.agent.ask.answer import Answerer
+    from segmint.agent.core.config import load_config
     from segmint.agent.describe.step import segments_document
     from segmint.agent.run.pipeline import run as run_pipeline
 

@@ -4,34 +4,41 @@ structured call path that naming, briefs and the question parser share (docs/arc
 `call_log.CallLog`, the one LangChain class, is not re-exported: importing this package must not
 load LangChain (bench/RESULTS.md "Cold start")."""
 
-from segmint.agent.llm.backends import (
-    LLMError,
-    LLMSpec,
-    LLMSpecError,
-    LLMUnavailable,
-    invoke_llm,
-    make_chat_model,
-    parse_llm_spec,
-    probe,
-    structured_output,
-)
-from segmint.agent.llm.plain_text import plain_text_problems
-from segmint.agent.llm.privacy import (
-    pii_count,
-    read_call_log,
-    scrub,
-    scrub_value,
-    shared_text,
-    shared_values,
-)
-from segmint.agent.llm.structured import (
-    Outcome,
-    StructuredChat,
-    StructuredOutputUnsupported,
-    Unparsed,
-    open_chat_model,
-    unwrap,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from segmint.agent.core.lazy import lazy_package
+
+if TYPE_CHECKING:
+    from segmint.agent.llm.backends import (
+        LLMError,
+        LLMSpec,
+        LLMSpecError,
+        LLMUnavailable,
+        invoke_llm,
+        make_chat_model,
+        parse_llm_spec,
+        probe,
+        structured_output,
+    )
+    from segmint.agent.llm.plain_text import plain_text_problems
+    from segmint.agent.llm.privacy import (
+        pii_count,
+        read_call_log,
+        scrub,
+        scrub_value,
+        shared_text,
+        shared_values,
+    )
+    from segmint.agent.llm.structured import (
+        Outcome,
+        StructuredChat,
+        StructuredOutputUnsupported,
+        Unparsed,
+        open_chat_model,
+        unwrap,
+    )
 
 __all__ = [
     "LLMError",
@@ -57,3 +64,15 @@ __all__ = [
     "structured_output",
     "unwrap",
 ]
+
+lazy_package(__name__, {
+    "backends": (
+        "LLMError", "LLMSpec", "LLMSpecError", "LLMUnavailable", "invoke_llm", "make_chat_model",
+        "parse_llm_spec", "probe", "structured_output",
+    ),
+    "plain_text": ("plain_text_problems",),
+    "privacy": ("pii_count", "read_call_log", "scrub", "scrub_value", "shared_text", "shared_values"),
+    "structured": (
+        "Outcome", "StructuredChat", "StructuredOutputUnsupported", "Unparsed", "open_chat_model", "unwrap",
+    ),
+})

@@ -106,7 +106,9 @@ def load_glossary(path: Path | None = None) -> Glossary:
 @lru_cache(maxsize=1)
 def _packaged() -> Glossary:
     text = resources.files("segmint.data").joinpath("glossary.yaml").read_text(encoding="utf-8")
-    return Glossary.model_validate(yaml.safe_load(text))
+    # libyaml's loader where PyYAML has it: the pure-Python one took 20 ms of each cold `ask`
+    # (bench/RESULTS.md "Cold start"); both read this file alike.
+    return Glossary.model_validate(yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
 
 
 def percentile_thresholds(

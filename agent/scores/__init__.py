@@ -2,8 +2,15 @@
 value and churn (`ltv_scores`).
 """
 
-from segmint.agent.scores.ltv import HORIZON_DAYS, LTV_COLUMNS, LtvReport, holdout, score_ltv
-from segmint.agent.scores.risk import RISK_COLUMNS, RISKY_PERCENTILE, WEIGHTS, RiskReport, score_risk
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from segmint.agent.core.lazy import lazy_package
+
+if TYPE_CHECKING:
+    from segmint.agent.scores.ltv import HORIZON_DAYS, LTV_COLUMNS, LtvReport, holdout, score_ltv
+    from segmint.agent.scores.risk import RISK_COLUMNS, RISKY_PERCENTILE, WEIGHTS, RiskReport, score_risk
 
 __all__ = [
     "HORIZON_DAYS",
@@ -17,3 +24,8 @@ __all__ = [
     "score_ltv",
     "score_risk",
 ]
+
+lazy_package(__name__, {
+    "ltv": ("HORIZON_DAYS", "LTV_COLUMNS", "LtvReport", "holdout", "score_ltv"),
+    "risk": ("RISK_COLUMNS", "RISKY_PERCENTILE", "WEIGHTS", "RiskReport", "score_risk"),
+})
