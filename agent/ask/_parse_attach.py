@@ -136,6 +136,10 @@ def attach_windows(p: Parse) -> None:
         if options:
             _, _, target = min(options, key=lambda o: (o[0], o[1]))
             _give(p, w, target)
+        elif (p.group_by or "").startswith("first_purchase_"):
+            # "new customers per month in 2011": the cohorts whose first purchase falls in it
+            p.pieces.append(Piece(w.start, w.end, [Condition(kind="cohort", cohort="first_purchase",
+                                                             window=w.window)]))
         elif not _clone(p, w):
             p.refused += w.window.said.split() if w.window.said else ["window"]
             continue

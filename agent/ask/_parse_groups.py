@@ -53,8 +53,9 @@ LIVE = re.compile(r"\b(?:live|lives|living|come from|comes from|based|located|ar
 PLACES = ("country", "region", "city", "state", "location", "area", "county")
 COHORTS_BY = re.compile(r"\b(?:first[\s-](?:order|purchase)\s+|acquisition\s+|signup\s+)?cohorts?\s+"
                         r"(?:by|per)\s+(month|quarter|year)\b")
-NEW_BY = re.compile(r"\bnew\s+(?:customers|buyers|shoppers|households|clients)\s+(?:by|per|each|every)\s+"
-                    r"(month|quarter|year)\b")
+NEW_BY = re.compile(r"\bnew\s+(?:customers|buyers|shoppers|households|clients)\s+(?:(?:did|do|have|has)\s+"
+                    r"(?:we|you|i)\s+(?:get|got|gain|gained|acquire|acquired|win|won|add|added|see|saw)\s+)?"
+                    r"(?:by|per|each|every|a|in each)\s+(month|quarter|year)\b")
 RANK = re.compile(r"\s+(?:(?:of|in|during)\s+[\w-]+(?:\s+\d{4})?\s+)?((?:has|have|had|with|is|are|was|were|"
                   r"gets?|got|sees?|saw|contains?|holds?|brought|brings?|generated|generates?|made|makes?|drives?|drove|"
                   r"did|does|do|performed)\s+)"

@@ -13,7 +13,9 @@ SORT_FIELDS = {"revenue": "revenue", "spend": "revenue", "spending": "revenue", 
                "lifetime value": "revenue", "ltv": "revenue", "orders": "orders",
                "number of orders": "orders", "order count": "orders", "frequency": "orders",
                "aov": "aov", "average order value": "aov", "average order": "aov",
-               "basket size": "aov", "average basket": "aov", "basket": "aov", "units": "units",
+               "basket value": "aov", "average basket": "aov", "basket": "aov", "units": "units",
+               "basket size": "units_per_order", "items per order": "units_per_order",
+               "different products": "products_bought", "distinct products": "products_bought",
                "items": "units", "returns": "returns", "recency": "recency_days",
                "tenure": "tenure_days"}
 SORT = "(" + "|".join(sorted(SORT_FIELDS, key=len, reverse=True)) + r")\b"
@@ -33,7 +35,8 @@ N_SPENDERS = re.compile(r"\b" + NUM + r"\s+(biggest|top|highest|largest|best|low
 N_MOST = re.compile(r"\b(?:which|what|the)\s+" + NUM + r"\s+(?:(?:customers|clients|buyers|shoppers|"
                     r"households|people|accounts|members)\s+)?(?:who\s+|that\s+)?(spent|spend|spends|spending|ordered|bought|"
                     r"order|orders|buy|buys|purchased)\s+the\s+(most|least)\b")
-N_WITH = re.compile(r"\b(?:the\s+)?" + NUM + r"\s+(?:customers|clients|buyers|shoppers)\s+with\s+the\s+"
+N_WITH = re.compile(r"\b(?:the\s+|which\s+|what\s+)?" + NUM + r"\s+(?:customers|clients|buyers|shoppers)\s+"
+                    r"(?:with|have|has|had|having)\s+the\s+"
                     r"(most|highest|largest|biggest|fewest|lowest|smallest)\s+" + SORT)
 SORTED = re.compile(r"\b(?:sorted|ranked|ordered|sort|rank)\s+by\s+" + SORT
                     + r"(?:\s+(ascending|descending|asc|desc))?")
@@ -46,7 +49,8 @@ LIMIT = re.compile(r"\b(?:first|limit(?: to)?|(?:show|list|give|find|get|pull|ex
 # "just one time" is not a limit: after "only"/"just", a limit is followed by who is counted.
 ONLY = re.compile(r"\b(?:only(?: the)?(?: top)?|just(?: the)?)\s+" + NUM
                   + r"(?=\s+(?:customers|clients|buyers|shoppers|people|results|rows|of them)\b|\s*$)")
-SORT_ONLY = re.compile(r"\b(?:with|by|having)\s+the\s+(most|highest|largest|biggest|fewest|lowest|"
+SORT_ONLY = re.compile(r"\b(?:with|by|having|have|has|had)\s+the\s+(most|highest|largest|biggest|fewest|"
+                       r"lowest|"
                        r"smallest)\s+" + SORT)
 ASCENDING = {"bottom", "lowest", "smallest", "worst", "least", "fewest", "ascending", "asc"}
 VERB_FIELD = {"spent": "revenue", "spend": "revenue", "spending": "revenue", "spends": "revenue"}

@@ -8,6 +8,7 @@ from _parse_catalogues import (
     GROCER,
     SAMPLE,
     attr,
+    cohort,
     dates,
     ev,
     measure,
@@ -92,6 +93,11 @@ def test_numbers(question: str, cat: Catalogue, expected: QuerySpec) -> None:
     ("revenue per month in 2011", GIFTS, spec(measure=measure("sum", "revenue", Y2011), group_by="month")),
     ("orders by quarter", GIFTS, spec(measure=measure("sum", "orders"), group_by="quarter")),
     ("first-order cohorts by month", GIFTS, spec(measure=COUNT, group_by="first_purchase_month")),
+    # a window said with first-order cohorts bounds the cohorts shown
+    ("number of new customers per month in 2011", GIFTS,
+     spec([cohort("first_purchase", Y2011)], measure=COUNT, group_by="first_purchase_month")),
+    ("how many new customers did we get each month?", GIFTS,
+     spec(measure=COUNT, group_by="first_purchase_month")),
     # ranked groups: by their numbers, highest first
     ("which segment has the most lapsed customers?", GIFTS,
      spec([term("lapsed")], measure=COUNT, group_by="segment", sort_by="value", limit=1)),
