@@ -240,7 +240,8 @@ def compare(name: str, op: str, value: Any, facts: WorkspaceFacts) -> str:
 def label(name: str) -> str:
     """A field's name in words."""
     return {"aov": "average order value", "n_events": "events", "units_per_order": "items per order",
-            "products_bought": "different products bought",
+            "products_bought": "different products bought", "n_view": "views", "n_search": "searches",
+            "n_cart": "cart adds", "n_purchase": "purchase rows", "n_return": "return rows",
             "n_products": "products searched, viewed or bought"}.get(name, name.replace("_", " "))
 
 

@@ -28,7 +28,8 @@ GENERIC_PARTS = frozenset({"top", "size", "count", "band", "type", "status", "le
 LEAD = (r"\b(?:(?:month|week|quarter|year) by|by|per|for each|for every|in each|across(?:\s+all)?"
         r"(?:\s+the)?|broken down by|break(?:ing)? (?:it |them )?down by|breakdown by|split by|grouped by|"
         r"group(?:ed)? by|by each|each)\s+")
-ASCENDING = {"fewest", "least", "lowest", "smallest", "bottom", "worst", "quietest"}
+ASCENDING = {"fewest", "least", "lowest", "smallest", "bottom", "worst", "quietest", "fewer", "less",
+             "lower", "smaller", "worse"}
 # What a group is best at when no number is named: "which region did best last month on revenue"
 VERB_MEASURE = {"spend": "revenue", "spends": "revenue", "spent": "revenue", "brings in": "revenue",
                 "brought in": "revenue", "generates": "revenue", "generated": "revenue",
@@ -60,7 +61,8 @@ RANK = re.compile(r"\s+(?:(?:of|in|during)\s+[\w-]+(?:\s+\d{4})?\s+)?((?:has|hav
                   r"gets?|got|sees?|saw|contains?|holds?|brought|brings?|generated|generates?|made|makes?|drives?|drove|"
                   r"did|does|do|performed)\s+)"
                   r"(?:(lost|gained|won|kept)\s+)?((?:the\s+|our\s+)?(most|highest|largest|biggest|greatest|fewest|"
-                  r"least|lowest|smallest|best|worst|busiest|quietest)(?:\s+number\s+of)?)")
+                  r"least|lowest|smallest|best|worst|busiest|quietest|higher|lower|bigger|larger|smaller|"
+                  r"more|fewer|less|better|worse)(?:\s+number\s+of)?)")
 # Products ranked by how many of the customers bought them (or by revenue, units, orders).
 _PW = r"(?P<noun>products?|items?|lines|skus|articles|categor(?:y|ies)|departments?)"
 _POPULAR = r"(?:popular|bought|purchased|ordered|sold|wanted|in demand)"
@@ -78,7 +80,7 @@ PRODUCTS_RANKED = (
     re.compile(r"\b(?:(?:the|our|my)\s+)?(?P<dir>top\s+)?(?:(?P<n>" + NUM + r")\s+)?(?:best[\s-]?sellers|"
                r"top[\s-]sellers|bestsellers)\b" + _WITH),
     re.compile(r"\bwhat\s+(?:do|does|did)\b(?=.*\b(?P<verb>buy|buys|bought|purchase|purchased|order|ordered)"
-               r"\s+(?:the\s+)?(?P<dir>most|least)\b)"),
+               r"(?:\s+(?:the\s+)?(?P<dir>most|least))?\s*\??\s*$)"),
 )
 _SEARCHES = r"(?:searches|search terms|search queries|queries|searched terms|things searched for)"
 SEARCHES_RANKED = re.compile(
@@ -257,7 +259,7 @@ def _products(p: Parse, cat: Catalogue, names: dict[str, str], target: str) -> b
     elif p.measure is None:  # how many of the customers bought each (a window may bound it)
         p.measure, p.measure_at = Measure(agg="count"), m.start()
     if verb := m.groupdict().get("verb"):  # "what do they buy most": the verb after the customers
-        verb_at = re.compile(r"\b" + verb + r"\s+(?:the\s+)?(?:most|least)\b").search(p.text, m.end())
+        verb_at = re.compile(r"\b" + verb + r"(?:\s+(?:the\s+)?(?:most|least))?\b").search(p.text, m.end())
         if verb_at is not None:
             p.take(*verb_at.span())
     _group(p, grouping, m.span(), ascending=ascending, limit=int(number(asked)) if asked else PRODUCTS_SHOWN)

@@ -145,6 +145,10 @@ RULES: list[tuple[re.Pattern[str], Build]] = [(re.compile(p), b) for p, b in (
      lambda m: [_field("products_bought", ">=", number(m[1]))]),
     (COUNT_VERB + NUM + PRODUCTS + r"\s*(?:or more|\+|or over)",
      lambda m: [_field("products_bought", ">=", number(m[1]))]),
+    # events of a type: "more than 5 views", "at least 3 searches"
+    (r"(?:with\s+|having\s+|made\s+)?(" + COMPARE[1:-1] + r"|exactly)\s+" + NUM
+     + r"\s+(views|page views|searches)\b",
+     lambda m: [_field("n_view" if "view" in m[3] else "n_search", OP_WORDS[m[1]], number(m[2]))]),
     # units: "bought 10 or more units", "more than 100 items"
     (COUNT_VERB + r"(" + COMPARE[1:-1] + r"|exactly)\s+" + NUM + r"\s+" + UNITS,
      lambda m: [_field("units", OP_WORDS[m[1]], number(m[2]))]),

@@ -333,13 +333,17 @@ def _by_product(m: Measure, compiled: CompiledQuery, period: Period | None, *,
     bounds the purchases counted ("best sellers last month").
     """
     column = WINDOW_FIELDS.get(m.field or "") if m.field else None
-    value = _PRODUCT_VALUES.get(("count" if m.agg == "share" else m.agg, column))
+    # a share of a total by product (category): each one's part of the selected customers' total
+    field_share = m.agg == "share" and m.field is not None
+    value = _PRODUCT_VALUES.get(("sum" if field_share else "count" if m.agg == "share" else m.agg, column))
     if value is None:
         what = "category" if by_category else "product"
         raise SpecError(f"a {m.agg} of {m.field or 'customers'} by {what} means nothing here; ask for "
                         f"buyers, a share, or the revenue, units or orders of each {what}")
     params: list[Any] = []  # in the order of the SQL: the share's base, then the rows
-    if m.agg == "share":
+    if field_share:
+        value = f"{value} / nullif(sum({value}) OVER (), 0)"
+    elif m.agg == "share":
         value = f"{value} / (SELECT count(*) FROM users u WHERE {compiled.where})"
         params.extend(compiled.params)
     rows = "a.event_type IN ('purchase', 'return') AND i.product"

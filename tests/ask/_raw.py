@@ -140,6 +140,8 @@ def customer_features(ev: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     out["units"] = buy.groupby("user_id")["quantity"].sum().reindex(users).fillna(0.0)
     out["units_per_order"] = (out["units"] / out["orders"]).where(out["orders"] > 0)
     out["products_bought"] = buy.groupby("user_id")["product_id"].nunique().reindex(users).fillna(0)
+    for kind in ("view", "search"):
+        out[f"n_{kind}"] = ev[ev["event_type"] == kind].groupby("user_id").size().reindex(users).fillna(0)
     out["returns"] = ret.groupby("user_id").size().reindex(users).fillna(0)
     out["returned_amount"] = -ret.groupby("user_id")["amount"].sum().round(6).reindex(users).fillna(0.0)
     return out

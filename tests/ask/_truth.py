@@ -297,6 +297,10 @@ class Reference:
         name = (part["category"] if by == "category"
                 else part["text"].where(part["text"].notna(), part["product_id"]))
         buy = part["event_type"] == "purchase"
+        if spec["agg"] == "share" and spec.get("field"):  # each one's part of the listed total
+            sums = self._by_product({**spec, "agg": "sum"}, where, by)
+            total = sum(sums.values())
+            return {k: v / total for k, v in sums.items()}
         if spec["agg"] in ("count", "share"):
             values = part[buy].groupby(name[buy])["user_id"].nunique()
             if spec["agg"] == "share":

@@ -161,6 +161,11 @@ def test_numbers(question: str, cat: Catalogue, expected: QuerySpec) -> None:
     ("which categories are most popular with lapsed customers?", SAMPLE,
      spec([term("lapsed")], measure=COUNT, group_by="product_category", sort_by="value", limit=10)),
     ("customers by top category", SAMPLE, spec(measure=COUNT, group_by="top_category")),
+    # a comparative names the winner as a superlative does; "what do X buy" lists their products
+    ("which gender has the higher average order value?", SAMPLE,
+     spec(measure=measure("mean", "aov"), group_by="gender", sort_by="value", limit=1)),
+    ("what did lapsed customers buy?", SAMPLE,
+     spec([term("lapsed")], measure=COUNT, group_by="product", sort_by="value", limit=10)),
     # by the text searched for: how many of the customers searched each
     ("what are the top searches?", SAMPLE, spec(measure=COUNT, group_by="search", sort_by="value", limit=10)),
     ("what did lapsed customers search for most?", SAMPLE,

@@ -106,6 +106,8 @@ def test_an_explicit_number_replaces_the_default_it_refines() -> None:
     ("customers who bought 20 or more products", "products_bought >= 20.0"),
     ("customers who bought more than 100 items", "units > 100.0"),
     ("customers with more than 12 items per order", "units_per_order > 12.0"),
+    ("customers with more than 5 views", "n_view > 5.0"),
+    ("customers with at least 3 searches", "n_search >= 3.0"),
     # against the field's mean, resolved when the question runs (agent/query/compile.py)
     ("customers who spent more than average", "revenue > average"),
     ("customers with above-average order value", "aov > average"),
