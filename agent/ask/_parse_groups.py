@@ -79,6 +79,9 @@ PRODUCTS_RANKED = (
                r"worst[\s-]?selling)\s+(?:(?P<n>" + NUM + r")\s+)?" + _PW + _WITH),
     re.compile(r"\b(?:(?:the|our|my)\s+)?(?P<dir>top\s+)?(?:(?P<n>" + NUM + r")\s+)?(?:best[\s-]?sellers|"
                r"top[\s-]sellers|bestsellers)\b" + _WITH),
+    re.compile(r"\b(?:which|what)\s+(?:(?P<n>" + NUM + r")\s+)?" + _PW + r"\s+(?:do|does|did)\b"
+               r"(?=.*\b(?P<verb>buy|buys|bought|purchase|purchased|order|ordered)"
+               r"(?:\s+(?:the\s+)?(?P<dir>most|least))?\s*\??\s*$)"),
     re.compile(r"\bwhat\s+(?:do|does|did)\b(?=.*\b(?P<verb>buy|buys|bought|purchase|purchased|order|ordered)"
                r"(?:\s+(?:the\s+)?(?P<dir>most|least))?\s*\??\s*$)"),
 )

@@ -164,6 +164,8 @@ def test_numbers(question: str, cat: Catalogue, expected: QuerySpec) -> None:
     # a comparative names the winner as a superlative does; "what do X buy" lists their products
     ("which gender has the higher average order value?", SAMPLE,
      spec(measure=measure("mean", "aov"), group_by="gender", sort_by="value", limit=1)),
+    ("which products do German customers buy most?", GIFTS,
+     spec([attr("country", "Germany")], measure=COUNT, group_by="product", sort_by="value", limit=10)),
     ("what did lapsed customers buy?", SAMPLE,
      spec([term("lapsed")], measure=COUNT, group_by="product", sort_by="value", limit=10)),
     # by the text searched for: how many of the customers searched each
