@@ -25,7 +25,7 @@ from segmint.agent.query import (
     product_phrase,
     threshold_values,
 )
-from segmint.agent.query.compile import AVERAGE
+from segmint.agent.query.compile import AVERAGE, POOLED
 from segmint.agent.query.glossary import Glossary
 from segmint.agent.query.measures import CATEGORY, SEARCH
 
@@ -89,9 +89,8 @@ def describe_condition(c: Condition, compiled: CompiledQuery, glossary: Glossary
             text = f"{label(c.field or '')} in {', '.join(map(str, c.value))}"
         elif c.value == AVERAGE:  # the mean as this question's run read it, said as such
             mean = compiled.averages[c.field or ""]
-            what = ("the shop's: its revenue ÷ its orders" if c.field == "aov" else
-                    "the shop's: its units ÷ its orders" if c.field == "units_per_order" else
-                    "the average over customers with an order")
+            what = (f"the shop's: its {POOLED[c.field]} ÷ its orders" if c.field in POOLED
+                    else "the average over customers with an order")
             text = f"{compare(c.field or '', c.op or '=', mean, facts)} ({what})"
         else:
             text = compare(c.field or "", c.op or "=", c.value, facts)
@@ -163,7 +162,7 @@ def measure_label(m: Measure, period: Period | None) -> str:
     if m.agg == "share":
         return "share of customers" if m.field is None else f"share of {label(m.field)}"
     name = "spend" if period is not None and m.field == "revenue" else label(m.field or "")
-    pooled = m.field in ("aov", "units_per_order") and m.agg == "mean"
+    pooled = m.field in POOLED and m.agg == "mean"
     words = name if pooled else f"{_AGG_WORDS[m.agg]} {name}"
     return words if period is None else f"{words} {period.phrase}"
 
@@ -188,10 +187,8 @@ def measure_how(m: Measure, period: Period | None, group: str | None) -> str:
     if m.agg == "share":
         return f"the selected customers as a share of {'all' if group is None else 'each group’s'} customers"
     window = "" if period is None else f" {period.text}"
-    if m.field == "aov" and m.agg == "mean":
-        return f"their revenue ÷ their orders{window}, over customers with an order"
-    if m.field == "units_per_order" and m.agg == "mean":
-        return "their units ÷ their orders, over customers with an order"
+    if m.field in POOLED and m.agg == "mean":
+        return f"their {POOLED[m.field]} ÷ their orders{window}, over customers with an order"
     if period is None:
         return f"the {_AGG_WORDS[m.agg]} of each customer's {label(m.field or '')}"
     return (f"the {_AGG_WORDS[m.agg]} of each customer's {_WINDOWED.get(m.field or '', m.field)}"

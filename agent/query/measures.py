@@ -183,17 +183,25 @@ def _window_total(m: Measure, compiled: CompiledQuery, period: Period, total: st
     """The sum (or mean per selected customer) of spend, units or orders in a window, in one pass
     over the window's rows: the same number as summing each customer's value, zeros included."""
     params: list[Any] = []
-    rows = f"a.event_type IN ('purchase', 'return') AND {window_sql('a.ts', period, params)}"
-    if compiled.where != "TRUE":
-        rows += (" AND a.uid IN (SELECT k.uid FROM customer_keys k WHERE k.user_id IN "
-                 f"(SELECT u.user_id FROM users u WHERE {compiled.where}))")
-        params.extend(compiled.params)
+    rows = _selected_rows("a.event_type IN ('purchase', 'return')", compiled, period, params)
     params.extend(compiled.params)
     per = " / nullif(n.c, 0)" if m.agg == "mean" else ""
     sql = (f"SELECT NULL AS grp, t.v{per} AS value, n.c AS customers FROM "
            f"(SELECT {total} AS v FROM activity a WHERE {rows}) t, "
            f"(SELECT count(*) AS c FROM users u WHERE {compiled.where}) n")
     return MeasureQuery(sql, params, m, period, False)
+
+
+def _selected_rows(rows: str, compiled: CompiledQuery, period: Period | None, params: list[Any]) -> str:
+    """`rows` (a predicate on the activity rows `a`) kept to the period and to the selected
+    customers, their parameters appended to `params` in that order."""
+    if period is not None:
+        rows += f" AND {window_sql('a.ts', period, params)}"
+    if compiled.where != "TRUE":
+        rows += (" AND a.uid IN (SELECT k.uid FROM customer_keys k WHERE k.user_id IN "
+                 f"(SELECT u.user_id FROM users u WHERE {compiled.where}))")
+        params.extend(compiled.params)
+    return rows
 
 
 def _customer_group(name: str, cat: Catalogue) -> str:
@@ -273,11 +281,7 @@ def _by_event_period(spec: QuerySpec, m: Measure, compiled: CompiledQuery,
         raise SpecError("this workspace has no reference time yet; run `segmint run` first")
     # Nothing after as_of: a table by month shows the months of the data up to its reference day.
     cut = period or Period(None, compiled.as_of + TICK, "")
-    rows = f"a.event_type IN ('purchase', 'return') AND {window_sql('a.ts', cut, params)}"
-    if compiled.where != "TRUE":
-        rows += (" AND a.uid IN (SELECT k.uid FROM customer_keys k WHERE k.user_id IN "
-                 f"(SELECT u.user_id FROM users u WHERE {compiled.where}))")
-        params.extend(compiled.params)
+    rows = _selected_rows("a.event_type IN ('purchase', 'return')", compiled, cut, params)
     single = _SINGLE_PASS.get((m.agg, WINDOW_FIELDS.get(m.field or "", "")))
     if single is not None:  # sums and counts need no per-customer step: one pass over the rows
         sql = (f"SELECT {key} AS grp, {single[0]} AS value, {single[1]} AS customers "
@@ -311,13 +315,7 @@ def _by_search(m: Measure, compiled: CompiledQuery, period: Period | None) -> Me
     if m.agg == "share":
         value = f"{searched} / (SELECT count(*) FROM users u WHERE {compiled.where})"
         params.extend(compiled.params)
-    rows = "a.event_type = 'search' AND i.text IS NOT NULL"
-    if period is not None:
-        rows += f" AND {window_sql('a.ts', period, params)}"
-    if compiled.where != "TRUE":
-        rows += (" AND a.uid IN (SELECT k.uid FROM customer_keys k WHERE k.user_id IN "
-                 f"(SELECT u.user_id FROM users u WHERE {compiled.where}))")
-        params.extend(compiled.params)
+    rows = _selected_rows("a.event_type = 'search' AND i.text IS NOT NULL", compiled, period, params)
     sql = (f"SELECT i.text AS grp, {value} AS value, {searched} AS customers "
            f"FROM activity a JOIN items i ON i.item = a.item WHERE {rows} GROUP BY grp")
     return MeasureQuery(sql, params, m, period, False)
@@ -346,15 +344,8 @@ def _by_product(m: Measure, compiled: CompiledQuery, period: Period | None, *,
     elif m.agg == "share":
         value = f"{value} / (SELECT count(*) FROM users u WHERE {compiled.where})"
         params.extend(compiled.params)
-    rows = "a.event_type IN ('purchase', 'return') AND i.product"
-    if by_category:
-        rows += " AND i.category IS NOT NULL"
-    if period is not None:
-        rows += f" AND {window_sql('a.ts', period, params)}"
-    if compiled.where != "TRUE":
-        rows += (" AND a.uid IN (SELECT k.uid FROM customer_keys k WHERE k.user_id IN "
-                 f"(SELECT u.user_id FROM users u WHERE {compiled.where}))")
-        params.extend(compiled.params)
+    rows = _selected_rows("a.event_type IN ('purchase', 'return') AND i.product"
+                          + (" AND i.category IS NOT NULL" if by_category else ""), compiled, period, params)
     key = "i.category" if by_category else "coalesce(i.text, i.product_id)"
     sql = (f"SELECT {key} AS grp, {value} AS value, {_BOUGHT} AS customers "
            f"FROM activity a JOIN items i ON i.item = a.item WHERE {rows} GROUP BY grp "

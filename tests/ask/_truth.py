@@ -28,6 +28,8 @@ GLOSSARY: dict[str, Callable[[Reference], Mask]] = {
     "frequent": lambda r: r.c["orders"] >= r.percentile("orders", 80),
 }
 Row = tuple[str, float]
+# Per-order ratios, over a group its total over its orders: field -> the total divided by orders.
+POOLED = {"aov": "revenue", "units_per_order": "units"}
 
 
 class Reference:
@@ -150,8 +152,7 @@ class Reference:
             name, op, value = arg
             if value == "average":  # the mean over customers with an order; AOV the shop's pooled
                 buyers = self.c[self.c["orders"] > 0]
-                pooled = {"aov": "revenue", "units_per_order": "units"}
-                value = (buyers[pooled[name]].sum() / buyers["orders"].sum() if name in pooled
+                value = (buyers[POOLED[name]].sum() / buyers["orders"].sum() if name in POOLED
                          else self.column(name)[buyers.index].mean())
             return compare(self.column(name), op, value)
         if key == "attr":
@@ -215,11 +216,10 @@ class Reference:
                 return float(where.sum()) / len(self.c)
             values = self.column(str(name)).astype(float)
             return float(values[where].sum() / values.sum())
-        if agg in ("aov", "units_per_order"):  # pooled over the customers with an order
-            # (docs/definitions.md): a return-only customer's negative revenue is not part of any
-            # order's value
+        if agg in POOLED:  # pooled over the customers with an order (docs/definitions.md): a
+            # return-only customer's negative revenue is not part of any order's value
             buyers = where & (self.c["orders"] > 0)
-            total = self.c.loc[buyers, "revenue" if agg == "aov" else "units"].sum()
+            total = self.c.loc[buyers, POOLED[agg]].sum()
             return float(total / self.c.loc[buyers, "orders"].sum())
         values = self.column(str(name)).loc[where].dropna().astype(float)
         return float(getattr(values, agg)())
