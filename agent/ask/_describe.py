@@ -58,8 +58,10 @@ def describe_spec(spec: QuerySpec, compiled: CompiledQuery, glossary: Glossary, 
     groups = [" and ".join(describe_condition(c, compiled, glossary, facts, found) for c in g)
               for g in spec.any_of]
     text = " or ".join(f"({g})" if len(spec.any_of) > 1 else g for g in groups) or "all customers"
-    if spec.sort_by and not (spec.sort_by == "value" and spec.kind != "customers"):
-        order = "highest" if spec.descending else "lowest"
+    order = "highest" if spec.descending else "lowest"
+    if spec.rank_by is not None:
+        text += f", sorted by {rank_words(spec.rank_by, compiled, found)} ({order} first)"
+    elif spec.sort_by and not (spec.sort_by == "value" and spec.kind != "customers"):
         text += f", sorted by {spec.sort_by.replace('_', ' ')} ({order} first)"
     if spec.limit and spec.group_by is None:
         text += f", first {spec.limit:,}"
@@ -101,6 +103,25 @@ def describe_condition(c: Condition, compiled: CompiledQuery, glossary: Glossary
         which = "first" if c.cohort == "first_purchase" else "last"
         return f"{which} purchase {'not ' if c.negate else ''}{compiled.period(c.window).text}"
     return f"{'not ' if c.negate else ''}in segment {c.segment}"
+
+
+def rank_words(c: Condition, compiled: CompiledQuery, found: Mapping[MatchKey, ProductMatch]) -> str:
+    """What customers are ranked by (a `rank_by`), in words: "units of “teapots” bought (net of
+    returns) in December 2011"."""
+    what = product_words(c, found)
+    on = "" if what == "anything" else f" {what}"
+    period = None if c.window is None else compiled.period(c.window)
+    event = event_of(c)
+    text = {
+        "events": f"{event} events" + (f" about{on}" if on else ""),
+        "orders": "orders" + (f" with{on}" if on else ""),
+        "spend": ("spend" + (f" on{on}" if on else "") + " (net of returns)") if event != "return"
+                 else "refunds" + (f" for{on}" if on else ""),
+        "units": ("units" + (f" of{on}" if on else "") + " bought (net of returns)")
+                 if event != "return" else "units returned" + (f" of{on}" if on else ""),
+        "days": f"days with {event} events" + (f" about{on}" if on else ""),
+    }[c.measure or "events"]
+    return text + ("" if period is None else f" {period.text}")
 
 
 def product_words(c: Condition, found: Mapping[MatchKey, ProductMatch]) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import duckdb
 
-from segmint.agent.ask._describe import VERBS, money
+from segmint.agent.ask._describe import VERBS, money, rank_words
 from segmint.agent.ask._matches import ProductMatch
 from segmint.agent.describe.why import describe_customer
 from segmint.agent.query import CompiledQuery, QuerySpec, event_of, evidence_sql, match_key, product_phrase
@@ -30,16 +30,24 @@ def add_reasons(con: duckdb.DuckDBPyConnection, spec: QuerySpec, compiled: Compi
     ids = [str(r["user_id"]) for r in rows]
     evidence: dict[str, list[str]] = {uid: [] for uid in ids}
     conditions = {c.model_dump_json(): c for g in spec.any_of for c in g if not c.negate}
-    for c in conditions.values():
+    ranked = None if spec.rank_by is None else spec.rank_by.model_dump_json()
+    if spec.rank_by is not None and ranked is not None:
+        conditions.setdefault(ranked, spec.rank_by)
+    for key, c in conditions.items():
         if c.kind in ("events", "interest"):
             period = None if c.window is None else compiled.period(c.window)
             phrase = product_phrase(c)
             items = None if phrase is None else list(getattr(found.get(match_key(c)), "items", []))
             params: list[Any] = []
-            sql = evidence_sql(c, period, items, params)
+            sql = evidence_sql(c, period, items, params, ranked=key == ranked)
             did = VERBS[event_of(c)][0]
             for uid, last, product, measure in con.execute(sql, [*params, ids]).fetchall():
                 parts = []
+                if key == ranked:  # the number the list is ordered by, named as in the definition
+                    shown = (money(float(measure), currency) if c.measure == "spend"
+                             else f"{float(measure):,.0f}")
+                    evidence[uid].append(f"{rank_words(c, compiled, found)}: {shown}")
+                    continue
                 if last is not None:
                     parts.append(did.format(product or "something") + f" on {last:%Y-%m-%d}")
                 if measure is not None and c.measure is not None:

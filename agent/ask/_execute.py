@@ -18,6 +18,7 @@ from segmint.agent.ask._describe import (
     fmt_value,
     measure_how,
     measure_label,
+    rank_words,
 )
 from segmint.agent.ask._evidence import add_reasons
 from segmint.agent.ask._matches import ProductMatch, product_matches
@@ -140,8 +141,9 @@ def run_spec(con: duckdb.DuckDBPyConnection, question: str, spec: QuerySpec, cat
         noun = "customer" if count == 1 else "customers"
         answer.answer = f"{count:,} {noun} match: {definition}."
         if spec.limit and total > spec.limit:
-            answer.answer = (f"The top {count:,} of {int(total):,} customers by {spec.sort_by}: "
-                             f"{definition}.")
+            by = (spec.sort_by or "" if spec.rank_by is None
+                  else rank_words(spec.rank_by, compiled, found))
+            answer.answer = f"The top {count:,} of {int(total):,} customers by {by}: {definition}."
     else:
         _measure(con, spec, compiled, cat, facts, answer, glossary, found)
     answer.answer += _products_text(spec, found, products or []) + "".join(
@@ -272,7 +274,7 @@ def select_customers(con: duckdb.DuckDBPyConnection, compiled: CompiledQuery,
            f"ORDER BY {compiled.order}")
     if cap is not None:
         sql += f" LIMIT {int(cap)}"
-    return _rows(con.execute(sql, compiled.params))
+    return _rows(con.execute(sql, [*compiled.params, *compiled.order_params]))
 
 
 def count_and_sample(con: duckdb.DuckDBPyConnection, compiled: CompiledQuery,
@@ -283,21 +285,18 @@ def count_and_sample(con: duckdb.DuckDBPyConnection, compiled: CompiledQuery,
         (total,) = fetch_one(con.execute(f"SELECT count(*) FROM users u WHERE {compiled.where}",
                                          compiled.params)) or (0,)
         return int(total), []
-    keys = ", ".join(dict.fromkeys(["u.user_id", *_order_columns(compiled.order)]))
+    # The order's value is computed once per selected customer, then ranks them by their keys.
+    by = compiled.order.replace(compiled.order_value, "u.order__", 1)
     rows = _rows(con.execute(
-        f"WITH sel AS MATERIALIZED (SELECT {keys} FROM users u WHERE {compiled.where}), "
-        f"top AS (SELECT u.user_id FROM sel u ORDER BY {compiled.order} LIMIT {int(n)}) "
-        f"SELECT u.*{_segment_name(con)}, (SELECT count(*) FROM sel) AS selected__ FROM users u "
-        f"WHERE u.user_id IN (SELECT user_id FROM top) ORDER BY {compiled.order}", compiled.params))
+        f"WITH sel AS MATERIALIZED (SELECT u.user_id, {compiled.order_value} AS order__ FROM users u "
+        f"WHERE {compiled.where}), top AS (SELECT u.user_id, u.order__ FROM sel u ORDER BY {by} "
+        f"LIMIT {int(n)}) SELECT u.*{_segment_name(con)}, (SELECT count(*) FROM sel) AS selected__ "
+        f"FROM users u JOIN top t ON t.user_id = u.user_id ORDER BY {by.replace('u.', 't.')}",
+        [*compiled.order_params, *compiled.params]))
     total = int(rows[0]["selected__"]) if rows else 0
     for row in rows:
         del row["selected__"]
     return total, rows  # no row in the sample: no customer at all
-
-
-def _order_columns(order: str) -> list[str]:
-    """The users-table columns an ORDER BY of `compile_spec` names (u."revenue", u.user_id)."""
-    return [part.split()[0] for part in order.split(",")]
 
 
 def _segment_name(con: duckdb.DuckDBPyConnection) -> str:

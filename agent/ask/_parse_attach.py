@@ -140,6 +140,11 @@ def attach_windows(p: Parse) -> None:
             # "new customers per month in 2011": the cohorts whose first purchase falls in it
             p.pieces.append(Piece(w.start, w.end, [Condition(kind="cohort", cohort="first_purchase",
                                                              window=w.window)]))
+        elif p.rank is None and p.measure is None and p.sort_by in RANKED:
+            # "who spent the most in December 2011?": ranked by that window's purchases
+            piece = Piece(w.start, w.end, [Condition(kind="events", event="purchase", window=w.window)])
+            p.pieces.append(piece)
+            p.rank, p.sort_by = (piece, RANKED[p.sort_by]), None
         elif not _clone(p, w):
             p.refused += w.window.said.split() if w.window.said else ["window"]
             continue
@@ -199,6 +204,7 @@ def _clone(p: Parse, w: WindowSpan) -> bool:
 
 
 LIFETIME = {"orders": "orders", "spend": "revenue", "units": "units"}
+RANKED: dict[str | None, EventMeasure] = {field: measure for measure, field in LIFETIME.items()}
 
 
 def lifetime(conditions: list[Condition]) -> list[Condition]:

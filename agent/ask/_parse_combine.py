@@ -210,11 +210,16 @@ def build_spec(p: Parse, glossary: Glossary) -> QuerySpec:
     groups = [_drop_implied(read_since(_override(lifetime(g), glossary)), glossary)
               for g in _groups(pieces, p.text, glossary)]
     measure, sort_by, intent = p.measure, p.sort_by, p.intent
+    rank_by = None
+    if p.rank is not None:  # ranked by the measure of one piece's events, as they were read
+        piece, counted = p.rank
+        rank_by = next(c for c in piece.conditions if c.kind == "events").model_copy(
+            update={"measure": counted, "op": None, "value": None, "negate": False})
     if p.group_by is not None:
         measure = _periods_in_window(measure or Measure(agg="count"), p.group_by, groups)
         sort_by = "value" if p.by_value else None  # a table's rows ordered by their numbers
         if p.groups:
             intent = "compare"
-    return QuerySpec(intent=intent, any_of=[g for g in groups if g], sort_by=sort_by,
+    return QuerySpec(intent=intent, any_of=[g for g in groups if g], sort_by=sort_by, rank_by=rank_by,
                      descending=p.descending, limit=p.limit, measure=measure,
                      group_by=p.group_by, groups=p.groups)

@@ -138,6 +138,8 @@ class Parse:
     notes: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     kept: list[tuple[int, int]] = field(default_factory=list)
+    # customers ranked by what they did: the piece whose events are measured, and the measure
+    rank: tuple[Piece, EventMeasure] | None = None
 
     def take(self, start: int, end: int) -> None:
         """Blank out a recognised span so no later pass reads it again."""

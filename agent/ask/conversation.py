@@ -25,8 +25,11 @@ def merge(previous: QuerySpec, refinement: QuerySpec) -> QuerySpec:
     return QuerySpec(
         intent=refinement.intent if refinement.intent != "list" else previous.intent,
         any_of=[g for g in groups if g],
-        sort_by=refinement.sort_by or previous.sort_by,
-        descending=refinement.descending if refinement.sort_by or regrouped else previous.descending,
+        # A new order (a field, or what customers did) replaces the previous one.
+        sort_by=refinement.sort_by or (None if refinement.rank_by else previous.sort_by),
+        rank_by=refinement.rank_by or (None if refinement.sort_by else previous.rank_by),
+        descending=(refinement.descending if refinement.sort_by or refinement.rank_by or regrouped
+                    else previous.descending),
         limit=refinement.limit or previous.limit,
         # "of those, how many…" asks for a count, whatever the previous number was.
         measure=refinement.measure or (None if refinement.intent == "count" else previous.measure),

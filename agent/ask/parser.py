@@ -34,6 +34,7 @@ from segmint.agent.ask._parse_measures import read_measures
 from segmint.agent.ask._parse_names import read_segment_words, read_segments, read_terms, read_values
 from segmint.agent.ask._parse_numbers import read_numbers
 from segmint.agent.ask._parse_products import read_product_nouns
+from segmint.agent.ask._parse_rank import read_event_ranking
 from segmint.agent.ask._parse_ranking import read_intent, read_ranking
 from segmint.agent.ask._parse_text import Parse, normalise, unknown_words
 from segmint.agent.ask._parse_windows import read_windows
@@ -48,6 +49,7 @@ __all__ = ["Parsed", "normalise", "parse", "parse_question", "unknown_words"]
 def _passes(glossary: Glossary, cat: Catalogue) -> Iterable[Callable[[Parse], None]]:
     yield read_intent
     yield lambda p: read_groups(p, cat)
+    yield lambda p: read_event_ranking(p, cat.product_words)
     yield read_ranking
     yield read_numbers
     yield lambda p: read_windows(p, cat.as_of)

@@ -135,7 +135,7 @@ def select_members(con: duckdb.DuckDBPyConnection, answerer: Answerer,
         parts.append(f"(SELECT {i} AS k, CAST(u.user_id AS VARCHAR) AS user_id, "
                      "CAST(coalesce(u.revenue, 0) AS DOUBLE) AS revenue FROM users u "
                      f"WHERE {compiled.where} ORDER BY {compiled.order}{cap})")
-        params += compiled.params
+        params += [*compiled.params, *compiled.order_params]
     out: list[tuple[list[str], float]] = [([], 0.0) for _ in audiences]
     if not parts:
         return out

@@ -17,7 +17,7 @@ from segmint.agent.query.windows import Period
 
 __all__ = ["ItemMatches", "MatchKey", "RowFilter", "condition_types", "customers", "customers_column",
            "event_of", "events_sql", "evidence_sql", "match_key", "matched_products_sql",
-           "measure_expr", "passes_zero", "product_phrase", "threshold_values", "window_sql"]
+           "measure_expr", "passes_zero", "product_phrase", "rank_sql", "threshold_values", "window_sql"]
 
 # The items each product phrase of a spec matched (agent/ask/_matches.py), by `match_key`.
 MatchKey = tuple[str, str, str]  # the phrase, exact or meaning, the event type
@@ -182,6 +182,18 @@ def events_sql(c: Condition, period: Period | None, matches: ItemMatches, params
     return f"u.user_id IN ({customers(f'{select} HAVING {test}')})"
 
 
+def rank_sql(c: Condition, period: Period | None, matches: ItemMatches, params: list[Any]) -> str:
+    """A customer's measure over an events condition's events, as an expression on `users u`
+    (0 for a customer without any): what a spec's `rank_by` orders the customers by."""
+    event = event_of(c)
+    phrase = product_phrase(c)
+    items = None if phrase is None else list(matches.get(match_key(c), ()))
+    where = RowFilter(condition_types(event, c.measure), items, period).sql(params)
+    return (f"coalesce((SELECT {measure_expr(c.measure or 'events', event)} FROM activity a "
+            f"WHERE {where} AND a.uid = (SELECT k.uid FROM customer_keys k "
+            "WHERE k.user_id = u.user_id)), 0)")
+
+
 def customers(uids: str) -> str:
     """The user ids of a query of `activity.uid`s."""
     return f"SELECT k.user_id FROM customer_keys k WHERE k.uid IN ({uids})"
@@ -205,9 +217,10 @@ def matched_products_sql(c: Condition, period: Period | None, items: Sequence[in
 
 
 def evidence_sql(c: Condition, period: Period | None, items: Sequence[int] | None,
-                 params: list[Any]) -> str:
+                 params: list[Any], *, ranked: bool = False) -> str:
     """Per customer of a list (the last parameter, appended by the caller), the evidence of an
-    events condition: its latest matching event's time and product, and the threshold's measure.
+    events condition: its latest matching event's time and product, and the threshold's measure
+    (or, when `ranked`, the measure the customers are ranked by).
 
     Columns: user_id, last (timestamp), product (text), measure (NULL without a threshold).
     """
@@ -218,7 +231,8 @@ def evidence_sql(c: Condition, period: Period | None, items: Sequence[int] | Non
     mine = f"a.event_type IN ({', '.join('?' for _ in own)})" if own else "TRUE"
     params.extend(own * 2)  # the two FILTERs come first in the text, then the rows' WHERE
     params.extend(row_params)
-    measure = measure_expr(c.measure, event) if c.measure is not None and c.op is not None else "NULL"
+    shown = c.measure is not None and (c.op is not None or ranked)
+    measure = measure_expr(c.measure or "events", event) if shown else "NULL"
     return (f"SELECT k.user_id, max(a.ts) FILTER (WHERE {mine}) AS last, "
             f"arg_max(coalesce(i.text, i.product_id, i.category), a.ts) FILTER (WHERE {mine}) "
             f"AS product, {measure} AS measure "

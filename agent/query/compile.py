@@ -17,7 +17,7 @@ import duckdb
 
 from segmint.agent.core.records import read_latest_run
 from segmint.agent.core.sql import fetch_one
-from segmint.agent.query._events import ItemMatches, events_sql, window_sql
+from segmint.agent.query._events import ItemMatches, events_sql, rank_sql, window_sql
 from segmint.agent.query.catalogue import Catalogue
 from segmint.agent.query.errors import SpecError
 from segmint.agent.query.glossary import Glossary, percentile_thresholds
@@ -35,6 +35,9 @@ class CompiledQuery:
         where: a predicate on `users u`.
         params: its parameters, in order.
         order: the ORDER BY of the customers.
+        order_value: the expression they are ordered by (before the user id that breaks ties).
+        order_params: the parameters of `order_value` (a ranking by what customers did), which
+            follow `params` wherever the order is used after the WHERE clause.
         limit: at most this many customers (None: all).
         thresholds: the percentile thresholds of glossary terms, by (field, percentile).
         averages: per field compared with "average" ("spent more than average"), its mean over
@@ -49,6 +52,8 @@ class CompiledQuery:
     thresholds: dict[tuple[str, float], float]
     as_of: datetime | None = None
     averages: dict[str, float] = field(default_factory=dict)
+    order_value: str = "u.user_id"
+    order_params: list[Any] = field(default_factory=list)
     _periods: dict[str, Period] = field(default_factory=dict, repr=False)
 
     def period(self, window: Window) -> Period:
@@ -89,12 +94,13 @@ def compile_spec(spec: QuerySpec, cat: Catalogue, glossary: Glossary,
              if c.kind == "term" and c.term in glossary.terms
              for f in glossary.terms[c.term].filters if f.percentile is not None}
     thresholds = percentile_thresholds(con, pairs)
-    needs_time = any(c.window is not None for g in spec.any_of for c in g) or (
+    conditions = [c for g in spec.any_of for c in g] + ([spec.rank_by] if spec.rank_by else [])
+    needs_time = any(c.window is not None for c in conditions) or (
         spec.measure is not None and spec.measure.window is not None) or spec.group_by in PERIODS
     compiled = CompiledQuery("TRUE", [], "u.user_id", spec.limit, thresholds,
                              (as_of or reference_time(con)) if needs_time else None,
                              averages=_averages(spec, cat, con))
-    if any(c.kind in ("events", "interest") for g in spec.any_of for c in g):
+    if any(c.kind in ("events", "interest") for c in conditions):
         require_activity(con)
     params: list[Any] = []
     groups = []
@@ -105,11 +111,17 @@ def compile_spec(spec: QuerySpec, cat: Catalogue, glossary: Glossary,
     compiled.params = params
     # "value" orders a table's rows (or ranks groups) by their number, not the customers.
     by_value = spec.sort_by == "value" and (spec.group_by is not None or spec.measure is not None)
-    if spec.sort_by is not None and not by_value:
+    if spec.rank_by is not None:
+        r = spec.rank_by
+        period = None if r.window is None else compiled.period(r.window)
+        compiled.order_value = rank_sql(r, period, matches or {}, compiled.order_params)
+    elif spec.sort_by is not None and not by_value:
         if spec.sort_by not in cat.numeric:
             raise SpecError(f"cannot sort by '{spec.sort_by}'")
-        compiled.order = (f'u."{spec.sort_by}" {"DESC" if spec.descending else "ASC"} NULLS LAST, '
-                          "u.user_id")
+        compiled.order_value = f'u."{spec.sort_by}"'
+    if compiled.order_value != "u.user_id":
+        compiled.order = (f'{compiled.order_value} {"DESC" if spec.descending else "ASC"} '
+                          "NULLS LAST, u.user_id")
     return compiled
 
 

@@ -146,7 +146,7 @@ def compile_measure(spec: QuerySpec, compiled: CompiledQuery, cat: Catalogue) ->
     else:
         source = "users u"
         if spec.group_by is None and spec.limit is not None:  # "the mean revenue of the top 10"
-            params.extend(compiled.params)
+            params.extend([*compiled.params, *compiled.order_params])
             source = (f"(SELECT * FROM users u WHERE {compiled.where} ORDER BY {compiled.order} "
                       f"LIMIT {int(spec.limit)}) u")
         value, customers, join = _value(m, cat, period, params)

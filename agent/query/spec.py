@@ -176,6 +176,10 @@ class QuerySpec(BaseModel):
         any_of: the customers: an OR of AND-groups of conditions (all customers when empty).
         sort_by: a numeric field to order customers by; "value" orders a table's rows by their
             number (the default order of a table that names no groups).
+        rank_by: order customers by what they did instead: an events condition without a
+            threshold whose `measure` is computed over its events ("who bought the most teapots":
+            units of purchases matching "teapots"; "who spent the most in December": spend of
+            purchases in that month), a customer without such events counting 0.
         descending: highest first (customers, and a table's rows when ordered by value).
         limit: at most this many customers, or this many table rows.
         measure: the number asked for ("average order value"); None lists customers.
@@ -190,11 +194,23 @@ class QuerySpec(BaseModel):
     intent: Intent = "list"
     any_of: list[list[Condition]] = Field(default_factory=list)
     sort_by: str | None = None
+    rank_by: Condition | None = None
     descending: bool = True
     limit: int | None = Field(default=None, ge=1, le=1_000_000)
     measure: Measure | None = None
     group_by: str | None = None
     groups: list[str] | None = Field(default=None, max_length=50)
+
+    @model_validator(mode="after")
+    def _one_order(self) -> QuerySpec:
+        r = self.rank_by
+        if r is None:
+            return self
+        if r.kind != "events" or r.measure is None or r.op is not None or r.negate:
+            raise ValueError("rank_by needs an events condition with a measure and no threshold")
+        if self.sort_by is not None and self.sort_by != "value":
+            raise ValueError("give sort_by or rank_by, not both")
+        return self
 
     @property
     def kind(self) -> AnswerKind:

@@ -124,5 +124,6 @@ def _canonical(s: QuerySpec) -> Any:
 
     m = s.measure.model_dump(exclude={"window": {"said"}}) if s.measure else None
     groups = sorted(tuple(sorted(cond(c) for c in g)) for g in s.any_of)
-    return (s.kind, groups, s.sort_by, s.descending if s.sort_by else None, s.limit, repr(m), s.group_by,
-            s.groups)
+    rank = cond(s.rank_by) if s.rank_by else None
+    return (s.kind, groups, s.sort_by, rank, s.descending if s.sort_by or rank else None, s.limit,
+            repr(m), s.group_by, s.groups)

@@ -185,7 +185,12 @@ class Reference:
         """The selected customers' ranking field, in rank order (for a `top:` truth)."""
         top = truth["top"]
         chosen = self.c.index[self.mask(truth.get("customers"))]
-        values = self.column(top.get("by", "revenue")).loc[chosen].dropna()
+        by = top.get("by", "revenue")
+        if isinstance(by, dict):  # ranked by a measure of their events; none counts 0
+            values = self.per_user(self.event_rows(by["events"]), by["events"]["measure"]
+                                   ).reindex(chosen).fillna(0)
+        else:
+            values = self.column(by).loc[chosen].dropna()
         return values.sort_values(ascending=bool(top.get("asc", False)), kind="stable")
 
     def top_is_determinate(self, truth: dict[str, Any]) -> bool:

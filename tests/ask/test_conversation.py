@@ -140,3 +140,16 @@ def test_merge_keeps_what_the_refinement_does_not_change() -> None:
     assert (refined.kind, refined.group_by, refined.measure) == ("table", "country", table.measure)
     regrouped = merge(table, QuerySpec.model_validate({"group_by": "segment"}))
     assert regrouped.group_by == "segment" and regrouped.measure == table.measure
+
+
+def test_a_ranking_by_events_stays_until_another_order_replaces_it() -> None:
+    teapots = {"kind": "events", "event": "purchase", "product": "teapots"}
+    ranked = QuerySpec.model_validate({"any_of": [[teapots]], "rank_by": {**teapots, "measure": "units"},
+                                       "limit": 5})
+    lapsed = QuerySpec.model_validate({"any_of": [[{"kind": "term", "term": "lapsed"}]]})
+    kept = merge(ranked, lapsed)
+    assert kept.rank_by == ranked.rank_by and kept.limit == 5 and len(kept.any_of[0]) == 2
+    by_revenue = merge(ranked, QuerySpec.model_validate({"sort_by": "revenue"}))
+    assert by_revenue.rank_by is None and by_revenue.sort_by == "revenue"
+    back = merge(by_revenue, ranked)
+    assert back.sort_by is None and back.rank_by == ranked.rank_by

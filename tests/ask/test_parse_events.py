@@ -111,6 +111,29 @@ def test_thresholds(question: str, cat: Catalogue, expected: QuerySpec) -> None:
     assert same(got, expected), got.model_dump_json(exclude_defaults=True)
 
 
+@pytest.mark.parametrize(("question", "cat", "expected"), [
+    ("who bought the most teapots?", GIFTS,
+     spec([ev(product="teapots")], rank_by=ev(product="teapots", measure="units"))),
+    ("which 5 customers spent the most on running shoes?", SAMPLE,
+     spec([ev(product="running shoes")], rank_by=ev(product="running shoes", measure="spend"), limit=5,
+          intent="top")),
+    ("who bought the least units of yarn", SAMPLE,
+     spec([ev(product="yarn")], rank_by=ev(product="yarn", measure="units"), descending=False)),
+    ("who spent the most last month?", GIFTS,
+     spec([ev(window=period("previous", "month"))],
+          rank_by=ev(window=period("previous", "month"), measure="spend"))),
+    ("top 5 customers by orders this year", GIFTS,
+     spec([ev(window=period("this", "year"))], rank_by=ev(window=period("this", "year"), measure="orders"),
+          limit=5, intent="top")),
+    # without a product or a window: the customer field, as before
+    ("who spent the most?", GIFTS, spec(sort_by="revenue")),
+    ("who bought the most items?", GIFTS, spec(sort_by="units")),
+])
+def test_rankings_by_what_customers_did(question: str, cat: Catalogue, expected: QuerySpec) -> None:
+    got = read(question, cat)
+    assert same(got, expected), got
+
+
 @pytest.mark.parametrize(("question", "cat"), [
     ("customers who bought unicorn saddles", GIFTS),        # no product has these words
     ("customers who clicked the ad", SAMPLE),

@@ -211,3 +211,46 @@ def test_money_of_views_and_windows_after_the_data_are_refused(con: duckdb.DuckD
     with pytest.raises(SpecError, match="begins after the data ends"):
         selected(con, spec({"kind": "events", "event": "purchase",
                             "window": {"start": "2030-01-01", "end": "2030-02-01"}}))
+
+
+@pytest.mark.parametrize(("measure", "window"), [("units", None), ("spend", {"last": 120, "unit": "day"}),
+                                                 ("orders", None)])
+def test_rank_by_orders_customers_by_what_they_did(shop: Any, con: duckdb.DuckDBPyConnection,
+                                                   measure: str, window: dict[str, Any] | None) -> None:
+    ev = raw_events(shop[1])
+    rows = windowed(ev, 120) if window else ev
+    money = [e for e in rows if e["text"] in TEAPOTS and e["event_type"] in
+             (("purchase",) if measure == "orders" else ("purchase", "return"))]
+    if measure == "orders":
+        orders: dict[str, set[str]] = {}
+        for e in money:
+            orders.setdefault(e["user_id"], set()).add(e["order_id"])
+        value = {u: float(len(o)) for u, o in orders.items()}
+    else:
+        value = per_user(money, lambda e: e["qty"] if measure == "units" else e["amount"])
+    users = sorted({e["user_id"] for e in ev})
+    expected = sorted(users, key=lambda u: (-round(value.get(u, 0.0), 6), u))
+    rank = {"kind": "events", "event": "purchase", "product": "teapots", "measure": measure,
+            **({"window": window} if window else {})}
+    s = QuerySpec.model_validate({"rank_by": rank})
+    ids = [r[0] for r in con.execute("SELECT item FROM items WHERE list_contains(?, text)",
+                                     [TEAPOTS]).fetchall()]
+    key = match_key(s.rank_by) if s.rank_by else None
+    compiled = compile_spec(s, catalogue(con), load_glossary(), con, {key: ids} if key else {})
+    assert "teapot" not in compiled.order.lower()
+    got = [r[0] for r in con.execute(f"SELECT user_id FROM users u WHERE {compiled.where} "
+                                     f"ORDER BY {compiled.order}",
+                                     [*compiled.params, *compiled.order_params]).fetchall()]
+    assert got == expected and value
+
+
+@pytest.mark.parametrize("rank", [{"kind": "events", "event": "purchase"},
+                                  {"kind": "events", "event": "purchase", "measure": "units", "op": ">",
+                                   "value": 1},
+                                  {"kind": "field", "field": "revenue", "op": ">", "value": 1}])
+def test_rank_by_needs_a_measure_and_no_threshold(rank: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="rank_by"):
+        QuerySpec.model_validate({"rank_by": rank})
+    with pytest.raises(ValueError, match="rank_by"):
+        QuerySpec.model_validate({"rank_by": {**rank, "measure": "units", "op": None, "value": None},
+                                  "sort_by": "revenue"})
