@@ -24,16 +24,14 @@ import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from segmint.agent.act.audit import export_skew
 from segmint.agent.ask.answer import Answer, Selection
-from segmint.agent.audience.evaluate import AudienceDiff
 from segmint.agent.core.errors import InputError
 from segmint.agent.core.files import write_atomic
 from segmint.agent.core.records import read_latest_run
@@ -41,6 +39,9 @@ from segmint.agent.core.sql import sql_ident
 from segmint.agent.core.workspace import Workspace
 from segmint.agent.describe.why import Reason, describe_customer, segment_reasons
 from segmint.agent.query import QuerySpec
+
+if TYPE_CHECKING:  # an audience diff is written by `audience diff` alone: exports skip its import
+    from segmint.agent.audience.evaluate import AudienceDiff
 
 log = logging.getLogger(__name__)
 FORMATS = ("csv", "parquet", "jsonl")
@@ -236,6 +237,10 @@ def _write(records: list[dict[str, Any]], schema: pa.Schema, path: Path, fmt: st
     tmp = _temp_file(path)
     try:
         if fmt == "parquet":
+            # pyarrow.parquet (with pyarrow.fs and ssl) costs a cold CSV export ~25 ms: loaded
+            # only for a Parquet file (bench/RESULTS.md "Cold start").
+            import pyarrow.parquet as pq
+
             if definition is not None:
                 table = table.replace_schema_metadata(
                     {DEFINITION_KEY: json.dumps(definition, ensure_ascii=False)})
@@ -335,6 +340,8 @@ def read_definition(path: Path) -> dict[str, Any]:
     with path.open("rb") as fh:
         parquet = fh.read(4) == b"PAR1"
     if parquet:
+        import pyarrow.parquet as pq
+
         try:
             meta = pq.read_schema(path).metadata or {}
         except (OSError, pa.ArrowException) as exc:

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
-from segmint.agent.ask.llm_parser import llm_parse, spec_notes
 from segmint.agent.ask.paraphrase import Rewrite, default_mapper
 from segmint.agent.ask.parser import parse
 from segmint.agent.core.errors import NotUnderstood
@@ -94,6 +93,10 @@ class LLMParser:
             UsageError: the `--llm` spec is malformed.
             NotUnderstood: the LLM gave no valid query and the built-in parser cannot read it.
         """
+        # Imported here: its CustomerQuery models and the LLM plumbing cost every built-in parse
+        # ~20 ms of a cold start (bench/RESULTS.md "Cold start"); only a real --llm needs them.
+        from segmint.agent.ask.llm_parser import llm_parse, spec_notes
+
         spec, label = llm_parse(question, self.llm, glossary, cat, self.log_dir)
         if spec is None:
             return replace(BuiltinParser().parse(question, glossary, cat), parser=label)

@@ -52,16 +52,10 @@ class Catalogue:
 
 def catalogue(con: duckdb.DuckDBPyConnection, max_values: int = 200) -> Catalogue:
     """Read the whitelist of fields and the known attribute values from the workspace."""
-    cols = {name: typ for name, typ, *_ in con.execute("DESCRIBE users").fetchall()}
+    cols = _user_columns(con)
     numeric = [c for c in cols if c in NUMERIC_FEATURES]
-    text = [c for c in cols if c not in _NON_ATTRIBUTES and cols[c] == "VARCHAR"]
-    values: dict[str, list[str]] = {}
-    for col in text:
-        rows = con.execute(
-            f'SELECT "{col}", count(*) n FROM users WHERE "{col}" IS NOT NULL GROUP BY 1 '
-            f"ORDER BY n DESC LIMIT {max_values}"
-        ).fetchall()
-        values[col] = [str(r[0]) for r in rows]
+    values = _text_values(con, cols, max_values)
+    text = list(values)
     tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
     segments: dict[str, str] = {}
     if "segments" in tables:
@@ -87,4 +81,27 @@ def catalogue(con: duckdb.DuckDBPyConnection, max_values: int = 200) -> Catalogu
     return Catalogue(numeric, text, values, segments, "segment_id" in cols, as_of,
                      frozenset(words), types)
 
+
+def text_attributes(con: duckdb.DuckDBPyConnection, max_values: int = 200) -> dict[str, list[str]]:
+    """Each text attribute of the users table (country, age_band...) with its `max_values` most
+    common values: the part of `catalogue` a fairness audit reads, without the product words."""
+    return _text_values(con, _user_columns(con), max_values)
+
+
+def _user_columns(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    return {name: typ for name, typ, *_ in con.execute("DESCRIBE users").fetchall()}
+
+
+def _text_values(con: duckdb.DuckDBPyConnection, cols: dict[str, str], max_values: int
+                 ) -> dict[str, list[str]]:
+    values: dict[str, list[str]] = {}
+    for col in cols:
+        if col in _NON_ATTRIBUTES or cols[col] != "VARCHAR":
+            continue
+        rows = con.execute(
+            f'SELECT "{col}", count(*) n FROM users WHERE "{col}" IS NOT NULL GROUP BY 1 '
+            f"ORDER BY n DESC LIMIT {max_values}"
+        ).fetchall()
+        values[col] = [str(r[0]) for r in rows]
+    return values
 
