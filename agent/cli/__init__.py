@@ -5,10 +5,12 @@ Importing this package registers every command on `app`; `main` is the console s
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 
 import typer
+from typer.main import get_command_name, get_group
 
 from segmint.agent.cli import act, audience, commands, serve
 from segmint.agent.cli._app import app
@@ -24,11 +26,33 @@ def _fail(message: str) -> None:
     sys.stderr.write(" ".join(message.split()) + "\n")
 
 
+def _asked(args: list[str]) -> typer.Typer:
+    """The app with only the command the arguments name, when they name one.
+
+    typer turns every registered command into a click command on each call, reading each
+    function's signature (~25 ms for the 30 commands, bench/RESULTS.md "Cold start"); a run of
+    one command needs only that one. Anything else (`--help`, an unknown or misspelt command)
+    gets the whole app, so its help and errors list every command.
+    """
+    if not args or args[0].startswith("-"):
+        return app
+    name = args[0]
+    commands = [c for c in app.registered_commands
+                if (c.name or get_command_name(c.callback.__name__ if c.callback else "")) == name]
+    groups = [g for g in app.registered_groups if g.name == name]
+    if not commands and not groups:
+        return app
+    one = copy.copy(app)
+    one.registered_commands, one.registered_groups = commands, groups
+    return one
+
+
 def main() -> None:
     """Console-script entry point: maps errors to one line and an exit code (docs/cli.md)."""
     offline_models()
     try:
-        app(standalone_mode=False)
+        # a group even of one command: `segmint export ...` keeps its command word
+        get_group(_asked(sys.argv[1:]))(standalone_mode=False)
     except SegmintError as exc:
         _fail(f"segmint: error: {exc}")
         sys.exit(exc.exit_code)

@@ -9,10 +9,11 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from conftest import build_workspace, purchase_rows
+from conftest import build_workspace, purchase_rows, run_cli
 from segmint.agent.core.config import RunConfig
 from segmint.agent.core.workspace import Workspace
 
@@ -97,3 +98,34 @@ def test_a_sentence_transformers_run_is_asked_by_meaning_without_torch(tmp_path:
     scores = reference.encode(TEXTS) @ reference.encode(["teapots"])[0]
     expected = {t for t, s in zip(TEXTS, scores, strict=True) if s >= SEMANTIC_MIN_COSINE}
     assert expected and {p["text"] for p in json.loads(out)["matched_products"]} == expected
+
+
+def _shape(command: Any) -> Any:
+    """A click command's help and options, sub-commands included."""
+    subs = getattr(command, "commands", {})
+    return (command.help, [(p.name, tuple(p.opts), p.required, repr(p.default)) for p in command.params],
+            {k: _shape(v) for k, v in subs.items()})
+
+
+def test_a_command_is_built_alone_and_reads_as_in_the_whole_app() -> None:
+    from typer.main import get_group
+
+    from segmint.agent.cli import _asked, app
+
+    whole = get_group(app)
+    names = sorted(whole.commands)
+    assert len(names) >= 20
+    for name in names:
+        alone = get_group(_asked([name, "--help"]))
+        assert list(alone.commands) == [name]
+        assert _shape(alone.commands[name]) == _shape(whole.commands[name])
+    for args in ([], ["--help"], ["exprot"], ["-w", "x", "ask"]):
+        assert _asked(args) is app  # help and errors list every command
+
+
+def test_help_and_errors_still_name_every_command() -> None:
+    proc = run_cli("exprot")
+    assert proc.returncode == 2 and "Did you mean 'export'" in proc.stderr
+    assert "Usage: python -m segmint.agent export" in run_cli("export", "--help", check=True).stdout
+    listed = run_cli("--help", check=True).stdout
+    assert all(word in listed for word in ("export", "audience", "segments", "ask"))
