@@ -22,7 +22,7 @@ import duckdb
 
 from segmint.agent.ask.answer import Answerer
 from segmint.agent.core.errors import InputError
-from segmint.agent.core.sql import fetch_one
+from segmint.agent.core.sql import fetch_one, table_names
 from segmint.agent.core.workspace import Workspace
 from segmint.agent.query.catalogue import text_attributes
 
@@ -112,7 +112,7 @@ def audit_segments(con: duckdb.DuckDBPyConnection, attribute: str) -> dict[str, 
         InputError: unknown attribute, or a workspace without segments.
     """
     column = resolve_attribute(con, attribute)
-    tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+    tables = table_names(con)
     if "segments" not in tables:
         raise InputError("this workspace has no segments yet", fix="run `segmint run` first")
     known, population = population_shares(con, column)

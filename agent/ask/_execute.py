@@ -25,7 +25,7 @@ from segmint.agent.ask._matches import ProductMatch, product_matches
 from segmint.agent.ask._tables import table_rows, table_text
 from segmint.agent.ask.paraphrase import Rewrite
 from segmint.agent.core.records import read_latest_run
-from segmint.agent.core.sql import fetch_one
+from segmint.agent.core.sql import fetch_one, table_names
 from segmint.agent.query import (
     TERM,
     Catalogue,
@@ -300,7 +300,7 @@ def count_and_sample(con: duckdb.DuckDBPyConnection, compiled: CompiledQuery,
 
 
 def _segment_name(con: duckdb.DuckDBPyConnection) -> str:
-    tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+    tables = table_names(con)
     if "segments" in tables and "name" in {r[0] for r in con.execute("DESCRIBE segments").fetchall()}:
         return ", (SELECT s.name FROM segments s WHERE s.segment_id = u.segment_id) AS segment_name"
     return ""

@@ -22,7 +22,8 @@ from segmint.agent.ask._matches import product_matches
 from segmint.agent.ask.parsers import Reading, make_parser
 from segmint.agent.core.errors import InputError
 from segmint.agent.core.workspace import Workspace
-from segmint.agent.query import Catalogue, Condition, QuerySpec, SpecError, catalogue, compile_spec
+from segmint.agent.query import Catalogue, Condition, QuerySpec, SpecError, compile_spec
+from segmint.agent.query.catalogue import stored_catalogue
 from segmint.agent.query.glossary import Glossary, load_glossary
 
 __all__ = ["Answer", "Answerer", "Selection", "ask", "run_spec"]
@@ -182,7 +183,7 @@ def _cached_catalogue(workspace: Workspace, con: duckdb.DuckDBPyConnection) -> C
     key = (str(workspace.db_path), workspace.version())
     if key not in _CATALOGUES:
         _CATALOGUES.clear()
-        _CATALOGUES[key] = catalogue(con)
+        _CATALOGUES[key] = stored_catalogue(con, f"{key[0]}|{key[1]}")
     return _CATALOGUES[key]
 
 

@@ -20,7 +20,7 @@ from segmint.agent.ask.answer import Answerer, Selection
 from segmint.agent.audience.store import Audience, AudienceStore, HistoryRow, audience_target
 from segmint.agent.core.errors import InputError, UsageError
 from segmint.agent.core.records import RunInfo
-from segmint.agent.core.sql import fetch_one, sql_str
+from segmint.agent.core.sql import fetch_one, sql_str, table_names
 from segmint.agent.core.workspace import Workspace
 from segmint.agent.describe.why import describe_customer
 from segmint.agent.query import SpecError, compile_spec, reference_time
@@ -257,7 +257,7 @@ def _segment_rows(workspace: Workspace, store: AudienceStore, run: RunInfo,
     earlier = [r for r in store.history() if r.target == "segment:*" and r.run_id != run.run_id]
     before = store.segment_snapshot(earlier[-1].run_id) if earlier else None
     with contextlib.closing(workspace.reader()) as con:
-        tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+        tables = table_names(con)
         if "segment_members" not in tables:
             return None
         snapshot = con.sql(

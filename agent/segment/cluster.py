@@ -289,18 +289,26 @@ def refine(X: F32, labels: IntArray, *, metric: str = "cosine", max_iter: int = 
             break
         current = new
         C = _centroids(X, current, k, metric, C)
-    alive = np.bincount(current, minlength=k) > 0
-    C = C[alive]
-    S = similarity(X, C, metric)
-    final = S.argmax(axis=1).astype(np.int64)
+    keep = np.flatnonzero(np.bincount(current, minlength=k) > 0)
+    C = C[keep]
+    while True:
+        S = similarity(X, C, metric)
+        final = S.argmax(axis=1).astype(np.int64)
+        # The last update can leave two centroids equal (customers with identical vectors);
+        # the second then holds no one: drop it, as a cluster that lost every member.
+        used = np.bincount(final, minlength=len(C)) > 0
+        if used.all():
+            break
+        keep, C = keep[used], C[used]
     best = S[np.arange(len(X)), final]
     if C.shape[0] > 1:
         second = np.partition(S, -2, axis=1)[:, -2]
     else:
         second = np.full(len(X), -np.inf, dtype=np.float32)
-    remap = np.cumsum(alive) - 1
+    remap = np.full(k, NOISE, dtype=np.int64)
+    remap[keep] = np.arange(len(keep))
     seed_kept = np.where(seeds >= 0, remap[np.maximum(seeds, 0)], NOISE)
-    core = (seeds >= 0) & alive[np.maximum(seeds, 0)] & (seed_kept == final)
+    core = (seed_kept >= 0) & (seed_kept == final)
     return Refined(C.astype(np.float32), final, best.astype(np.float32),
                    second.astype(np.float32), core)
 

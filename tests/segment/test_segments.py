@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
+
 import numpy as np
 import numpy.typing as npt
 import pytest
@@ -9,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import adjusted_rand_score
 
-from conftest import BLOB_DIM, blobs
+from conftest import BLOB_DIM, blobs, build_workspace, purchase_rows
 from segmint.agent.core.arrays import UNASSIGNED
 from segmint.agent.segment._vectors import center_normalise, knn
 from segmint.agent.segment.build import SegmentParams, build_segments, row_keys
@@ -162,6 +165,16 @@ def test_identical_customers_form_one_segment() -> None:
     X = np.tile(np.eye(BLOB_DIM, dtype=np.float32)[:1], (60, 1))
     r = build_segments(X, np.ones(60, bool), no_behaviour(60))
     assert r.n_segments == 1 and set(r.labels.tolist()) == {r.segments[1].id}
+
+
+def test_a_shop_of_two_products_never_leaves_an_empty_segment(tmp_path: Path) -> None:
+    # Each customer buys one of two products: Lloyd's last update left two centroids equal, and
+    # the segment that held no one crashed the fit.
+    ws = build_workspace(tmp_path, purchase_rows(40, seed=3, texts=["Red Teapot", "Cake Stand"],
+                                                 countries=["France", "Spain"]))
+    with contextlib.closing(ws.reader()) as con:
+        sizes = [n for (n,) in con.execute("SELECT size FROM segments WHERE segment_id <> 0").fetchall()]
+    assert sizes and min(sizes) > 0
 
 
 def test_min_segment_size_bounds_the_smallest_segment() -> None:
