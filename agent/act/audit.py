@@ -22,9 +22,9 @@ import duckdb
 
 from segmint.agent.ask.answer import Answerer
 from segmint.agent.core.errors import InputError
-from segmint.agent.core.sql import fetch_one, table_names
+from segmint.agent.core.sql import fetch_one, sql_ident, table_names
 from segmint.agent.core.workspace import Workspace
-from segmint.agent.query.catalogue import text_attributes
+from segmint.agent.query.catalogue import text_attributes, text_columns
 
 LOW, HIGH = 0.8, 1.25
 MAX_VALUES = 50  # an attribute with more distinct values is an identifier, not a group
@@ -165,20 +165,42 @@ def _audit_column(con: duckdb.DuckDBPyConnection, column: str, user_ids: list[st
 
 def export_skew(con: duckdb.DuckDBPyConnection, user_ids: list[str]) -> list[str]:
     """One warning per attribute on which a customer list is skewed: a value whose ratio is outside
-    0.8–1.25 and of which the list should hold at least MIN_EXPECTED_FOR_WARNING customers."""
+    0.8–1.25 and of which the list should hold at least MIN_EXPECTED_FOR_WARNING customers.
+
+    Every attribute's counts, the shop's and the list's, come from one query: one audit per
+    attribute cost a cold export of a shop with four attributes ~25 ms (bench/RESULTS.md "Cold
+    start"). The numbers are `audit_users`' for each attribute.
+    """
+    columns = [c for c in text_columns(con) if c != "top_category"]
+    if not columns:
+        return []
+    parts = [f"SELECT {i} AS k, CAST({sql_ident(c)} AS VARCHAR) AS value, count(*) AS n, "
+             f"count(*) FILTER (WHERE picked) AS s FROM marked WHERE {sql_ident(c)} IS NOT NULL "
+             "GROUP BY 2" for i, c in enumerate(columns)]
+    rows = con.execute("WITH marked AS (SELECT u.*, u.user_id IN (SELECT unnest(?::VARCHAR[])) "
+                       "AS picked FROM users u) " + " UNION ALL ".join(parts), [user_ids]).fetchall()
+    counts: dict[int, dict[str, tuple[int, int]]] = {}
+    for k, value, n, s in rows:
+        counts.setdefault(int(k), {})[str(value)] = (int(n), int(s))
     warnings = []
-    for column in audit_attributes(con):
-        if column == "top_category":
+    for i, column in enumerate(columns):
+        values = counts.get(i, {})
+        if not 0 < len(values) <= MAX_VALUES:  # an identifier, not a group (audit_attributes)
             continue
-        doc = _audit_column(con, column, user_ids)  # resolved already: one catalogue read, not one per column
+        known = sum(n for n, _ in values.values())
+        ordered = sorted(values.items(), key=lambda kv: (-kv[1][0], kv[0]))
+        population = {v: n / known for v, (n, _) in ordered}
+        doc = _compare({v: s for v, (_, s) in ordered if s}, population,
+                       *shown_values(known, population))
         # Rare values in small lists swing by chance: only values the list should hold 10+ of.
         flags = [v for v in doc["flags"]
-                 if doc["population"][v] * doc["known"] >= MIN_EXPECTED_FOR_WARNING]
+                 if round(population[v], 6) * doc["known"] >= MIN_EXPECTED_FOR_WARNING]
         if not flags:
             continue
-        parts = ", ".join(f"{v} ×{doc['ratios'][v]:.2f}" for v in flags[:4])
-        warnings.append(f"warning: this export is skewed on {column} ({parts} of their share of all "
-                        f"customers; fair range {LOW}–{HIGH}) — see `segmint audit --attribute {column}`")
+        parts_said = ", ".join(f"{v} ×{doc['ratios'][v]:.2f}" for v in flags[:4])
+        warnings.append(f"warning: this export is skewed on {column} ({parts_said} of their share of "
+                        f"all customers; fair range {LOW}–{HIGH}) — see `segmint audit --attribute "
+                        f"{column}`")
     return warnings
 
 

@@ -120,6 +120,12 @@ def text_attributes(con: duckdb.DuckDBPyConnection, max_values: int = 200) -> di
     return _text_values(con, _user_columns(con), max_values)
 
 
+def text_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The text attribute columns of the users table (country, age_band...), values unread."""
+    cols = _user_columns(con)
+    return [c for c in cols if c not in _NON_ATTRIBUTES and cols[c] == "VARCHAR"]
+
+
 def _user_columns(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return {name: typ for name, typ, *_ in con.execute("DESCRIBE users").fetchall()}
 
