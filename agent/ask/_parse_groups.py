@@ -14,7 +14,7 @@ from collections.abc import Callable
 from functools import lru_cache
 
 from segmint.agent.ask._parse_measures import AGGREGATES, FIELD_NAMES
-from segmint.agent.ask._parse_text import NUM, START, STOPWORDS, Parse, number
+from segmint.agent.ask._parse_text import NUM, START, STOPWORDS, Parse, number, said_names
 from segmint.agent.query import PRODUCT, Catalogue, Measure
 from segmint.agent.query.measures import CATEGORY, SEARCH
 
@@ -117,8 +117,8 @@ def has_categories(cat: Catalogue) -> bool:
 
 
 @lru_cache(maxsize=16)
-def _targets(text: tuple[str, ...], categories: bool) -> tuple[dict[str, str], str]:
-    """Every way a question may name a grouping, and one alternation of them (longest first)."""
+def _targets(text: tuple[str, ...], categories: bool) -> dict[str, str]:
+    """Every way a question may name a grouping, and the grouping it names."""
     names: dict[str, str] = {}
     parts: dict[str, list[str]] = {}
     for attr in text:
@@ -151,7 +151,7 @@ def _targets(text: tuple[str, ...], categories: bool) -> tuple[dict[str, str], s
                      f"cohort {unit}"):
             if unit != "week":
                 names[form] = first
-    return names, "(" + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) + r")\b"
+    return names
 
 
 def _group(p: Parse, by: str, span: tuple[int, int], *, ascending: bool | None = None,
@@ -166,7 +166,8 @@ def _group(p: Parse, by: str, span: tuple[int, int], *, ascending: bool | None =
 
 def read_groups(p: Parse, cat: Catalogue) -> None:
     """Read the grouping of a table question, its ranking, and "vs" comparisons."""
-    names, target = _targets(tuple(cat.text), has_categories(cat))
+    names = _targets(tuple(cat.text), has_categories(cat))
+    target = said_names(names, p.text)
     for m in list(VS.finditer(p.text)):
         p.compare = True
         p.take(*m.span())

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from segmint.agent.ask._parse_text import START, Parse
+from segmint.agent.ask._parse_text import START, Parse, said_names
 from segmint.agent.query import Aggregate, Catalogue, Condition, Measure
 from segmint.agent.query.measures import SHARE_FIELDS
 
@@ -120,12 +120,12 @@ FRAME = (START + r"(?:(?:what|show|give|tell|list|get|find|calculate|compute)(?:
 
 
 @lru_cache(maxsize=16)
-def _fields(numeric: frozenset[str]) -> tuple[dict[str, str], str]:
-    """The field names a workspace has, with their everyday names, as one alternation."""
+def _fields(numeric: frozenset[str]) -> dict[str, str]:
+    """The field names a workspace has, with their everyday names: name said -> field."""
     names = {k: v for k, v in FIELD_NAMES.items() if v in numeric}
     names.update({f.replace("_", " "): f for f in numeric})
     names.update({f: f for f in numeric})  # "by recency_days", as the field is named
-    return names, "(" + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) + r")\b"
+    return names
 
 
 def _default(field: str) -> Aggregate:
@@ -156,7 +156,8 @@ def read_measures(p: Parse, cat: Catalogue) -> None:
 
 
 def _read_measure(p: Parse, cat: Catalogue) -> None:
-    names, field = _fields(frozenset(cat.numeric))
+    names = _fields(frozenset(cat.numeric))
+    field = said_names(names, p.text)
     # "what share of revenue comes from repeat buyers": their share of the total, not of customers
     share_of = re.compile(SHARE_OF + field + SHARE_FROM)
     if (m := share_of.search(p.text)) and names[m[1]] in SHARE_FIELDS:
