@@ -224,7 +224,9 @@ def _product_how(m: Measure, period: Period | None, what: str) -> str:
     if m.agg == "share":
         return f"the selected customers who bought {each}, as a share of the selected customers{window}"
     value = {"spend": "its revenue (purchases net of returns)", "units": "the units bought",
-             "orders": "the orders containing it"}.get(WINDOW_FIELDS.get(m.field or "", ""), m.field or "")
+             "orders": "the orders containing it", "returns": "the times it was returned (return rows)",
+             "returned": "the amount refunded for it"}.get(WINDOW_FIELDS.get(m.field or "", ""),
+                                                          m.field or "")
     return f"{value} among the selected customers{window}"
 
 

@@ -16,6 +16,7 @@ import re
 
 from segmint.agent.ask._parse_text import NEG_BEFORE, Parse, Piece, WindowSpan
 from segmint.agent.query import Condition, EventMeasure, Window
+from segmint.agent.query.glossary import Glossary
 from segmint.agent.query.measures import EVENT_GROUPS
 
 # The fields a measure can take inside a window (each customer's spend, orders, units there).
@@ -113,7 +114,27 @@ def compare_periods(p: Parse) -> None:
             p.windows.remove(w)
 
 
-def attach_windows(p: Parse) -> None:
+def _term_in_window(p: Parse, w: WindowSpan, glossary: Glossary) -> bool:
+    """"bought more than once in the last 6 months": a term of fixed order, spend or unit counts
+    ("repeat buyers": orders >= 2) said right before a window counts the purchases inside it."""
+    before = [x for x in p.pieces if x.end <= w.start and not p.text[x.end:w.start].strip()]
+    if not before or len(before[-1].conditions) != 1:
+        return False
+    piece = before[-1]
+    c = piece.conditions[0]
+    term = glossary.terms.get(c.term or "") if c.kind == "term" and not c.negate else None
+    if term is None or not term.filters or any(
+            f.percentile is not None or f.field not in RANKED for f in term.filters):
+        return False
+    piece.conditions = [Condition(kind="events", event="purchase", measure=RANKED[f.field], op=f.op,
+                                  value=f.value, window=w.window) for f in term.filters]
+    p.note(f"“{term.label}” in a window ({w.window.said}) is read as "
+           + " and ".join(f"{f.field} {f.op} {f.value:g}" for f in term.filters if f.value is not None)
+           + " counted inside it")
+    return True
+
+
+def attach_windows(p: Parse, glossary: Glossary) -> None:
     """Give every window to its event, threshold or measure; clone an event for a second window."""
     compare_periods(p)
     for w in sorted(p.windows, key=lambda x: x.start):
@@ -145,7 +166,7 @@ def attach_windows(p: Parse) -> None:
             piece = Piece(w.start, w.end, [Condition(kind="events", event="purchase", window=w.window)])
             p.pieces.append(piece)
             p.rank, p.sort_by = (piece, RANKED[p.sort_by]), None
-        elif not _clone(p, w):
+        elif not _clone(p, w) and not _term_in_window(p, w, glossary):
             p.refused += w.window.said.split() if w.window.said else ["window"]
             continue
         for note in w.notes:

@@ -57,6 +57,8 @@ COHORTS_BY = re.compile(r"\b(?:first[\s-](?:order|purchase)\s+|acquisition\s+|si
 NEW_BY = re.compile(r"\bnew\s+(?:customers|buyers|shoppers|households|clients)\s+(?:(?:did|do|have|has)\s+"
                     r"(?:we|you|i)\s+(?:get|got|gain|gained|acquire|acquired|win|won|add|added|see|saw)\s+)?"
                     r"(?:by|per|each|every|a|in each)\s+(month|quarter|year)\b")
+NEW_COUNTED = re.compile(r"\s+new\s+(?:customers|buyers|shoppers|households|clients|accounts)\b"
+                         r"(?:\s+(?:did\s+we\s+(?:get|gain|win|add)|joined|came))?")
 RANK = re.compile(r"\s+(?:(?:of|in|during)\s+[\w-]+(?:\s+\d{4})?\s+)?((?:has|have|had|with|is|are|was|were|"
                   r"gets?|got|sees?|saw|contains?|holds?|brought|brings?|generated|generates?|made|makes?|drives?|drove|"
                   r"did|does|do|performed)\s+)"
@@ -71,7 +73,7 @@ _WITH = (r"(?:\s+(?:with|among|amongst|by(?!\s+(?:revenue|sales|spend|units|quan
 PRODUCTS_RANKED = (
     re.compile(r"\b(?:which|what)\s+(?:are\s+|were\s+)?(?:(?:the|our|my)\s+)?(?:(?:top\s+)?(?P<n>" + NUM
                + r")\s+)?" + _PW + r"\s+(?:(?:are|were|is|was|do|did|does|get|got)\s+)?(?:(?:the|our|my)\s+)?"
-               r"(?P<dir>most|least)\s+" + _POPULAR + r"\b" + _WITH),
+               r"(?P<dir>most|least)\s+(?:often\s+|frequently\s+)?" + _POPULAR + r"\b" + _WITH),
     re.compile(r"\b(?:which|what)\s+(?:(?:the|our|my)\s+)?" + _PW + r"\s+(?:sell|sold|sells|do)\s+(?:the\s+)?"
                r"(?P<dir>best|most|worst|least)\b" + _WITH),
     re.compile(r"\b(?:(?:the|our|my)\s+)?(?P<dir>top|bottom|best[\s-]?selling|most\s+popular|least\s+popular|"
@@ -83,6 +85,25 @@ PRODUCTS_RANKED = (
                r"(?=.*\b(?P<verb>buy|buys|bought|purchase|purchased|order|ordered)"
                r"(?:\s+(?:the\s+)?(?P<dir>most|least))?\s*\??\s*$)"),
     re.compile(r"\bwhat\s+(?:do|does|did)\b(?=.*\b(?P<verb>buy|buys|bought|purchase|purchased|order|ordered)"
+               r"(?:\s+(?:the\s+)?(?P<dir>most|least))?\s*\??\s*$)"),
+)
+TOP_CUSTOMERS = re.compile(r"\b(?:top|best|biggest|largest)\s+" + NUM + r"\s+(?:customers|clients|buyers|"
+                           r"spenders|shoppers|households)\b")
+# Products ranked by how often the customers returned them.
+_RW = r"(?P<noun>products?|items?|lines|skus|articles)"
+RETURNED_RANKED = (
+    re.compile(r"\b(?:which|what)\s+(?:are\s+|were\s+)?(?:(?:the|our|my)\s+)?(?:(?:top\s+)?(?P<n>" + NUM
+               + r")\s+)?" + _RW + r"\s+(?:(?:are|were|is|was|get|got)\s+)?(?:(?:the|our|my)\s+)?"
+               r"(?P<dir>most|least)\s+(?:often\s+|frequently\s+)?returned\b" + _WITH),
+    re.compile(r"\b(?:which|what)\s+(?:(?P<n>" + NUM + r")\s+)?" + _RW + r"\s+(?:are|were|is|was|get|got)\s+"
+               r"returned\s+(?:the\s+)?(?P<dir>most|least)(?:\s+(?:often|frequently))?\b" + _WITH),
+    re.compile(r"\b(?:(?:the|our|my)\s+)?(?:(?P<n>" + NUM + r")\s+)?(?P<dir>most|least)[\s-](?:often[\s-]|"
+               r"frequently[\s-])?returned\s+" + _RW + _WITH),
+    re.compile(r"\b(?:which|what)\s+(?:(?P<n>" + NUM + r")\s+)?" + _RW
+               + r"\s+(?:have|had|has|with|get|got)\s+the\s+(?P<dir>most|fewest|least)\s+returns\b" + _WITH),
+    # "which products do lapsed customers return most": the verb after the customers
+    re.compile(r"\b(?:which|what)\s+(?:(?P<n>" + NUM + r")\s+)?" + _RW + r"\s+(?:do|does|did)\b"
+               r"(?=.*\b(?P<verb>return|returns|returned|send back|sent back)"
                r"(?:\s+(?:the\s+)?(?P<dir>most|least))?\s*\??\s*$)"),
 )
 _SEARCHES = r"(?:searches|search terms|search queries|queries|searched terms|things searched for)"
@@ -181,8 +202,8 @@ def read_groups(p: Parse, cat: Catalogue) -> None:
         p.compare = True
         p.take(*how.span(1))
         p.take(*how.span())
-    readers: tuple[Reader, ...] = (_where, _cohorts, _searches, _products, _which, _which_verb, _top,
-                                   _ranked, _by, _adjective)
+    readers: tuple[Reader, ...] = (_where, _cohorts, _searches, _returned, _products, _which, _which_verb,
+                                   _top, _ranked, _by, _adjective)
     for reader in readers:
         if reader(p, cat, names, target):
             if p.group_by not in COHORT_GROUPS:
@@ -240,6 +261,27 @@ def _searches(p: Parse, cat: Catalogue, names: dict[str, str], target: str) -> b
     return True
 
 
+def _returned(p: Parse, cat: Catalogue, names: dict[str, str], target: str) -> bool:
+    """"which products are most often returned", "the 5 most returned products": each product by
+    how many times the customers returned it."""
+    found = (m for pattern in RETURNED_RANKED if (m := pattern.search(p.text)) is not None)
+    m = next(found, None)
+    if m is None or "return" not in cat.event_types:
+        return False
+    asked = m.group("n")
+    one = not asked and not m.group("noun").endswith("s")  # "which product is returned most"
+    p.measure, p.measure_at = Measure(agg="sum", field="returns"), m.start()
+    if verb := m.groupdict().get("verb"):
+        verb_at = re.compile(r"\b" + verb + r"(?:\s+(?:the\s+)?(?:most|least))?\b").search(p.text, m.end())
+        if verb_at is not None:
+            p.take(*verb_at.span())
+    _group(p, PRODUCT, m.span(), ascending=(m.group("dir") or "most") != "most",
+           limit=int(number(asked)) if asked else 1 if one else PRODUCTS_SHOWN)
+    if not asked and not one:
+        p.note(f"the top {PRODUCTS_SHOWN} products are shown; ask for “top 50 products” for more")
+    return True
+
+
 def _products(p: Parse, cat: Catalogue, names: dict[str, str], target: str) -> bool:
     """"which products are most popular with lapsed customers", "best sellers last month", "top 5
     products by revenue", "what do German customers buy most": the products they bought, ranked."""
@@ -257,6 +299,11 @@ def _products(p: Parse, cat: Catalogue, names: dict[str, str], target: str) -> b
         # no product has a category ("categories" is left for the refusal to name), or "top
         # category" names each customer's top category, an attribute
         return False
+    if (top := TOP_CUSTOMERS.search(p.text)) is not None:
+        # "what did our top 10 customers buy": a table's "top 10" is its rows; the customers'
+        # own ranking cannot select them here, so it is refused rather than read as the rows
+        p.refused.append(" ".join(top[0].split()))
+        p.take(*top.span())
     if (by := PRODUCTS_BY.match(p.text, m.end())) is not None:  # "... by revenue"
         p.measure, p.measure_at = Measure(agg="sum", field=PRODUCT_MEASURES[by[1]]), by.start()
         p.take(*by.span())
@@ -283,7 +330,14 @@ def _which(p: Parse, cat: Catalogue, names: dict[str, str], target: str) -> bool
     # the window ("of 2011") stays for the windows pass, "lost" for the glossary (lapsed)
     p.take(*r.span(1))
     p.take(*r.span(3))
-    _group(p, names[m[2]], m.span(), ascending=r[4] in ASCENDING, limit=int(number(m[1])) if m[1] else 1)
+    by = names[m[2]]
+    if by in ("month", "quarter", "year") and (new := NEW_COUNTED.match(p.text, r.end())):
+        # "which month had the most new customers": the months of their first purchases
+        p.take(*new.span())
+        p.note(f"“new customers” is read by the first purchase: customers counted in the {by} of "
+               "their first purchase")
+        by = f"first_purchase_{by}"
+    _group(p, by, m.span(), ascending=r[4] in ASCENDING, limit=int(number(m[1])) if m[1] else 1)
     return True
 
 

@@ -160,6 +160,10 @@ RULES: list[tuple[re.Pattern[str], Build]] = [(re.compile(p), b) for p, b in (
 )]
 
 
+# "spent over £500 in total": a lifetime amount said to be one
+IN_TOTAL = re.compile(r"\s+(?:in total|in all|altogether|overall|all told)\b")
+
+
 def read_numbers(p: Parse) -> None:
     """Read every rule's matches that no earlier pass has read."""
     for pattern, build in RULES:
@@ -167,4 +171,7 @@ def read_numbers(p: Parse) -> None:
             if p.free(*m.span()):
                 conditions = build(m)
                 becomes = BECOMES.get(conditions[0].field or "") if len(conditions) == 1 else None
-                p.add(*m.span(), conditions, becomes=becomes)
+                end = m.end()
+                if becomes is not None and (total := IN_TOTAL.match(p.text, end)):
+                    end = total.end()
+                p.add(m.start(), end, conditions, becomes=becomes)

@@ -55,10 +55,12 @@ SORT_ONLY = re.compile(r"\b(?:with|by|having|have|has|had)\s+the\s+(most|highest
 ASCENDING = {"bottom", "lowest", "smallest", "worst", "least", "fewest", "ascending", "asc"}
 VERB_FIELD = {"spent": "revenue", "spend": "revenue", "spending": "revenue", "spends": "revenue"}
 MOST_VERB = re.compile(r"\b(spend|spends|spent|spending|order|orders|ordered|buy|buys|bought|purchase|"
-                       r"purchased)\s+the\s+(most|least)\b(?:\s+(items|units|things|pieces|money|orders))?")
+                       r"purchased)\s+the\s+(most|least)\b(?:\s+(items|units|things|pieces|money|orders|"
+                       r"different products|distinct products|products))?")
 # "bought the most items": what the most is of
 MOST_NOUN = {"items": "units", "units": "units", "things": "units", "pieces": "units", "money": "revenue",
-             "orders": "orders"}
+             "orders": "orders", "different products": "products_bought",
+             "distinct products": "products_bought", "products": "products_bought"}
 
 
 def read_intent(p: Parse) -> None:

@@ -64,7 +64,7 @@ def _passes(glossary: Glossary, cat: Catalogue) -> Iterable[Callable[[Parse], No
     yield lambda p: read_values(p, cat)
     yield lambda p: _product_nouns(p, cat.product_words)
     yield merge_thresholds
-    yield attach_windows
+    yield lambda p: attach_windows(p, glossary)
 
 
 def _product_nouns(p: Parse, words: frozenset[str]) -> None:

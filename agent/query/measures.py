@@ -300,7 +300,11 @@ _PRODUCT_VALUES = {
     ("sum", "units"): "coalesce(sum(a.quantity) FILTER (WHERE a.event_type = 'purchase'), 0)",
     ("sum", "orders"): "count(DISTINCT a.order_key) FILTER (WHERE a.event_type = 'purchase')"
                        " + count(*) FILTER (WHERE a.event_type = 'purchase' AND a.order_key IS NULL)",
+    ("sum", "returns"): "count(*) FILTER (WHERE a.event_type = 'return')",
+    ("sum", "returned"): "coalesce(-round(sum(a.amount) FILTER (WHERE a.event_type = 'return'), 6), 0)",
 }
+# A table of returns by product counts, and lists, the products returned, with their returners.
+_RETURNED = "count(DISTINCT a.uid) FILTER (WHERE a.event_type = 'return')"
 
 
 def _by_search(m: Measure, compiled: CompiledQuery, period: Period | None) -> MeasureQuery:
@@ -327,8 +331,9 @@ def _by_product(m: Measure, compiled: CompiledQuery, period: Period | None, *,
     their text (or id).
 
     count = the selected customers who bought it; share = their share of the selected customers;
-    sum of revenue (net of its returns), units or orders among them. The window, when given,
-    bounds the purchases counted ("best sellers last month").
+    sum of revenue (net of its returns), units or orders among them; or the returns (return rows)
+    or refunds of each product they returned, with its returners ("most returned products"). The
+    window, when given, bounds the events counted ("best sellers last month").
     """
     column = WINDOW_FIELDS.get(m.field or "") if m.field else None
     # a share of a total by product (category): each one's part of the selected customers' total
@@ -347,7 +352,8 @@ def _by_product(m: Measure, compiled: CompiledQuery, period: Period | None, *,
     rows = _selected_rows("a.event_type IN ('purchase', 'return') AND i.product"
                           + (" AND i.category IS NOT NULL" if by_category else ""), compiled, period, params)
     key = "i.category" if by_category else "coalesce(i.text, i.product_id)"
-    sql = (f"SELECT {key} AS grp, {value} AS value, {_BOUGHT} AS customers "
+    who = _RETURNED if column in ("returns", "returned") else _BOUGHT
+    sql = (f"SELECT {key} AS grp, {value} AS value, {who} AS customers "
            f"FROM activity a JOIN items i ON i.item = a.item WHERE {rows} GROUP BY grp "
-           f"HAVING {_BOUGHT} > 0")
+           f"HAVING {who} > 0")
     return MeasureQuery(sql, params, m, period, False)

@@ -314,6 +314,10 @@ class Reference:
             values = part.groupby(name)["amount"].sum().round(6)
         elif spec["field"] == "units":
             values = part[buy].groupby(name[buy])["quantity"].sum()
+        elif spec["field"] == "returns":  # the return rows of each product returned
+            back = part["event_type"] == "return"
+            values = part[back].groupby(name[back]).size()
+            buy = back
         else:
             values = part[buy].groupby(name[buy])["order_id"].nunique()
         bought = set(name[buy])

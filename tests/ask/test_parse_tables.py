@@ -11,6 +11,8 @@ from _parse_catalogues import (
     cohort,
     dates,
     ev,
+    field,
+    last,
     measure,
     period,
     same,
@@ -198,3 +200,38 @@ def test_a_table_question_keeps_its_customers_conditions() -> None:
                           group_by="country"))
     assert got.kind == "table" and read("how many teapot buyers?", GIFTS).kind == "number"
     assert read("customers in segment 2", GIFTS).any_of == [[Condition(kind="segment", segment="2")]]
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    # products by how often they came back (return rows), not the products returners bought
+    ("which products are most often returned?",
+     spec(measure=measure("sum", "returns"), group_by="product", sort_by="value", limit=10)),
+    ("the 5 most returned products last month",
+     spec(measure=measure("sum", "returns", period("previous", "month")), group_by="product",
+          sort_by="value", limit=5)),
+    ("which products do lapsed customers return most?",
+     spec([term("lapsed")], measure=measure("sum", "returns"), group_by="product", sort_by="value",
+          limit=10)),
+    # new customers by period are first-purchase cohorts, not the "new" term by purchase month
+    ("which month had the most new customers?",
+     spec(measure=COUNT, group_by="first_purchase_month", sort_by="value", limit=1)),
+    ("which quarter of 2011 had the fewest new customers?",
+     spec([cohort("first_purchase", Y2011)], measure=COUNT, group_by="first_purchase_quarter",
+          sort_by="value", descending=False, limit=1)),
+    # a glossary term of fixed order counts said with a window counts the orders inside it
+    ("who bought more than once in the last 6 months?",
+     spec([ev(measure="orders", op=">=", value=2, window=last(6, "month"))])),
+    ("one-time buyers in 2011", spec([ev(measure="orders", op="=", value=1, window=Y2011)])),
+    ("customers who spent over 500 in total", spec([field("revenue", ">", 500)])),
+])
+def test_returns_cohorts_and_terms_in_a_window(question: str, expected: QuerySpec) -> None:
+    got = read(question, GIFTS)
+    assert same(got, expected), got.model_dump_json(exclude_defaults=True)
+
+
+@pytest.mark.parametrize("question", [
+    "what did our top 10 customers buy?",  # the table's "top 10" would be its rows
+    "high spenders in 2011",               # a percentile term has no count to take a window
+])
+def test_readings_that_would_be_wrong_are_refused(question: str) -> None:
+    assert parse(question, load_glossary(), GIFTS).unknown
