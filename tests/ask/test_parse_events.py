@@ -125,6 +125,11 @@ def test_thresholds(question: str, cat: Catalogue, expected: QuerySpec) -> None:
     ("top 5 customers by orders this year", GIFTS,
      spec([ev(window=period("this", "year"))], rank_by=ev(window=period("this", "year"), measure="orders"),
           limit=5, intent="top")),
+    # other events rank by how many there were
+    ("which 10 customers viewed the most products?", SAMPLE,
+     spec([ev("view")], rank_by=ev("view", measure="events"), limit=10, intent="top")),
+    ("who viewed the most yoga mats?", SAMPLE,
+     spec([ev("view", "yoga mats")], rank_by=ev("view", "yoga mats", measure="events"))),
     # without a product or a window: the customer field, as before
     ("who spent the most?", GIFTS, spec(sort_by="revenue")),
     ("who bought the most items?", GIFTS, spec(sort_by="units")),
