@@ -232,6 +232,7 @@ def test_returns_cohorts_and_terms_in_a_window(question: str, expected: QuerySpe
 @pytest.mark.parametrize("question", [
     "what did our top 10 customers buy?",  # the table's "top 10" would be its rows
     "high spenders in 2011",               # a percentile term has no count to take a window
+    "what percentage of revenue came from returns?",  # a share of events, not of their customers
 ])
 def test_readings_that_would_be_wrong_are_refused(question: str) -> None:
     assert parse(question, load_glossary(), GIFTS).unknown
