@@ -99,7 +99,10 @@ def _compare(counts: dict[str, int], population: dict[str, float], shown: list[s
 
 def population_shares(con: duckdb.DuckDBPyConnection, column: str) -> tuple[int, dict[str, float]]:
     """How many customers have the attribute, and each value's share among them (largest first)."""
-    counts = _shares(con, column, "'all'").get("all", {})
+    return _population(_shares(con, column, "'all'").get("all", {}))
+
+
+def _population(counts: dict[str, int]) -> tuple[int, dict[str, float]]:
     known = sum(counts.values())
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     return known, {v: n / known for v, n in ordered}
@@ -187,10 +190,8 @@ def export_skew(con: duckdb.DuckDBPyConnection, user_ids: list[str]) -> list[str
         values = counts.get(i, {})
         if not 0 < len(values) <= MAX_VALUES:  # an identifier, not a group (audit_attributes)
             continue
-        known = sum(n for n, _ in values.values())
-        ordered = sorted(values.items(), key=lambda kv: (-kv[1][0], kv[0]))
-        population = {v: n / known for v, (n, _) in ordered}
-        doc = _compare({v: s for v, (_, s) in ordered if s}, population,
+        known, population = _population({v: n for v, (n, _) in values.items()})
+        doc = _compare({v: s for v, (_, s) in values.items() if s}, population,
                        *shown_values(known, population))
         # Rare values in small lists swing by chance: only values the list should hold 10+ of.
         flags = [v for v in doc["flags"]

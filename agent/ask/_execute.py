@@ -286,12 +286,13 @@ def count_and_sample(con: duckdb.DuckDBPyConnection, compiled: CompiledQuery,
                                          compiled.params)) or (0,)
         return int(total), []
     # The order's value is computed once per selected customer, then ranks them by their keys.
-    by = compiled.order.replace(compiled.order_value, "u.order__", 1)
     rows = _rows(con.execute(
         f"WITH sel AS MATERIALIZED (SELECT u.user_id, {compiled.order_value} AS order__ FROM users u "
-        f"WHERE {compiled.where}), top AS (SELECT u.user_id, u.order__ FROM sel u ORDER BY {by} "
-        f"LIMIT {int(n)}) SELECT u.*{_segment_name(con)}, (SELECT count(*) FROM sel) AS selected__ "
-        f"FROM users u JOIN top t ON t.user_id = u.user_id ORDER BY {by.replace('u.', 't.')}",
+        f"WHERE {compiled.where}), top AS (SELECT u.user_id, u.order__ FROM sel u ORDER BY "
+        f"{compiled.order_of('u.order__', 'u.user_id')} LIMIT {int(n)}) "
+        f"SELECT u.*{_segment_name(con)}, (SELECT count(*) FROM sel) AS selected__ "
+        f"FROM users u JOIN top t ON t.user_id = u.user_id "
+        f"ORDER BY {compiled.order_of('t.order__', 't.user_id')}",
         [*compiled.order_params, *compiled.params]))
     total = int(rows[0]["selected__"]) if rows else 0
     for row in rows:

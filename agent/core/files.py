@@ -3,9 +3,16 @@ the caches shared by workspaces live."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def cache_dir() -> Path:
@@ -27,3 +34,26 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def cached_json(kind: str, key: str, build: Callable[[], Any], load: Callable[[Any], T]) -> T:
+    """`load` of the JSON document kept under the cache dir for `key`, else of `build()`, kept.
+
+    For what a read command would otherwise recompute on every start (bench/RESULTS.md "Cold
+    start"). `key` must name everything the document depends on; a document that does not load
+    (unreadable, not JSON, `load` raising a KeyError, TypeError or ValueError) is built again, and
+    an unwritable cache only costs the build each time.
+
+    Args:
+        kind: the cache's folder under the cache dir ("glossary", "catalogues").
+        key: what the document was built from (a text, a database file's identity).
+        build: makes the JSON-ready document.
+        load: turns the document into the value returned.
+    """
+    path = cache_dir() / kind / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        return load(json.loads(path.read_text(encoding="utf-8")))
+    doc = build()
+    with contextlib.suppress(OSError):
+        write_atomic(path, json.dumps(doc).encode("utf-8"))
+    return load(doc)

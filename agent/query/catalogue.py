@@ -4,16 +4,14 @@ its products, and the run's as_of (which resolves "in November" or "last summer"
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from typing import Any
 
 import duckdb
 
-from segmint.agent.core.files import cache_dir, write_atomic
+from segmint.agent.core.files import cached_json
 from segmint.agent.core.records import read_latest_run
 from segmint.agent.core.schema import NUMERIC_FEATURES
 from segmint.agent.core.sql import table_names
@@ -59,7 +57,7 @@ def catalogue(con: duckdb.DuckDBPyConnection, max_values: int = 200) -> Catalogu
     """Read the whitelist of fields and the known attribute values from the workspace."""
     cols = _user_columns(con)
     numeric = [c for c in cols if c in NUMERIC_FEATURES]
-    values = _text_values(con, cols, max_values)
+    values = _text_values(con, _text_of(cols), max_values)
     text = list(values)
     tables = table_names(con)
     segments: dict[str, str] = {}
@@ -92,50 +90,49 @@ def stored_catalogue(con: duckdb.DuckDBPyConnection, database: str) -> Catalogue
 
     Reading it takes a cold `ask` or `export` ~20 ms of queries (bench/RESULTS.md "Cold start");
     a database file never changes in place (a run replaces it), so `database`, its path and
-    version, names what was read. An unreadable or unwritable cache only costs that time again.
+    version, names what was read.
 
     Args:
         con: a connection to the database.
         database: the file's identity: its path and version (inode, mtime, size).
     """
-    path = cache_dir() / "catalogues" / f"{hashlib.sha256(database.encode()).hexdigest()[:32]}.json"
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        as_of = None if doc["as_of"] is None else date.fromisoformat(doc["as_of"])
-        return Catalogue(**{**doc, "as_of": as_of, "product_words": frozenset(doc["product_words"]),
-                            "event_types": frozenset(doc["event_types"])})
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    cat = catalogue(con)
-    doc = {**asdict(cat), "as_of": None if cat.as_of is None else cat.as_of.isoformat(),
-           "product_words": sorted(cat.product_words), "event_types": sorted(cat.event_types)}
-    with contextlib.suppress(OSError):
-        write_atomic(path, json.dumps(doc).encode("utf-8"))
-    return cat
+    return cached_json("catalogues", database, lambda: _to_json(catalogue(con)), _from_json)
+
+
+def _to_json(cat: Catalogue) -> dict[str, Any]:
+    return {**asdict(cat), "as_of": None if cat.as_of is None else cat.as_of.isoformat(),
+            "product_words": sorted(cat.product_words), "event_types": sorted(cat.event_types)}
+
+
+def _from_json(doc: dict[str, Any]) -> Catalogue:
+    as_of = None if doc["as_of"] is None else date.fromisoformat(doc["as_of"])
+    return Catalogue(**{**doc, "as_of": as_of, "product_words": frozenset(doc["product_words"]),
+                        "event_types": frozenset(doc["event_types"])})
 
 
 def text_attributes(con: duckdb.DuckDBPyConnection, max_values: int = 200) -> dict[str, list[str]]:
     """Each text attribute of the users table (country, age_band...) with its `max_values` most
     common values: the part of `catalogue` a fairness audit reads, without the product words."""
-    return _text_values(con, _user_columns(con), max_values)
+    return _text_values(con, text_columns(con), max_values)
 
 
 def text_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The text attribute columns of the users table (country, age_band...), values unread."""
-    cols = _user_columns(con)
-    return [c for c in cols if c not in _NON_ATTRIBUTES and cols[c] == "VARCHAR"]
+    return _text_of(_user_columns(con))
 
 
 def _user_columns(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return {name: typ for name, typ, *_ in con.execute("DESCRIBE users").fetchall()}
 
 
-def _text_values(con: duckdb.DuckDBPyConnection, cols: dict[str, str], max_values: int
+def _text_of(cols: dict[str, str]) -> list[str]:
+    return [c for c in cols if c not in _NON_ATTRIBUTES and cols[c] == "VARCHAR"]
+
+
+def _text_values(con: duckdb.DuckDBPyConnection, text: list[str], max_values: int
                  ) -> dict[str, list[str]]:
     values: dict[str, list[str]] = {}
-    for col in cols:
-        if col in _NON_ATTRIBUTES or cols[col] != "VARCHAR":
-            continue
+    for col in text:
         rows = con.execute(
             f'SELECT "{col}", count(*) n FROM users WHERE "{col}" IS NOT NULL GROUP BY 1 '
             f"ORDER BY n DESC LIMIT {max_values}"

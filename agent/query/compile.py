@@ -38,6 +38,7 @@ class CompiledQuery:
         order_value: the expression they are ordered by (before the user id that breaks ties).
         order_params: the parameters of `order_value` (a ranking by what customers did), which
             follow `params` wherever the order is used after the WHERE clause.
+        descending: the direction of `order_value` (None: ordered by user id alone).
         limit: at most this many customers (None: all).
         thresholds: the percentile thresholds of glossary terms, by (field, percentile).
         averages: per field compared with "average" ("spent more than average"), its mean over
@@ -54,7 +55,15 @@ class CompiledQuery:
     averages: dict[str, float] = field(default_factory=dict)
     order_value: str = "u.user_id"
     order_params: list[Any] = field(default_factory=list)
+    descending: bool | None = None
     _periods: dict[str, Period] = field(default_factory=dict, repr=False)
+
+    def order_of(self, value: str, user_id: str) -> str:
+        """The ORDER BY of the customers with `value` standing for `order_value` and `user_id` for
+        the id ("u.order__" and "u.user_id" over a table that computed the value once)."""
+        if self.descending is None:
+            return user_id
+        return f"{value} {'DESC' if self.descending else 'ASC'} NULLS LAST, {user_id}"
 
     def period(self, window: Window) -> Period:
         """The actual period of one of the spec's windows (resolved once, against `as_of`)."""
@@ -120,8 +129,8 @@ def compile_spec(spec: QuerySpec, cat: Catalogue, glossary: Glossary,
             raise SpecError(f"cannot sort by '{spec.sort_by}'")
         compiled.order_value = f'u."{spec.sort_by}"'
     if compiled.order_value != "u.user_id":
-        compiled.order = (f'{compiled.order_value} {"DESC" if spec.descending else "ASC"} '
-                          "NULLS LAST, u.user_id")
+        compiled.descending = spec.descending
+        compiled.order = compiled.order_of(compiled.order_value, "u.user_id")
     return compiled
 
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -14,7 +11,7 @@ import duckdb
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from segmint.agent.core.errors import InputError
-from segmint.agent.core.files import cache_dir, write_atomic
+from segmint.agent.core.files import cached_json
 from segmint.agent.core.sql import fetch_one
 
 Op = Literal[">", ">=", "<", "<=", "=", "!="]
@@ -111,28 +108,17 @@ def load_glossary(path: Path | None = None) -> Glossary:
 @lru_cache(maxsize=1)
 def _packaged() -> Glossary:
     text = resources.files("segmint.data").joinpath("glossary.yaml").read_text(encoding="utf-8")
-    return Glossary.model_validate(_parsed(text))
+    # Importing PyYAML alone cost each cold `ask` and `export` ~25 ms (bench/RESULTS.md "Cold
+    # start"): the file's data is kept as JSON by its text, so an edited or upgraded file parses
+    # afresh.
+    return cached_json("glossary", text, lambda: _yaml(text), Glossary.model_validate)
 
 
-def _parsed(text: str) -> Any:
-    """The packaged YAML's data, kept as JSON under the cache dir by a digest of the text.
-
-    Importing PyYAML alone cost each cold `ask` and `export` ~25 ms (bench/RESULTS.md "Cold
-    start"); the digest makes an edited or upgraded file parse afresh, and an unwritable cache only
-    costs that time again.
-    """
-    cached = cache_dir() / "glossary" / f"{hashlib.sha256(text.encode()).hexdigest()[:32]}.json"
-    try:
-        return json.loads(cached.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        pass
+def _yaml(text: str) -> Any:
     import yaml
 
     # libyaml's loader where PyYAML has it: the pure-Python one is slower; both read it alike.
-    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    with contextlib.suppress(OSError):
-        write_atomic(cached, json.dumps(data).encode("utf-8"))
-    return data
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def percentile_thresholds(

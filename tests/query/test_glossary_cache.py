@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from segmint.agent.core.files import cached_json
 from segmint.agent.query import glossary
+from segmint.agent.query.glossary import Glossary
 
 
 def _load_in_fresh_process(cache: Path) -> dict[str, object]:
@@ -34,11 +36,23 @@ def test_the_second_load_reads_the_cache_without_yaml(tmp_path: Path) -> None:
 def test_a_broken_cache_or_another_text_is_parsed_afresh(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SEGMINT_CACHE_DIR", str(tmp_path))
-    text = "terms:\n  vip:\n    label: vip\n    filters: [{field: revenue, op: '>', value: 1}]\n"
-    assert glossary._parsed(text)["terms"]["vip"]["label"] == "vip"
+    builds: list[str] = []
+
+    def load(text: str) -> Glossary:
+        def build() -> object:
+            builds.append(text)
+            return glossary._yaml(text)
+        return cached_json("glossary", text, build, Glossary.model_validate)
+
+    text = ("terms:\n  vip:\n    label: vip\n    synonyms: [vip]\n    meaning: revenue over 1\n"
+            "    filters: [{field: revenue, op: '>', value: 1}]\n")
+    assert load(text).terms["vip"].label == "vip" and load(text).terms["vip"].filters[0].value == 1
+    assert builds == [text]  # the second load read the cache
     (cached,) = (tmp_path / "glossary").glob("*.json")
-    cached.write_text("{not json", encoding="utf-8")
-    assert glossary._parsed(text)["terms"]["vip"]["filters"][0]["value"] == 1
+    for broken in ("{not json", '{"terms": {"vip": {"label": 3}}}'):  # not JSON; not a glossary
+        cached.write_text(broken, encoding="utf-8")
+        assert load(text).terms["vip"].label == "vip"
+    assert len(builds) == 3
     other = text.replace("vip", "whale")
-    assert list(glossary._parsed(other)["terms"]) == ["whale"]
+    assert list(load(other).terms) == ["whale"]
     assert len(list((tmp_path / "glossary").glob("*.json"))) == 2
