@@ -59,7 +59,8 @@ NEW_BY = re.compile(r"\bnew\s+(?:customers|buyers|shoppers|households|clients)\s
                     r"(?:by|per|each|every|a|in each)\s+(month|quarter|year)\b")
 NEW_COUNTED = re.compile(r"\s+new\s+(?:customers|buyers|shoppers|households|clients|accounts)\b"
                          r"(?:\s+(?:did\s+we\s+(?:get|gain|win|add)|joined|came))?")
-RANK = re.compile(r"\s+(?:(?:of|in|during)\s+[\w-]+(?:\s+\d{4})?\s+)?((?:has|have|had|with|is|are|was|were|"
+RANK = re.compile(r"\s+(?:(?:of|in|during)\s+[\w-]+(?:\s+\d{4})?\s+)?((?:(?:did|do|does)\s+(?:we|you|i)\s+"
+                  r"(?:get|gain|win|add|see|have|make)|has|have|had|with|is|are|was|were|"
                   r"gets?|got|sees?|saw|contains?|holds?|brought|brings?|generated|generates?|made|makes?|drives?|drove|"
                   r"did|does|do|performed)\s+)"
                   r"(?:(lost|gained|won|kept)\s+)?((?:the\s+|our\s+)?(most|highest|largest|biggest|greatest|fewest|"

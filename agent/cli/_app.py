@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
-if TYPE_CHECKING:  # built by `err.status` for `run` alone: the read commands skip its import
+from segmint.agent.cli._out import err
+
+if TYPE_CHECKING:  # built by `err.console.status` for `run` alone: the read commands skip rich
     from rich.status import Status
 
 app = typer.Typer(
@@ -21,7 +22,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 WorkspaceOpt = Annotated[
     Path, typer.Option("--workspace", "-w", help="Workspace directory.", envvar="SEGMINT_WORKSPACE")
@@ -50,11 +50,11 @@ class StageDisplay:
         if self._quiet:
             return
         if err.is_terminal:
-            self._status = err.status(f"{stage}…", spinner="dots")
+            self._status = err.console.status(f"{stage}…", spinner="dots")
             self._status.start()
             self._stage = stage
         else:
-            err.print(f"· {stage}…", markup=False, highlight=False)
+            err.print(f"· {stage}…", markup=False)
 
     def _finish(self) -> None:
         if self._status is not None:

@@ -6,16 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from segmint.agent.cli._app import JsonOpt, LlmOpt, WorkspaceOpt, app, emit_json
+from segmint.agent.cli._out import escape, out
 from segmint.agent.core.errors import UsageError
 from segmint.agent.core.workspace import Workspace
-
-
-def _out() -> Console:
-    return Console(soft_wrap=True, highlight=False)
 
 
 @app.command()
@@ -38,7 +33,6 @@ def recommend(
     if json_out:
         emit_json(doc)
         return
-    out = _out()
     seg = doc["segment"]
     if doc["user_id"]:
         out.print(f"[bold]Products to suggest to customer {escape(doc['user_id'])}[/bold] "
@@ -81,7 +75,6 @@ def audit(
     if json_out:
         emit_json(doc)
         return
-    out = _out()
     values, width = _audit_columns(list(doc["shown_population"]))
     hidden = [v for v in doc["shown_population"] if v not in values]
     out.print(f"[bold]{doc['attribute']}[/bold]: share in the group ÷ share of all customers "
@@ -140,7 +133,6 @@ def brief(
     if json_out:
         emit_json(doc)
         return
-    out = _out()
     out.print(f"[bold]Campaign brief: {escape(doc['segment']['name'])}[/bold]  "
               f"[dim]({doc['segment']['size']:,} customers, written by {doc['writer']})[/dim]")
     for part in ("goal", "audience", "offer", "channel", "message"):

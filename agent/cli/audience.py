@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from segmint.agent.cli._app import ExcludeOpt, JsonOpt, LlmOpt, WorkspaceOpt, app, emit_json, err
+from segmint.agent.cli._app import ExcludeOpt, JsonOpt, LlmOpt, WorkspaceOpt, app, emit_json
+from segmint.agent.cli._out import err, out
 from segmint.agent.core.errors import UsageError
 from segmint.agent.core.workspace import Workspace
 
@@ -22,9 +21,6 @@ app.add_typer(audience_app, name="audience")
 
 DEFAULT_WS = Path("segmint-workspace")
 
-
-def _out() -> Console:
-    return Console(soft_wrap=True, highlight=False)
 
 
 @audience_app.command("save")
@@ -51,7 +47,6 @@ def save(
     if json_out:
         emit_json(doc)
         return
-    out = _out()
     out.print(f"saved audience [bold]{doc['name']}[/bold]: {doc['size']:,} customers now — "
               f"{doc['definition']}")
     if doc["moves_with_as_of"]:
@@ -70,7 +65,6 @@ def list_cmd(workspace: WorkspaceOpt = DEFAULT_WS, json_out: JsonOpt = False) ->
     if json_out:
         emit_json(doc)
         return
-    out = _out()
     if not doc["audiences"]:
         out.print("no audiences saved yet — save one with: segmint audience save NAME --question Q")
     for d in doc["audiences"]:
@@ -92,7 +86,6 @@ def show(
     if json_out:
         emit_json(doc)
         return
-    out = _out()
     out.print(f"[bold]{doc['name']}[/bold]: {doc['size']:,} customers — {doc['definition']}")
     if doc["moves_with_as_of"]:
         out.print("  its time window is relative: it moves with each run's as_of")
@@ -151,7 +144,6 @@ def diff_audience(
     if json_out:
         emit_json(doc)
         return
-    out = _out()
     out.print(f"[bold]{result.audience.name}[/bold] since {result.since['as_of'][:10]} "
               f"(run {result.since['run_id']}): {len(result.entered):,} entered, "
               f"{len(result.left):,} left")
@@ -183,7 +175,6 @@ def history(workspace: WorkspaceOpt = DEFAULT_WS, json_out: JsonOpt = False) -> 
     if json_out:
         emit_json(doc)
         return
-    out = _out()
     if not doc["runs"]:
         out.print("no run recorded yet — history starts with the next `segmint run`")
     for run in doc["runs"]:
@@ -214,7 +205,6 @@ def overlap_cmd(
     if json_out:
         emit_json(doc)
         return
-    out = _out()
     for t in doc["targets"]:
         out.print(f"  {t['label']}: {t['size']:,} customers — {t['definition']}")
     for p in doc["pairs"]:
@@ -241,6 +231,8 @@ def compare_cmd(
     if json_out:
         emit_json(doc)
         return
+    from rich.table import Table
+
     table = Table(show_header=True, header_style="bold")
     table.add_column("")
     table.add_column(doc["a"]["label"])
@@ -251,7 +243,6 @@ def compare_cmd(
         table.add_row(label, _cell(doc["a"][key]), _cell(doc["b"][key]))
     for term in doc["a"]["lifecycle"]:
         table.add_row(term, f"{doc['a']['lifecycle'][term]:.0%}", f"{doc['b']['lifecycle'][term]:.0%}")
-    out = _out()
     out.print(table)
     out.print("[bold]Differs most[/bold]")
     for g in doc["differs_most"]:
@@ -273,7 +264,6 @@ def trend_cmd(
     if json_out:
         emit_json(doc)
         return
-    out = _out()
     out.print(f"[bold]{doc['target']['label']}[/bold] ({doc['target']['size']:,} customers)")
     for m in doc["monthly"]:
         out.print(f"  {m['month']}  {m['customers']:>7,} customers  {m['orders']:>7,} orders  "

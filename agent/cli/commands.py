@@ -13,9 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from segmint.agent.cli._app import (
     ExcludeOpt,
@@ -25,12 +22,14 @@ from segmint.agent.cli._app import (
     WorkspaceOpt,
     app,
     emit_json,
-    err,
 )
+from segmint.agent.cli._out import err, escape, out
 from segmint.agent.core.errors import InputError, NotUnderstood, SegmintError, UsageError
 from segmint.agent.core.workspace import Workspace
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from segmint.agent.ask.answer import Answer, Answerer, Selection
     from segmint.agent.run.pipeline import RunResult
     from segmint.data.synth import SynthResult
@@ -114,7 +113,6 @@ def run(
 
 
 def _print_run(result: RunResult) -> None:
-    out = Console(soft_wrap=True, highlight=False)
     out.print(
         f"[bold]{result.users:,}[/bold] customers from {result.events_ok:,} events "
         f"({result.events_in:,} read, {result.events_rejected:,} rejected) "
@@ -142,7 +140,6 @@ def segments(
     if json_out:
         emit_json(doc)
         return
-    out = Console(soft_wrap=True, highlight=False)
     for seg in doc["segments"]:
         out.print(f"[bold]{seg['id']:>3}  {seg['name']}[/bold]  [dim]{seg['size']:,} customers, "
                   f"{seg['share'] * 100:.1f}%[/dim]")
@@ -192,7 +189,6 @@ def ask(
     if json_out:
         emit_json(answer.to_json())
         return
-    out = Console(soft_wrap=True, highlight=False)
     out.print(f"[bold]{escape(answer.answer)}[/bold]")
     if answer.kind == "table":
         out.print(_answer_table(answer))
@@ -216,6 +212,8 @@ def _suppressed(answerer: Answerer, selection: Selection, audiences: list[str]) 
 
 def _answer_table(answer: Answer) -> Table:
     """A table answer's rows, readable in a terminal."""
+    from rich.table import Table
+
     table = Table(show_edge=False, header_style="bold")
     table.add_column(str(answer.group_by).replace("_", " "))
     table.add_column(str(answer.measure), justify="right")
@@ -238,7 +236,6 @@ def chat(workspace: WorkspaceOpt = Path("segmint-workspace"), llm: LlmOpt = None
     from segmint.agent.ask.conversation import Conversation
 
     conv = Conversation(Answerer(Workspace(workspace), llm=llm))
-    out = Console(soft_wrap=True, highlight=False)
     err.print("Ask about your customers (empty line or Ctrl-D to quit, 'reset' to start over).")
     for line in sys.stdin:
         question = line.strip()
@@ -301,7 +298,6 @@ def user(
     if json_out:
         emit_json(doc)
         return
-    out = Console(soft_wrap=True, highlight=False)
     out.print(f"[bold]{doc['user_id']}[/bold] — {doc['why']}")
     for key, value in doc["features"].items():
         if value is not None:
@@ -322,7 +318,6 @@ def similar(
     if json_out:
         emit_json(doc)
         return
-    out = Console(soft_wrap=True, highlight=False)
     out.print(f"customers most like [bold]{doc['user_id']}[/bold]:")
     for row in doc["similar"]:
         out.print(f"  {row['user_id']:<12} {row['score']:.3f}")
@@ -347,7 +342,6 @@ def assign_cmd(
     if json_out:
         emit_json(doc)
         return
-    out = Console(soft_wrap=True, highlight=False)
     out.print(f"{doc['customers']:,} customers placed → {output}")
     for name, n in sorted(doc["segments"].items(), key=lambda kv: -kv[1]):
         out.print(f"  {n:>6,}  {name}")
@@ -372,7 +366,6 @@ def evaluate(
     if json_out:
         emit_json(doc)
         return
-    out = Console(soft_wrap=True, highlight=False)
     for key, value in doc.items():
         if not isinstance(value, dict | list):
             out.print(f"  {key:<14} {value}")
@@ -428,7 +421,6 @@ def demo(workspace: WorkspaceOpt = Path("demo-workspace")) -> None:
     with StageDisplay(quiet=False) as display:
         result = run_pipeline(Workspace(workspace), [events], cfg, progress=display)
     _print_run(result)
-    out = Console(soft_wrap=True, highlight=False)
     with contextlib.closing(Workspace(workspace).connect()) as con:
         doc = segments_document(con)
     out.print("")

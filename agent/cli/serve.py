@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from segmint.agent.cli._app import WorkspaceOpt, app, err
+from segmint.agent.cli._app import WorkspaceOpt, app
+from segmint.agent.cli._out import err
 from segmint.agent.core.errors import UsageError
 
 

@@ -17,7 +17,13 @@ if TYPE_CHECKING:
     from segmint.agent.describe.profile import profile_segments
     from segmint.agent.describe.step import DescribeReport, describe_segments, segments_document
     from segmint.agent.describe.support import NameFacts, name_facts
-    from segmint.agent.describe.why import Reason, describe_customer, money, segment_reasons
+    from segmint.agent.describe.why import (
+        Reason,
+        describe_customer,
+        money,
+        segment_reasons,
+        write_segment_evidence,
+    )
 
 __all__ = [
     "NAMERS",
@@ -41,6 +47,7 @@ __all__ = [
     "segment_reasons",
     "segments_document",
     "verify",
+    "write_segment_evidence",
 ]
 
 lazy_package(__name__, {
@@ -52,5 +59,5 @@ lazy_package(__name__, {
     "profile": ("profile_segments",),
     "step": ("DescribeReport", "describe_segments", "segments_document"),
     "support": ("NameFacts", "name_facts"),
-    "why": ("Reason", "describe_customer", "money", "segment_reasons"),
+    "why": ("Reason", "describe_customer", "money", "segment_reasons", "write_segment_evidence"),
 })
