@@ -118,10 +118,24 @@ def rank_words(c: Condition, compiled: CompiledQuery, found: Mapping[MatchKey, P
         "spend": ("spend" + (f" on{on}" if on else "") + " (net of returns)") if event != "return"
                  else "refunds" + (f" for{on}" if on else ""),
         "units": ("units" + (f" of{on}" if on else "") + " bought (net of returns)")
-                 if event != "return" else "units returned" + (f" of{on}" if on else ""),
+                 if event != "return" else "units" + (f" of{on}" if on else "") + " returned",
         "days": f"days with {event} events" + (f" about{on}" if on else ""),
     }[c.measure or "events"]
     return text + ("" if period is None else f" {period.text}")
+
+
+def events_measure_words(m: Measure, compiled: CompiledQuery,
+                         found: Mapping[MatchKey, ProductMatch]) -> tuple[str, str]:
+    """A measure of events (`Measure.events`) in words: its name ("total units of “teapots” bought
+    (net of returns) in 2011") and how it is computed, for the definition."""
+    assert m.events is not None
+    what = rank_words(m.events, compiled, found)
+    net = m.events.measure in ("spend", "units") and event_of(m.events) == "purchase"
+    rows = "purchase and return rows" if net else f"{event_of(m.events)} rows"
+    if m.agg == "mean":
+        return (f"{what} per customer", f"the total over the selected customers' {rows}, divided by "
+                "the number of selected customers (those without any count 0)")
+    return f"total {what}", f"the sum over the selected customers' {rows}"
 
 
 def product_words(c: Condition, found: Mapping[MatchKey, ProductMatch]) -> str:
@@ -230,7 +244,18 @@ def _product_how(m: Measure, period: Period | None, what: str) -> str:
     return f"{value} among the selected customers{window}"
 
 
+# Cycles: all the window's Mondays (or 14:00s) are one group, read from the event times as stored.
+_CYCLES = {"weekday": ("day of the week", "; all Mondays together, and so on, by the time stamps as stored"),
+           "hour": ("hour of the day", "; every day's 14:00-14:59 together, and so on, by the time stamps "
+                    "as stored")}
+
+
 def _period_how(m: Measure, period: Period | None, group: str) -> str:
+    group, cycle = _CYCLES.get(group, (group, ""))
+    return _period_words(m, period, group) + cycle
+
+
+def _period_words(m: Measure, period: Period | None, group: str) -> str:
     window = "" if period is None else f", {period.text}"
     if m.agg == "count":
         return f"customers with a purchase in each {group}{window}"
@@ -286,7 +311,7 @@ def fmt_value(m: Measure, value: float | None, currency: str) -> str:
         return f"{value * 100:.1f}%"
     if m.agg == "count":
         return f"{int(value):,}"
-    if (m.field or "") in MONEY:
+    if (m.field or "") in MONEY or (m.events is not None and m.events.measure == "spend"):
         return money(value, currency)
     return f"{int(value):,}" if float(value).is_integer() else f"{value:,.2f}"
 

@@ -15,6 +15,7 @@ import duckdb
 from segmint.agent.ask._describe import (
     WorkspaceFacts,
     describe_spec,
+    events_measure_words,
     fmt_value,
     measure_how,
     measure_label,
@@ -160,6 +161,8 @@ def _measure(con: duckdb.DuckDBPyConnection, spec: QuerySpec, compiled: Compiled
                          compiled, cat)
     label = measure_label(mq.measure, mq.period)
     how = measure_how(mq.measure, mq.period, spec.group_by)
+    if mq.measure.events is not None:
+        label, how = events_measure_words(mq.measure, compiled, found)
     answer.measure = label
     conditions = answer.definition
     answer.definition = f"{conditions}; {label} = {how}"
@@ -180,6 +183,10 @@ def _measure(con: duckdb.DuckDBPyConnection, spec: QuerySpec, compiled: Compiled
         elif mq.measure.agg == "share":
             answer.answer = (f"{shown} of customers match ({answer.count:,} of "
                              f"{answer.customers:,}): {conditions}.")
+        elif mq.measure.events is not None:  # a product's events: the customers who had any
+            noun = "customer" if answer.customers == 1 else "customers"
+            answer.answer = (f"{label[0].upper() + label[1:]}: {shown}, from {answer.customers:,} "
+                             f"{noun} (of: {conditions}); {how}.")
         else:
             answer.answer = (f"{label[0].upper() + label[1:]}: {shown} over {answer.customers:,} "
                              f"customers ({conditions}); {how}.")
@@ -220,7 +227,7 @@ def matched_products(con: duckdb.DuckDBPyConnection, spec: QuerySpec, compiled: 
                      found: Mapping[MatchKey, ProductMatch]) -> list[dict[str, Any]] | None:
     """The products each product condition matched, with distinct customers among the
     condition's events (its type, its window), most first; None without a product condition."""
-    conditions = [c for g in spec.any_of for c in g if product_phrase(c)]
+    conditions = [c for c in spec.conditions() if product_phrase(c)]
     if not conditions:
         return None
     out: list[dict[str, Any]] = []
@@ -244,7 +251,7 @@ def _products_text(spec: QuerySpec, found: Mapping[MatchKey, ProductMatch],
                    products: list[dict[str, Any]]) -> str:
     """The answer's sentence per product phrase: the top products it matched, and how."""
     out = []
-    for key in dict.fromkeys(match_key(c) for g in spec.any_of for c in g if product_phrase(c)):
+    for key in dict.fromkeys(match_key(c) for c in spec.conditions() if product_phrase(c)):
         match = found.get(key)
         if match is None:
             continue

@@ -115,8 +115,7 @@ def product_matches(con: duckdb.DuckDBPyConnection, spec: QuerySpec) -> dict[Mat
     Exact matching reads the items' texts and categories in SQL; the encoder is loaded only for a
     phrase asked by meaning or one that matched nothing word for word.
     """
-    ranked = [] if spec.rank_by is None else [spec.rank_by]
-    conditions = [c for c in [*(c for g in spec.any_of for c in g), *ranked] if product_phrase(c)]
+    conditions = [c for c in spec.conditions() if product_phrase(c)]
     out: dict[MatchKey, ProductMatch] = {}
     for c in conditions:
         key = match_key(c)

@@ -151,7 +151,8 @@ def attach_windows(p: Parse, glossary: Glossary) -> None:
         m = p.measure
         # a table by product counts its buyers inside the window ("best sellers last month")
         if (m is not None and m.window is None and (p.group_by in EVENT_GROUPS or (
-                m.agg not in ("count", "share") and m.field in WINDOW_FIELDS))):
+                m.agg not in ("count", "share") and m.field in WINDOW_FIELDS)
+                or (m.events is not None and m.events.window is None))):
             right = 1 if p.measure_at >= w.end else 0
             options.append((_distance(p, (p.measure_at, p.measure_at), span), right, None))
         if options:
@@ -194,7 +195,9 @@ def _same_window(p: Parse) -> None:
 def _give(p: Parse, w: WindowSpan, target: Piece | None) -> None:
     if target is None:
         assert p.measure is not None
-        p.measure = p.measure.model_copy(update={"window": w.window})
+        e = p.measure.events  # a total of a product's events: the window is theirs
+        p.measure = p.measure.model_copy(update={"window": w.window} if e is None else {
+            "events": e.model_copy(update={"window": w.window})})
         return
     if not _events(target) and target.becomes is not None:
         target.conditions = [event_of(target.conditions[0], target.becomes)]

@@ -19,7 +19,11 @@ from segmint.agent.query import PRODUCT, Catalogue, Measure
 from segmint.agent.query.measures import CATEGORY, SEARCH
 
 PERIODS = {"month": "month", "months": "month", "quarter": "quarter", "quarters": "quarter",
-           "year": "year", "years": "year", "week": "week", "weeks": "week"}
+           "year": "year", "years": "year", "week": "week", "weeks": "week",
+           "weekday": "weekday", "weekdays": "weekday", "day of the week": "weekday",
+           "days of the week": "weekday", "day of week": "weekday", "hour": "hour", "hours": "hour",
+           "hour of the day": "hour", "hour of day": "hour", "time of day": "hour",
+           "time of the day": "hour"}
 PERIOD_ADJ = {"monthly": "month", "quarterly": "quarter", "yearly": "year", "annual": "year",
               "weekly": "week"}
 # Parts of an attribute's name too generic to name it alone ("size" of household_size).
@@ -345,8 +349,9 @@ def _which(p: Parse, cat: Catalogue, names: dict[str, str], target: str) -> bool
 def _which_verb(p: Parse, cat: Catalogue, names: dict[str, str], target: str) -> bool:
     """"which country spent the most": the sum of the verb's field, highest first."""
     which_verb = re.compile(r"\b(?:which|what)\s+(?:" + NUM + r"\s+)?" + target
-                            + r"(?:\s+(?:customers|households|shoppers|buyers))?\s+("
-                            + "|".join(VERB_MEASURE) + r")\s+the\s+(most|least)\b"
+                            + r"(?:\s+(?:do|did|does))?"
+                            + r"(?:\s+(?:customers|households|shoppers|buyers|people|we|they))?\s+("
+                            + "|".join(VERB_MEASURE) + r")\s+(?:the\s+)?(most|least)\b"
                             + r"(?:\s+(?:money|revenue|sales|cash))?")
     m = which_verb.search(p.text)
     if m is None:

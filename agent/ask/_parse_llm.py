@@ -47,7 +47,7 @@ WORD_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, 
                 "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15,
                 "twenty": 20, "thirty": 30, "fifty": 50, "hundred": 100, "a": 1, "an": 1,
                 "single": 1, "once": 1, "twice": 2, "thrice": 3, "dozen": 12, "grand": 1000}
-PERIOD_GROUPS = frozenset({"month", "quarter", "year", "week", "first_purchase_month",
+PERIOD_GROUPS = frozenset({"month", "quarter", "year", "week", "weekday", "hour", "first_purchase_month",
                            "first_purchase_quarter", "first_purchase_year"})
 PERIOD_LABEL = re.compile(r"^(\d{4})(?:-\d{2}|-Q[1-4]|-W\d{2})?$")
 RELATIVE_WORDS = re.compile(r"\b(?:this|last|previous|prior|current|past|so far|to date|ytd|yesterday|"

@@ -154,6 +154,12 @@ RULES: list[tuple[re.Pattern[str], Build]] = [(re.compile(p), b) for p, b in (
      lambda m: [_field("units", OP_WORDS[m[1]], number(m[2]))]),
     (COUNT_VERB + NUM + r"\s*(?:or more|\+|or over)\s+" + UNITS,
      lambda m: [_field("units", ">=", number(m[1]))]),
+    # "... who bought before": has bought at all, said beside a window ("not in the last 90 days");
+    # "bought before 2011" (a date follows) is a window's
+    (r"\b(?:who|that|but|and|yet)\s+(?:have\s+|has\s+|had\s+|did\s+)?(?:bought|ordered|purchased|shopped)"
+     r"(?:\s+(?:from|with)\s+us)?\s+(?:before|previously|in the past)(?=\s*(?:[?.!,;]|$|(?:and|but|who|with|"
+     r"from|in|not)\b))",
+     lambda m: [Condition(kind="events", event="purchase")]),
     # "never bought" is an event (agent/ask/_parse_events.py): it may share a product
     (r"\bno\s+(?:purchases|orders)(?:\s+(?:at all|yet))?" + END,
      lambda m: [_field("orders", "=", 0)]),

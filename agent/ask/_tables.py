@@ -15,6 +15,7 @@ __all__ = ["table_rows", "table_text"]
 
 SHOWN_ROWS = 6  # the sentence lists this many rows; the JSON has them all
 _GROUP_WORDS = {"segment": "segment", "product": "product", "term": "group", "week": "week", "month": "month",
+                "weekday": "day of the week", "hour": "hour of the day",
                 "quarter": "quarter", "year": "year", "first_purchase_month": "month of first purchase",
                 "first_purchase_quarter": "quarter of first purchase",
                 "first_purchase_year": "year of first purchase"}
@@ -34,6 +35,8 @@ def table_rows(raw: list[tuple[Any, ...]], spec: QuerySpec, cat: Catalogue, mq: 
         name = (labels or {}).get(str(key), str(key))
         if spec.group_by == "segment":
             name = f"{key} · {cat.segments.get(str(key), '')}".rstrip(" ·")
+        elif spec.group_by == "weekday":  # "1 Monday": the number orders the days
+            name = str(key).split(" ", 1)[-1]
         rows.append({"group": name, "value": None if value is None else float(value),
                      "customers": int(customers or 0), "_key": str(key)})
     if spec.groups:

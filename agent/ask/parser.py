@@ -37,6 +37,7 @@ from segmint.agent.ask._parse_products import read_product_nouns
 from segmint.agent.ask._parse_rank import read_event_ranking
 from segmint.agent.ask._parse_ranking import read_intent, read_ranking
 from segmint.agent.ask._parse_text import Parse, normalise, unknown_words
+from segmint.agent.ask._parse_totals import read_product_totals
 from segmint.agent.ask._parse_windows import read_windows
 from segmint.agent.ask.paraphrase import PhraseMapper, Rewrite, coverable, default_mapper
 from segmint.agent.ask.paraphrase import apply as apply_rewrites
@@ -47,6 +48,8 @@ __all__ = ["Parsed", "normalise", "parse", "parse_question", "unknown_words"]
 
 
 def _passes(glossary: Glossary, cat: Catalogue) -> Iterable[Callable[[Parse], None]]:
+    # before the intent pass, which reads "how many" ("how many teapots did we sell")
+    yield lambda p: read_product_totals(p, cat.product_words)
     yield read_intent
     yield lambda p: read_groups(p, cat)
     yield lambda p: read_event_ranking(p, cat.product_words)

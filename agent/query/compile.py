@@ -9,6 +9,7 @@ clause over `users u`; conditions on what customers did read `activity a`
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,15 @@ import duckdb
 
 from segmint.agent.core.records import read_latest_run
 from segmint.agent.core.sql import fetch_one
-from segmint.agent.query._events import ItemMatches, events_sql, rank_sql, window_sql
+from segmint.agent.query._events import (
+    ItemMatches,
+    event_of,
+    events_sql,
+    match_key,
+    measure_expr,
+    rank_sql,
+    window_sql,
+)
 from segmint.agent.query.catalogue import Catalogue
 from segmint.agent.query.errors import SpecError
 from segmint.agent.query.glossary import Glossary, percentile_thresholds
@@ -25,6 +34,23 @@ from segmint.agent.query.spec import Condition, QuerySpec, Window
 from segmint.agent.query.windows import Period, resolve_window
 
 __all__ = ["CompiledQuery", "SpecError", "compile_spec", "reference_time"]
+
+
+@dataclass(frozen=True)
+class EventsMeasure:
+    """A measure's events condition, resolved: what it sums, its window and matched items.
+
+    Attributes:
+        expr: the aggregate over the rows `a` (units net of returns, spend, orders...).
+        condition: the events condition.
+        period: its window, resolved (None: all time).
+        items: the items its product phrase matched (None: any product).
+    """
+
+    expr: str
+    condition: Condition
+    period: Period | None
+    items: Sequence[int] | None
 
 
 @dataclass
@@ -44,6 +70,7 @@ class CompiledQuery:
         averages: per field compared with "average" ("spent more than average"), its mean over
             the customers with an order, as this run of the question read it.
         as_of: the reference time windows were resolved against (None when none was needed).
+        events_measure: the measure's events condition, resolved (a spec whose measure has one).
     """
 
     where: str
@@ -56,6 +83,7 @@ class CompiledQuery:
     order_value: str = "u.user_id"
     order_params: list[Any] = field(default_factory=list)
     descending: bool | None = None
+    events_measure: EventsMeasure | None = None
     _periods: dict[str, Period] = field(default_factory=dict, repr=False)
 
     def order_of(self, value: str, user_id: str) -> str:
@@ -103,7 +131,7 @@ def compile_spec(spec: QuerySpec, cat: Catalogue, glossary: Glossary,
              if c.kind == "term" and c.term in glossary.terms
              for f in glossary.terms[c.term].filters if f.percentile is not None}
     thresholds = percentile_thresholds(con, pairs)
-    conditions = [c for g in spec.any_of for c in g] + ([spec.rank_by] if spec.rank_by else [])
+    conditions = spec.conditions()
     needs_time = any(c.window is not None for c in conditions) or (
         spec.measure is not None and spec.measure.window is not None) or spec.group_by in PERIODS
     compiled = CompiledQuery("TRUE", [], "u.user_id", spec.limit, thresholds,
@@ -120,6 +148,11 @@ def compile_spec(spec: QuerySpec, cat: Catalogue, glossary: Glossary,
     compiled.params = params
     # "value" orders a table's rows (or ranks groups) by their number, not the customers.
     by_value = spec.sort_by == "value" and (spec.group_by is not None or spec.measure is not None)
+    if spec.measure is not None and spec.measure.events is not None:
+        e = spec.measure.events
+        compiled.events_measure = EventsMeasure(
+            measure_expr(e.measure or "events", event_of(e)), e,
+            None if e.window is None else compiled.period(e.window), (matches or {}).get(match_key(e)))
     if spec.rank_by is not None:
         r = spec.rank_by
         period = None if r.window is None else compiled.period(r.window)
@@ -135,7 +168,8 @@ def compile_spec(spec: QuerySpec, cat: Catalogue, glossary: Glossary,
 
 
 # Calendar periods of the events a table may be grouped by (agent/query/measures.py).
-PERIODS = ("week", "month", "quarter", "year")
+# "weekday" and "hour" are cycles, not periods: every Monday (or every 14:00) of the window is one group.
+PERIODS = ("week", "month", "quarter", "year", "weekday", "hour")
 
 
 def require_activity(con: duckdb.DuckDBPyConnection) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from segmint.agent.query._events import window_sql
+from segmint.agent.query._events import RowFilter, condition_types, event_of, window_sql
 from segmint.agent.query.catalogue import Catalogue
 from segmint.agent.query.compile import PERIODS, POOLED, CompiledQuery
 from segmint.agent.query.errors import SpecError
@@ -73,6 +73,9 @@ _EVENT_PERIODS = {
     "month": "strftime(a.ts, '%Y-%m')",
     "quarter": "CAST(year(a.ts) AS VARCHAR) || '-Q' || CAST(quarter(a.ts) AS VARCHAR)",
     "year": "CAST(year(a.ts) AS VARCHAR)",
+    # ISO day number first so that the groups sort Monday to Sunday; shown without it (ask/_tables.py)
+    "weekday": "CAST(isodow(a.ts) AS VARCHAR) || ' ' || dayname(a.ts)",
+    "hour": "strftime(a.ts, '%H:00')",
 }
 
 
@@ -122,6 +125,8 @@ def compile_measure(spec: QuerySpec, compiled: CompiledQuery, cat: Catalogue) ->
     if m.field in POOLED and m.agg == "sum":
         raise SpecError(f"a sum of {'average order values' if m.field == 'aov' else 'units per order'} "
                         "means nothing; ask for the average")
+    if compiled.events_measure is not None:
+        return _events_total(spec, m, compiled)
     period = None if m.window is None else compiled.period(m.window)
     if spec.group_by in PERIODS:
         return _by_event_period(spec, m, compiled, period)
@@ -177,6 +182,27 @@ def _field_share(m: Measure, compiled: CompiledQuery, cat: Catalogue, key: str, 
     params.extend(compiled.params)  # the condition is said twice: the share, then its customers
     return (f"SELECT NULL AS grp, sum(u.{name}) FILTER (WHERE {compiled.where}) / nullif(sum(u.{name}), 0) "
             f"AS value, count(*) FILTER (WHERE {compiled.where}) AS customers FROM users u")
+
+
+def _events_total(spec: QuerySpec, m: Measure, compiled: CompiledQuery) -> MeasureQuery:
+    """The total (or the mean per selected customer) of a measure's events condition over the
+    selected customers' events, in one pass over those rows ("how many teapots did we sell")."""
+    e = compiled.events_measure
+    assert e is not None
+    if spec.group_by is not None:
+        raise SpecError("a total of what customers did about a product is one number; ask for it "
+                        "without a grouping")
+    params: list[Any] = []
+    cond = e.condition
+    rows = RowFilter(condition_types(event_of(cond), cond.measure), e.items, None).sql(params)
+    rows = _selected_rows(rows, compiled, e.period, params)
+    params.extend(compiled.params)
+    per = " / nullif(n.c, 0)" if m.agg == "mean" else ""
+    sql = (f"SELECT NULL AS grp, coalesce(t.v, 0){per} AS value, "
+           f"{'n.c' if m.agg == 'mean' else 't.who'} AS customers FROM "
+           f"(SELECT {e.expr} AS v, count(DISTINCT a.uid) AS who FROM activity a WHERE {rows}) t, "
+           f"(SELECT count(*) AS c FROM users u WHERE {compiled.where}) n")
+    return MeasureQuery(sql, params, m, e.period, False)
 
 
 def _window_total(m: Measure, compiled: CompiledQuery, period: Period, total: str) -> MeasureQuery:

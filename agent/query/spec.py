@@ -145,12 +145,15 @@ class Measure(BaseModel):
     The others aggregate a users-table numeric field (revenue, orders, aov, recency_days, units,
     ...), or, with a `window`, the customer's spend, orders or units inside that window (`field`
     revenue, orders or units). The average order value of a group is its revenue over its orders
-    (docs/definitions.md).
+    (docs/definitions.md). With `events`, the number is that events condition's measure over the
+    selected customers' events ("how many teapots did we sell in 2011": units of purchases matching
+    "teapots" in 2011, net of returns); `agg` sum is the total, mean the total per selected customer.
 
     Attributes:
         agg: count, sum, mean, median, min, max or share.
-        field: the field aggregated (None for count and share).
+        field: the field aggregated (None for count and share, and with `events`).
         window: when given, the field is computed from the events inside it.
+        events: an events condition with a measure and no threshold, whose measure is totalled.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -158,9 +161,19 @@ class Measure(BaseModel):
     agg: Aggregate
     field: str | None = None
     window: Window | None = None
+    events: Condition | None = None
 
     @model_validator(mode="after")
     def _field_needed(self) -> Measure:
+        if self.events is not None:
+            e = self.events
+            if e.kind != "events" or e.measure is None or e.op is not None or e.negate:
+                raise ValueError("a measure's events need an events condition with a measure and no "
+                                 "threshold")
+            if self.agg not in ("sum", "mean") or self.field is not None or self.window is not None:
+                raise ValueError("a measure of events is a sum or a mean, with no field or window of "
+                                 "its own (the condition has them)")
+            return self
         if self.agg == "count" and self.field is not None:
             raise ValueError("count takes no field")
         if self.agg not in ("count", "share") and self.field is None:
@@ -211,6 +224,12 @@ class QuerySpec(BaseModel):
         if self.sort_by is not None and self.sort_by != "value":
             raise ValueError("give sort_by or rank_by, not both")
         return self
+
+    def conditions(self) -> list[Condition]:
+        """Every condition the spec says: its groups', then `rank_by` and the measure's events."""
+        said = [c for g in self.any_of for c in g]
+        return [*said, *(c for c in (self.rank_by, self.measure.events if self.measure else None)
+                         if c is not None)]
 
     @property
     def kind(self) -> AnswerKind:

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from _raw import PERIOD_CODES, Mask, Raw, compare, customer_features, phrase_regex, singular, window_mask
 
+CYCLES = ("weekday", "hour")  # groups that recur: days of the week, hours of the day
+
 GLOSSARY: dict[str, Callable[[Reference], Mask]] = {
     "high_spenders": lambda r: r.c["revenue"] >= r.percentile("revenue", 80),
     "low_spenders": lambda r: r.c["revenue"] <= r.percentile("revenue", 20),
@@ -213,6 +215,12 @@ class Reference:
         agg, name = spec["agg"], spec.get("field")
         if agg == "count":
             return float(where.sum())
+        if spec.get("events") is not None:  # a total of the selected customers' events about a product
+            e = spec["events"]
+            values = self.per_user(self.event_rows(e), e["measure"])
+            total = float(values[values.index.isin(self.c.index[where])].sum())
+            total = abs(total) if e.get("type") == "return" else total  # returned units count positive
+            return total if agg == "sum" else total / float(where.sum())
         if spec.get("window") is not None:
             rows = self.event_rows({"window": spec["window"], "measure": "spend"})
             return self._period_value(spec, rows[rows["user_id"].isin(self.c.index[where])])
@@ -235,8 +243,9 @@ class Reference:
         buy = rows[rows["event_type"] == "purchase"]
         if spec["agg"] == "count":
             return float(buy["user_id"].nunique())
-        if spec["agg"] == "aov":
-            return float(rows["amount"].sum() / buy["order_id"].nunique())
+        if spec["agg"] == "aov":  # pooled over the customers with an order in it (definitions.md)
+            mine = rows[rows["user_id"].isin(buy["user_id"])]
+            return float(mine["amount"].sum() / buy["order_id"].nunique())
         back = rows[rows["event_type"] == "return"]
         total = {"revenue": rows["amount"].sum(), "orders": buy["order_id"].nunique(),
                  "units": rows["quantity"].sum(), "returns": len(back),
@@ -269,6 +278,14 @@ class Reference:
             rows = rows[rows["user_id"].isin(self.c.index[where])]
             periods = rows["ts"].dt.to_period(PERIOD_CODES[by])
             values = {str(p): self._period_value(spec, part) for p, part in rows.groupby(periods)}
+            return self._arrange(spec, values, spec.get("order"))
+        if by in CYCLES:  # every Monday (or 14:00) of the window together, in the week's order
+            rows = self.event_rows({"window": spec.get("window"), "measure": "spend"})
+            rows = rows[rows["user_id"].isin(self.c.index[where])]
+            keys = (rows["ts"].dt.dayofweek.astype(str) + " " + rows["ts"].dt.day_name() if by == "weekday"
+                    else rows["ts"].dt.strftime("%H:00"))
+            values = {str(k).split(" ")[-1]: self._period_value(spec, part)
+                      for k, part in sorted(rows.groupby(keys), key=lambda kv: str(kv[0]))}
             return self._arrange(spec, values, spec.get("order"))
         if by.startswith("first_purchase_"):
             first = self.c["first_purchase"]
@@ -333,7 +350,8 @@ class Reference:
 
     def table_is_determinate(self, spec: dict[str, Any]) -> bool:
         """Whether a value-ordered table has no tie among the rows compared (or at its cut)."""
-        by_customer = spec["by"] not in PERIOD_CODES and not spec["by"].startswith("first_purchase_")
+        by_customer = (spec["by"] not in (*PERIOD_CODES, *CYCLES)
+                       and not spec["by"].startswith("first_purchase_"))
         if spec.get("order", "desc" if by_customer and not spec.get("groups") else None) not in (
                 "desc", "asc"):
             return True

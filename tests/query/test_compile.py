@@ -20,6 +20,7 @@ from segmint.agent.query import (
     QuerySpec,
     SpecError,
     catalogue,
+    compile_measure,
     compile_spec,
     load_glossary,
     match_key,
@@ -254,3 +255,43 @@ def test_rank_by_needs_a_measure_and_no_threshold(rank: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="rank_by"):
         QuerySpec.model_validate({"rank_by": {**rank, "measure": "units", "op": None, "value": None},
                                   "sort_by": "revenue"})
+
+
+@pytest.mark.parametrize(("measure", "event", "window"), [
+    ("units", "purchase", None), ("spend", "purchase", {"last": 120, "unit": "day"}),
+    ("orders", "purchase", None), ("units", "return", None)])
+def test_a_total_of_a_products_events_is_summed_over_the_selected_customers(
+        shop: Any, con: duckdb.DuckDBPyConnection, measure: str, event: str,
+        window: dict[str, Any] | None) -> None:
+    ev = raw_events(shop[1])
+    rows = windowed(ev, 120) if window else ev
+    types = (event,) if event == "return" or measure == "orders" else ("purchase", "return")
+    mine = [e for e in rows if e["text"] in TEAPOTS and e["event_type"] in types]
+    if measure == "orders":
+        expected = float(len({(e["user_id"], e["order_id"]) for e in mine}))
+    else:
+        expected = abs(sum(e["qty"] if measure == "units" else e["amount"] for e in mine))
+    events = {"kind": "events", "event": event, "product": "teapots", "measure": measure,
+              **({"window": window} if window else {})}
+    s = QuerySpec.model_validate({"intent": "count", "measure": {"agg": "sum", "events": events}})
+    assert s.measure is not None and s.measure.events is not None
+    ids = [r[0] for r in con.execute("SELECT item FROM items WHERE list_contains(?, text)",
+                                     [TEAPOTS]).fetchall()]
+    compiled = compile_spec(s, catalogue(con), load_glossary(), con, {match_key(s.measure.events): ids})
+    mq = compile_measure(s, compiled, catalogue(con))
+    (_, value, customers), = con.execute(mq.sql, mq.params).fetchall()
+    assert value == pytest.approx(expected) and expected > 0
+    assert customers == len({e["user_id"] for e in mine})
+
+
+@pytest.mark.parametrize("measure", [
+    {"agg": "sum", "events": {"kind": "events", "event": "purchase"}},  # no measure
+    {"agg": "sum", "events": {"kind": "events", "event": "purchase", "measure": "units", "op": ">",
+                              "value": 1}},
+    {"agg": "median", "events": {"kind": "events", "event": "purchase", "measure": "units"}},
+    {"agg": "sum", "field": "revenue", "events": {"kind": "events", "event": "purchase",
+                                                  "measure": "units"}},
+])
+def test_a_measure_of_events_needs_a_measure_no_threshold_and_a_sum_or_mean(measure: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="events"):
+        QuerySpec.model_validate({"measure": measure})
