@@ -128,12 +128,24 @@ def segment_reasons(con: duckdb.DuckDBPyConnection, user_ids: list[str]) -> dict
     Returns:
         Per customer id found in `users`, the reason.
     """
-    segments = {str(s.id): s for s in read_segments(con)}
+    tables = table_names(con)
+    stored = SEGMENT_EVIDENCE.name in tables
+    # With stored evidence only the names and kinds are read: parsing every segment's profile
+    # was most of a cold export's reasons (bench/RESULTS.md "Cold start").
+    profiles: list[Segment] = []
+    if not stored:
+        profiles = read_segments(con)
+        segments = {str(s.id): (str(s.name), s.kind) for s in profiles}
+    elif "segments" in tables:
+        segments = {str(sid): (str(name), str(kind)) for sid, name, kind in con.execute(
+            "SELECT segment_id, name, kind FROM segments").fetchall()}
+    else:
+        segments = {}
     people = con.execute("""
         SELECT u.user_id, CAST(coalesce(u.segment_id, 0) AS VARCHAR),
                CAST(u.nearest_segment_id AS VARCHAR), coalesce(u.membership, 0)
         FROM users u WHERE u.user_id IN (SELECT unnest(?::VARCHAR[]))""", [user_ids]).fetchall()
-    if SEGMENT_EVIDENCE.name in table_names(con):
+    if stored:
         rows = con.execute(f"SELECT user_id, products, matched FROM {SEGMENT_EVIDENCE.name} "
                            "WHERE user_id IN (SELECT unnest(?::VARCHAR[]))", [user_ids]).fetchall()
     else:
@@ -143,7 +155,7 @@ def segment_reasons(con: duckdb.DuckDBPyConnection, user_ids: list[str]) -> dict
         con.execute(f"CREATE TEMP TABLE {ids} AS SELECT unnest(?::VARCHAR[]) AS user_id", [user_ids])
         try:
             rows = con.execute(_evidence_sql(f"SEMI JOIN {ids} USING (user_id)", from_activity=False),
-                               _term_lists(segments.values())).fetchall()
+                               _term_lists(profiles)).fetchall()
         finally:
             con.execute(f"DROP TABLE {ids}")
     products: dict[str, list[tuple[str, int, bool]]] = {}
@@ -158,7 +170,7 @@ def segment_reasons(con: duckdb.DuckDBPyConnection, user_ids: list[str]) -> dict
         any_match = matched.get(str(uid), False)
         # With a match, only the matching products are evidence; without, what they bought most.
         kept = [(t, n) for t, n, m in products.get(str(uid), []) if m or not any_match]
-        out[str(uid)] = Reason(sid, str(shown.name if shown else nearest), seg.kind if seg else "unassigned",
+        out[str(uid)] = Reason(sid, shown[0] if shown else str(nearest), seg[1] if seg else "unassigned",
                                float(typicality), kept, any_match)
     return out
 

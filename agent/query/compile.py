@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 
-from segmint.agent.core.records import read_latest_run
+from segmint.agent.core.records import read_run_facts
 from segmint.agent.core.sql import fetch_one
 from segmint.agent.query._events import (
     ItemMatches,
@@ -105,7 +105,7 @@ class CompiledQuery:
 
 def reference_time(con: duckdb.DuckDBPyConnection) -> datetime | None:
     """The as_of of the workspace's latest run (None before any run)."""
-    run = read_latest_run(con)
+    run = read_run_facts(con)
     return None if run is None else run.as_of
 
 
