@@ -22,6 +22,7 @@ import numpy as np
 # The encoders (embeddings.specs and its backends) load when `embeddings.make_encoder` is first
 # read (agent/core/lazy.py): only a match by meaning needs them (bench/RESULTS.md "Cold start").
 from segmint import embeddings
+from segmint.agent.core.patterns import compiled
 from segmint.agent.core.records import read_latest_run
 from segmint.agent.core.runtime import offline_models
 from segmint.agent.query import (
@@ -46,7 +47,7 @@ SEMANTIC_MIN_COSINE = 0.55  # calibrated on Online Retail and the sample shop: p
 # model through ONNX, which reproduces its vectors (cosine >= 0.999, `segmint.embeddings.specs`).
 SAME_SPACE = {"minilm-st": "minilm"}
 # Letters and digits of any script make up words; everything else separates them.
-_WORDS = re.compile(r"[^\W_]+")
+_WORDS = compiled(r"[^\W_]+")
 _NOT_WORD = r"[\W_]"  # not a letter or digit, in any script
 _SIBILANT = ("ss", "x", "z", "ch", "sh", "o")
 _ARTICLES = {"a", "an", "the", "any", "some"}

@@ -15,19 +15,20 @@ from __future__ import annotations
 import re
 
 from segmint.agent.ask._parse_text import NEG_BEFORE, Parse, Piece, WindowSpan
+from segmint.agent.core.patterns import compiled
 from segmint.agent.query import Condition, EventMeasure, Window
 from segmint.agent.query.glossary import Glossary
 from segmint.agent.query.measures import EVENT_GROUPS
 
 # The fields a measure can take inside a window (each customer's spend, orders, units there).
 WINDOW_FIELDS = frozenset({"revenue", "orders", "units", "aov", "returns", "returned_amount"})
-THRESHOLD_GAP = re.compile(r"\s*(?:(?:in|on|across|over|with)\s+)?")  # "bought charcoal in 2 or more orders"
-WINDOW_LEAD = re.compile(r"^[\s,]*(?:(?:in|both|during|on|at|for|from|of|either)\b[\s,]*)*$")
-CLONE_GAP = re.compile(r"^[\s,]*(?:(?:and|but|or|both|also|again|not|never|then|nor|nothing|none)\b[\s,]*)+$")
-NOTHING_BEFORE = re.compile(r"\b(?:nothing|none)\s*$")
+THRESHOLD_GAP = compiled(r"\s*(?:(?:in|on|across|over|with)\s+)?")  # "bought charcoal in 2 or more orders"
+WINDOW_LEAD = compiled(r"^[\s,]*(?:(?:in|both|during|on|at|for|from|of|either)\b[\s,]*)*$")
+CLONE_GAP = compiled(r"^[\s,]*(?:(?:and|but|or|both|also|again|not|never|then|nor|nothing|none)\b[\s,]*)+$")
+NOTHING_BEFORE = compiled(r"\b(?:nothing|none)\s*$")
 # "bought candles but not in the last 3 months": the window is a second, negated purchase of them
-NEGATED_REPEAT = re.compile(r"^[\s,]*(?:but|and|yet|though)\s+(?:not|never)\s*$")
-SAME_WINDOW = re.compile(r"\s*(?:(?:anything|something|any|it|them)\s+)?(?:in|during|within|over|for)\s+"
+NEGATED_REPEAT = compiled(r"^[\s,]*(?:but|and|yet|though)\s+(?:not|never)\s*$")
+SAME_WINDOW = compiled(r"\s*(?:(?:anything|something|any|it|them)\s+)?(?:in|during|within|over|for)\s+"
                          r"(?:that|the same|this|those)\s+(?:time|period|window|days|weeks|months)\b")
 
 

@@ -8,10 +8,10 @@ A cohort is a trigger phrase followed by a window the windows pass has read. "ne
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from segmint.agent.ask._parse_text import Parse, WindowSpan
+from segmint.agent.core.patterns import compiled
 from segmint.agent.query import Condition, Window
 
 Cohort = Literal["first_purchase", "last_purchase"]
@@ -41,7 +41,7 @@ _TRIGGERS: tuple[tuple[Cohort, bool, str], ...] = (
     # "stopped ordering after October": the last purchase falls before November
     ("last_purchase", False, r"\b(?:who\s+|that\s+)?stopped\s+(?:buying|ordering|purchasing|shopping)"),
 )
-TRIGGERS = tuple((cohort, by_first, re.compile(pattern)) for cohort, by_first, pattern in _TRIGGERS)
+TRIGGERS = tuple((cohort, by_first, compiled(pattern)) for cohort, by_first, pattern in _TRIGGERS)
 
 
 def _window_after(p: Parse, pos: int) -> WindowSpan | None:

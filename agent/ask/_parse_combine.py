@@ -6,17 +6,17 @@ values compared ("France vs Germany", "what share of German customers") become a
 from __future__ import annotations
 
 import itertools
-import re
 
 from segmint.agent.ask._parse_attach import lifetime, read_since
 from segmint.agent.ask._parse_text import Parse, Piece
 from segmint.agent.ask._parse_text import field_condition as _field
+from segmint.agent.core.patterns import compiled
 from segmint.agent.query import PERIODS, TERM, Condition, Measure, QuerySpec
 from segmint.agent.query.glossary import Glossary
 from segmint.agent.query.measures import EVENT_GROUPS
 
-OR_GAP = re.compile(r"\bor\b")
-LIST_GAP = re.compile(r"^(?:\s|,|\band\b|\bor\b|&|\bthe\b|\bin\b|\bfrom\b)*$")
+OR_GAP = compiled(r"\bor\b")
+LIST_GAP = compiled(r"^(?:\s|,|\band\b|\bor\b|&|\bthe\b|\bin\b|\bfrom\b)*$")
 
 
 def _merge_values(pieces: list[Piece], text: str) -> list[Piece]:
@@ -62,7 +62,7 @@ def _groups(pieces: list[Piece], text: str, glossary: Glossary) -> list[list[Con
 
 
 Interval = tuple[float, bool, float, bool]  # low, low included, high, high included
-AND_GAP = re.compile(r"^(?=.*(?:\band\b|,|&))(?:\s|,|&|\band\b|\bcustomers\b|\bbuyers\b|\bclients\b|"
+AND_GAP = compiled(r"^(?=.*(?:\band\b|,|&))(?:\s|,|&|\band\b|\bcustomers\b|\bbuyers\b|\bclients\b|"
                      r"\bpeople\b|\bshoppers\b)*$")
 
 

@@ -19,9 +19,10 @@ from segmint.agent.ask._parse_attach import event_of
 from segmint.agent.ask._parse_numbers import OP_WORDS
 from segmint.agent.ask._parse_products import GENERIC, Phrase, phrase_at, phrases_at
 from segmint.agent.ask._parse_text import NEG_BEFORE, NUM, STOPWORDS, Parse, Piece, number
+from segmint.agent.core.patterns import compiled
 from segmint.agent.query import Condition, EventMeasure, EventType
 
-VERBS: tuple[tuple[EventType, re.Pattern[str]], ...] = tuple((e, re.compile(p)) for e, p in (
+VERBS: tuple[tuple[EventType, re.Pattern[str]], ...] = tuple((e, compiled(p)) for e, p in (
     ("purchase", r"\b(?P<v>bought|buys|buy|buying|purchased|purchases|purchase|purchasing|ordered|"
                  r"ordering|paid for|pays for|pay for)\b"),
     ("purchase", r"\b(?:who|that|which|to|never|not|also|they|we|and|or|did|do|does|didn't|don't|"
@@ -42,35 +43,35 @@ VERBS: tuple[tuple[EventType, re.Pattern[str]], ...] = tuple((e, re.compile(p)) 
     ("cart", r"\b(?P<v>carted)\b"),
 ))
 CART = r"(?:(?:their|the|a|an|his|her|my|our)\s+)?(?:shopping\s+)?(?:cart|basket|trolley)s?\b"
-ADDED = re.compile(r"\b(?P<v>added|add|adds|adding|put|puts|putting)\s+(?:(?P<obj>[\w'&-]+(?:\s[\w'&-]+)"
+ADDED = compiled(r"\b(?P<v>added|add|adds|adding|put|puts|putting)\s+(?:(?P<obj>[\w'&-]+(?:\s[\w'&-]+)"
                    r"{0,5}?)\s+)?(?:to|in|into)\s+" + CART)
-SENT_BACK = re.compile(r"\b(?P<v>sent|send|sends)\s+(?P<obj>[\w'&-]+(?:\s[\w'&-]+){0,5}?)\s+back\b")
-ABANDONED = re.compile(
+SENT_BACK = compiled(r"\b(?P<v>sent|send|sends)\s+(?P<obj>[\w'&-]+(?:\s[\w'&-]+){0,5}?)\s+back\b")
+ABANDONED = compiled(
     r"\b(?:abandon(?:ed|s|ing)?\s+" + CART + r"|(?:cart|basket)\s+abandon(?:ers|ment|ed)\b|"
     r"abandoned[\s-](?:cart|basket)s?\b|left\s+(?P<obj>[\w'&-]+(?:\s[\w'&-]+){0,5}?)\s+in\s+" + CART
     + r")")
-HOLDING = re.compile(r"\s+(?:with|containing|holding|full of)\s+")
-NEG_WITHOUT = re.compile(r"\b(?:without|no)\s+$")
+HOLDING = compiled(r"\s+(?:with|containing|holding|full of)\s+")
+NEG_WITHOUT = compiled(r"\b(?:without|no)\s+$")
 COMPARE_WORDS = (r"at least|more than|over|fewer than|less than|at most|no more than|exactly|only|"
                  r"just|no less than")
 FREQ_WORDS = {"once": 1, "twice": 2, "thrice": 3}
-FREQ = re.compile(r"\s+(?:(" + COMPARE_WORDS + r")\s+)?(?:(once|twice|thrice)\b|" + NUM
+FREQ = compiled(r"\s+(?:(" + COMPARE_WORDS + r")\s+)?(?:(once|twice|thrice)\b|" + NUM
                   + r"\s*(\+|or more|or over|or fewer|or less)?\s+(?:times|occasions)\b|on\s+(?:("
                   + COMPARE_WORDS + r")\s+)?" + NUM + r"\s*(\+|or more)?\s+(?:different\s+|separate\s+|"
                   r"distinct\s+)?days\b)")
-QTY = re.compile(r"(?:(" + COMPARE_WORDS + r")\s+)?" + NUM + r"\s*(\+|or more|or over|or fewer|or less)?"
+QTY = compiled(r"(?:(" + COMPARE_WORDS + r")\s+)?" + NUM + r"\s*(\+|or more|or over|or fewer|or less)?"
                  r"\s+(?:units?\s+of\s+|items?\s+of\s+|pieces?\s+of\s+|packs?\s+of\s+)?")
-BUT_NOT = re.compile(r"\s*,?\s+(?:but|and)\s+(?:(?:have|has|had|did|do|does)\s+)?(?:never|not|no)\s+"
+BUT_NOT = compiled(r"\s*,?\s+(?:but|and)\s+(?:(?:have|has|had|did|do|does)\s+)?(?:never|not|no)\s+"
                      r"(?:(?:had|got|bought|purchased|ordered|buy|get|order|purchase)\s+)?(?:an?\s+|any\s+)?")
-JOINED = re.compile(r"[\s,]*(?:\b(?:but|and|then)\b)?[\s,]*")
+JOINED = compiled(r"[\s,]*(?:\b(?:but|and|then)\b)?[\s,]*")
 # "got", "had" name a purchase only with what was got
 NEEDS_OBJECT = frozenset({"got", "get", "gets", "getting", "picked up", "picks up", "pick up", "grabbed",
                           "grab", "grabs", "snapped up", "had"})
-NOTHING = re.compile(r"\s+(?:nothing|none)\b")  # "bought nothing in the last 7 days": no purchase
+NOTHING = compiled(r"\s+(?:nothing|none)\b")  # "bought nothing in the last 7 days": no purchase
 # "keep buying teapots", "keep coming back for teapots": bought more than once
-KEEP = re.compile(r"\b(?:keep|keeps|kept|keeping)\s+(?:on\s+)?(?:coming back for|coming back to buy|buying|"
+KEEP = compiled(r"\b(?:keep|keeps|kept|keeping)\s+(?:on\s+)?(?:coming back for|coming back to buy|buying|"
                   r"ordering|purchasing|getting|returning for)\s+")
-PASSIVE = re.compile(r"\s+by\b")  # "units bought by French customers": no condition of its own
+PASSIVE = compiled(r"\s+by\b")  # "units bought by French customers": no condition of its own
 SUFFIX_OPS = {"+": ">=", "or more": ">=", "or over": ">=", "or fewer": "<=", "or less": "<="}
 
 
@@ -123,7 +124,7 @@ def _record(p: Parse, start: int, end: int, conditions: list[Condition]) -> Piec
     return piece
 
 
-ON_PRODUCT = re.compile(r"\s+(?:on|of|for)\s+")
+ON_PRODUCT = compiled(r"\s+(?:on|of|for)\s+")
 
 
 def _threshold_products(p: Parse, words: frozenset[str]) -> None:
@@ -141,7 +142,7 @@ def _threshold_products(p: Parse, words: frozenset[str]) -> None:
         piece.end = phrase.end
 
 
-VISIT = re.compile(r"\b(?:came|come|comes|been|coming)\s+back\b")
+VISIT = compiled(r"\b(?:came|come|comes|been|coming)\s+back\b")
 
 
 def read_visits(p: Parse, words: frozenset[str]) -> None:

@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from segmint.agent.ask._parse_measures import AGGREGATES, FIELD_NAMES
 from segmint.agent.ask._parse_text import NUM, START, STOPWORDS, Parse, number, said_names
+from segmint.agent.core.patterns import compiled
 from segmint.agent.query import PRODUCT, Catalogue, Measure
 from segmint.agent.query.measures import CATEGORY, SEARCH
 
@@ -42,28 +43,28 @@ VERB_MEASURE = {"spend": "revenue", "spends": "revenue", "spent": "revenue", "br
                 "buys": "orders", "bought": "orders", "order": "orders", "orders": "orders",
                 "ordered": "orders", "purchase": "orders", "purchases": "orders",
                 "purchased": "orders"}
-VS = re.compile(r"\s(?:vs\.?|versus|v\.|compared (?:to|with)|against|(?:better|worse|bigger|higher|lower|"
+VS = compiled(r"\s(?:vs\.?|versus|v\.|compared (?:to|with)|against|(?:better|worse|bigger|higher|lower|"
                 r"stronger|weaker) than|(?:better|worse|stronger|weaker)(?: off)?"
                 r"(?=\s+(?:on|for|in terms of|at)\b))(?=\s)")
 # Only frame a table: "break 2011 revenue down by month", "rank our countries by ...".
-TABLE_FRAME = re.compile(r"\b(?:break(?:ing)?|broken|split|rank|ranking)\b(?:\s+(?:it|this|that|them)\b)?|"
+TABLE_FRAME = compiled(r"\b(?:break(?:ing)?|broken|split|rank|ranking)\b(?:\s+(?:it|this|that|them)\b)?|"
                          r"\bdown\b")
-PER_HEAD = re.compile(r"\b(?:across|for|of|among|over)\s+all\s+(?:(?:our|my|the)\s+)?(?:customers|households|"
+PER_HEAD = compiled(r"\b(?:across|for|of|among|over)\s+all\s+(?:(?:our|my|the)\s+)?(?:customers|households|"
                       r"shoppers|buyers|clients|members|users)\b")
-MORE_OR = re.compile(r"\b((?:are there|do (?:we|i|you) have|have (?:we|i) got|is there)\s+more)\b.*?\s(or)\s")
-HOW_DOING = re.compile(START + r"how\s+(?:are|is|do|does|did|were)\b(?=.*\b(doing|performing|compare|"
+MORE_OR = compiled(r"\b((?:are there|do (?:we|i|you) have|have (?:we|i) got|is there)\s+more)\b.*?\s(or)\s")
+HOW_DOING = compiled(START + r"how\s+(?:are|is|do|does|did|were)\b(?=.*\b(doing|performing|compare|"
                        r"comparing|stack up)\b)")
-WHERE = re.compile(START + r"where\s+(?:do|does|did|are|is)\s+(?:the\s+)?(?:most|majority|bulk)\s+(?:of\s+)?")
-LIVE = re.compile(r"\b(?:live|lives|living|come from|comes from|based|located|are from|is from)\b")
+WHERE = compiled(START + r"where\s+(?:do|does|did|are|is)\s+(?:the\s+)?(?:most|majority|bulk)\s+(?:of\s+)?")
+LIVE = compiled(r"\b(?:live|lives|living|come from|comes from|based|located|are from|is from)\b")
 PLACES = ("country", "region", "city", "state", "location", "area", "county")
-COHORTS_BY = re.compile(r"\b(?:first[\s-](?:order|purchase)\s+|acquisition\s+|signup\s+)?cohorts?\s+"
+COHORTS_BY = compiled(r"\b(?:first[\s-](?:order|purchase)\s+|acquisition\s+|signup\s+)?cohorts?\s+"
                         r"(?:by|per)\s+(month|quarter|year)\b")
-NEW_BY = re.compile(r"\bnew\s+(?:customers|buyers|shoppers|households|clients)\s+(?:(?:did|do|have|has)\s+"
+NEW_BY = compiled(r"\bnew\s+(?:customers|buyers|shoppers|households|clients)\s+(?:(?:did|do|have|has)\s+"
                     r"(?:we|you|i)\s+(?:get|got|gain|gained|acquire|acquired|win|won|add|added|see|saw)\s+)?"
                     r"(?:by|per|each|every|a|in each)\s+(month|quarter|year)\b")
-NEW_COUNTED = re.compile(r"\s+new\s+(?:customers|buyers|shoppers|households|clients|accounts)\b"
+NEW_COUNTED = compiled(r"\s+new\s+(?:customers|buyers|shoppers|households|clients|accounts)\b"
                          r"(?:\s+(?:did\s+we\s+(?:get|gain|win|add)|joined|came))?")
-RANK = re.compile(r"\s+(?:(?:of|in|during)\s+[\w-]+(?:\s+\d{4})?\s+)?((?:(?:did|do|does)\s+(?:we|you|i)\s+"
+RANK = compiled(r"\s+(?:(?:of|in|during)\s+[\w-]+(?:\s+\d{4})?\s+)?((?:(?:did|do|does)\s+(?:we|you|i)\s+"
                   r"(?:get|gain|win|add|see|have|make)|has|have|had|with|is|are|was|were|"
                   r"gets?|got|sees?|saw|contains?|holds?|brought|brings?|generated|generates?|made|makes?|drives?|drove|"
                   r"did|does|do|performed)\s+)"
@@ -76,59 +77,59 @@ _POPULAR = r"(?:popular|bought|purchased|ordered|sold|wanted|in demand)"
 _WITH = (r"(?:\s+(?:with|among|amongst|by(?!\s+(?:revenue|sales|spend|units|quantity|orders)\b)|for|from|"
          r"to|in|of))?")
 PRODUCTS_RANKED = (
-    re.compile(r"\b(?:which|what)\s+(?:are\s+|were\s+)?(?:(?:the|our|my)\s+)?(?:(?:top\s+)?(?P<n>" + NUM
+    compiled(r"\b(?:which|what)\s+(?:are\s+|were\s+)?(?:(?:the|our|my)\s+)?(?:(?:top\s+)?(?P<n>" + NUM
                + r")\s+)?" + _PW + r"\s+(?:(?:are|were|is|was|do|did|does|get|got)\s+)?(?:(?:the|our|my)\s+)?"
                r"(?P<dir>most|least)\s+(?:often\s+|frequently\s+)?" + _POPULAR + r"\b" + _WITH),
-    re.compile(r"\b(?:which|what)\s+(?:(?:the|our|my)\s+)?" + _PW + r"\s+(?:sell|sold|sells|do)\s+(?:the\s+)?"
+    compiled(r"\b(?:which|what)\s+(?:(?:the|our|my)\s+)?" + _PW + r"\s+(?:sell|sold|sells|do)\s+(?:the\s+)?"
                r"(?P<dir>best|most|worst|least)\b" + _WITH),
-    re.compile(r"\b(?:(?:the|our|my)\s+)?(?P<dir>top|bottom|best[\s-]?selling|most\s+popular|least\s+popular|"
+    compiled(r"\b(?:(?:the|our|my)\s+)?(?P<dir>top|bottom|best[\s-]?selling|most\s+popular|least\s+popular|"
                r"most\s+(?:bought|purchased|ordered|sold)|least\s+(?:bought|purchased|ordered|sold)|"
                r"worst[\s-]?selling)\s+(?:(?P<n>" + NUM + r")\s+)?" + _PW + _WITH),
-    re.compile(r"\b(?:(?:the|our|my)\s+)?(?P<dir>top\s+)?(?:(?P<n>" + NUM + r")\s+)?(?:best[\s-]?sellers|"
+    compiled(r"\b(?:(?:the|our|my)\s+)?(?P<dir>top\s+)?(?:(?P<n>" + NUM + r")\s+)?(?:best[\s-]?sellers|"
                r"top[\s-]sellers|bestsellers)\b" + _WITH),
-    re.compile(r"\b(?:which|what)\s+(?:(?P<n>" + NUM + r")\s+)?" + _PW + r"\s+(?:do|does|did)\b"
+    compiled(r"\b(?:which|what)\s+(?:(?P<n>" + NUM + r")\s+)?" + _PW + r"\s+(?:do|does|did)\b"
                r"(?=.*\b(?P<verb>buy|buys|bought|purchase|purchased|order|ordered)"
                r"(?:\s+(?:the\s+)?(?P<dir>most|least))?\s*\??\s*$)"),
-    re.compile(r"\bwhat\s+(?:do|does|did)\b(?=.*\b(?P<verb>buy|buys|bought|purchase|purchased|order|ordered)"
+    compiled(r"\bwhat\s+(?:do|does|did)\b(?=.*\b(?P<verb>buy|buys|bought|purchase|purchased|order|ordered)"
                r"(?:\s+(?:the\s+)?(?P<dir>most|least))?\s*\??\s*$)"),
 )
-TOP_CUSTOMERS = re.compile(r"\b(?:top|best|biggest|largest)\s+" + NUM + r"\s+(?:customers|clients|buyers|"
+TOP_CUSTOMERS = compiled(r"\b(?:top|best|biggest|largest)\s+" + NUM + r"\s+(?:customers|clients|buyers|"
                            r"spenders|shoppers|households)\b")
 # Products ranked by how often the customers returned them.
 _RW = r"(?P<noun>products?|items?|lines|skus|articles)"
 RETURNED_RANKED = (
-    re.compile(r"\b(?:which|what)\s+(?:are\s+|were\s+)?(?:(?:the|our|my)\s+)?(?:(?:top\s+)?(?P<n>" + NUM
+    compiled(r"\b(?:which|what)\s+(?:are\s+|were\s+)?(?:(?:the|our|my)\s+)?(?:(?:top\s+)?(?P<n>" + NUM
                + r")\s+)?" + _RW + r"\s+(?:(?:are|were|is|was|get|got)\s+)?(?:(?:the|our|my)\s+)?"
                r"(?P<dir>most|least)\s+(?:often\s+|frequently\s+)?returned\b" + _WITH),
-    re.compile(r"\b(?:which|what)\s+(?:(?P<n>" + NUM + r")\s+)?" + _RW + r"\s+(?:are|were|is|was|get|got)\s+"
+    compiled(r"\b(?:which|what)\s+(?:(?P<n>" + NUM + r")\s+)?" + _RW + r"\s+(?:are|were|is|was|get|got)\s+"
                r"returned\s+(?:the\s+)?(?P<dir>most|least)(?:\s+(?:often|frequently))?\b" + _WITH),
-    re.compile(r"\b(?:(?:the|our|my)\s+)?(?:(?P<n>" + NUM + r")\s+)?(?P<dir>most|least)[\s-](?:often[\s-]|"
+    compiled(r"\b(?:(?:the|our|my)\s+)?(?:(?P<n>" + NUM + r")\s+)?(?P<dir>most|least)[\s-](?:often[\s-]|"
                r"frequently[\s-])?returned\s+" + _RW + _WITH),
-    re.compile(r"\b(?:which|what)\s+(?:(?P<n>" + NUM + r")\s+)?" + _RW
+    compiled(r"\b(?:which|what)\s+(?:(?P<n>" + NUM + r")\s+)?" + _RW
                + r"\s+(?:have|had|has|with|get|got)\s+the\s+(?P<dir>most|fewest|least)\s+returns\b" + _WITH),
     # "which products do lapsed customers return most": the verb after the customers
-    re.compile(r"\b(?:which|what)\s+(?:(?P<n>" + NUM + r")\s+)?" + _RW + r"\s+(?:do|does|did)\b"
+    compiled(r"\b(?:which|what)\s+(?:(?P<n>" + NUM + r")\s+)?" + _RW + r"\s+(?:do|does|did)\b"
                r"(?=.*\b(?P<verb>return|returns|returned|send back|sent back)"
                r"(?:\s+(?:the\s+)?(?P<dir>most|least))?\s*\??\s*$)"),
 )
 _SEARCHES = r"(?:searches|search terms|search queries|queries|searched terms|things searched for)"
-SEARCHES_RANKED = re.compile(
+SEARCHES_RANKED = compiled(
     r"\b(?:(?:the|our|my)\s+)?(?:(?P<dir>top|most\s+(?:common|popular|frequent)|least\s+common|bottom)\s+"
     r"(?:(?P<n>" + NUM + r")\s+)?" + _SEARCHES + r"|(?:what|which)\s+(?:did|do|does)\b"
     r"(?=.*\bsearch(?:ed)?\s+for\s+(?:the\s+)?most\b)|(?:what|which)\s+(?:is|are|was|were)\s+(?:the\s+)?most\s+"
     r"searched(?:\s+for)?(?:\s+(?:terms?|queries|words|things))?|most\s+searched(?:\s+for)?\s+"
     r"(?:terms?|queries|words|things))\b")
-SEARCH_MOST = re.compile(r"\bsearch(?:ed)?\s+for\s+(?:the\s+)?most\b")
-PRODUCTS_BY = re.compile(r"\s+(?:(?:by|in terms of|ranked by|sorted by|in)\s+)?(revenue|sales|spend|units|"
+SEARCH_MOST = compiled(r"\bsearch(?:ed)?\s+for\s+(?:the\s+)?most\b")
+PRODUCTS_BY = compiled(r"\s+(?:(?:by|in terms of|ranked by|sorted by|in)\s+)?(revenue|sales|spend|units|"
                          r"quantity|orders)\b(?:\s+(?:sold|bought|ordered|purchased)\b)?")
 PRODUCT_MEASURES = {"revenue": "revenue", "sales": "revenue", "spend": "revenue", "units": "units",
                     "quantity": "units", "orders": "orders"}
 PRODUCTS_SHOWN = 10  # a table by product shows this many unless a number is asked
 # "monthly revenue", "weekly new customers": a period said of a number (never "buys monthly")
-ADJECTIVE = re.compile(r"\b(" + "|".join(PERIOD_ADJ) + r")\s+(?=(?:" + "|".join(
+ADJECTIVE = compiled(r"\b(" + "|".join(PERIOD_ADJ) + r")\s+(?=(?:" + "|".join(
     re.escape(n) for n in sorted(FIELD_NAMES, key=len, reverse=True)) + r"|new|active|customers|buyers|"
     r"shoppers|households|sales|spend|number|count|totals?|average|median)\b)")
-SIZE = re.compile(r"\s*(?:size|number of customers|customer count|customers|headcount|members)\b")
+SIZE = compiled(r"\s*(?:size|number of customers|customer count|customers|headcount|members)\b")
 
 
 def _plural(word: str) -> str:

@@ -5,16 +5,15 @@ events condition (agent/ask/_parse_events.py); an interest is any of it.
 
 from __future__ import annotations
 
-import re
-
 from segmint.agent.ask._parse_products import BOUNDARY, phrases_at
 from segmint.agent.ask._parse_text import NEG_BEFORE, STOPWORDS, Parse, Piece
+from segmint.agent.core.patterns import compiled
 from segmint.agent.query import Condition
 
-FRAME = re.compile(
+FRAME = compiled(
     r"\b(?:interested in|(?:looking|looked|shopping|shopped|shop)\s+for|(?:fans?|lovers?) of|into|"
     r"(?:like|likes|liked|love|loves|loved)(?:\s+(?:items|products)\s+like)?)\s+")
-POSTFIX = re.compile(r"((?:[a-z][\w'&-]*\s)?[a-z][\w'&-]*)\s+(?:lovers|fans|enthusiasts|addicts)\b")
+POSTFIX = compiled(r"((?:[a-z][\w'&-]*\s)?[a-z][\w'&-]*)\s+(?:lovers|fans|enthusiasts|addicts)\b")
 # "our biggest fans" are no fans of "biggest": how much, not what
 DEGREE = frozenset({"biggest", "best", "top", "greatest", "most", "loyal", "true", "real", "keenest",
                     "diehard", "die-hard", "number", "avid", "super", "huge"})

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.json_schema import SkipJsonSchema
 
+from segmint.agent.core.patterns import compiled
 from segmint.agent.query import (
     PRODUCT,
     Catalogue,
@@ -49,10 +50,10 @@ WORD_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, 
                 "single": 1, "once": 1, "twice": 2, "thrice": 3, "dozen": 12, "grand": 1000}
 PERIOD_GROUPS = frozenset({"month", "quarter", "year", "week", "weekday", "hour", "first_purchase_month",
                            "first_purchase_quarter", "first_purchase_year"})
-PERIOD_LABEL = re.compile(r"^(\d{4})(?:-\d{2}|-Q[1-4]|-W\d{2})?$")
-RELATIVE_WORDS = re.compile(r"\b(?:this|last|previous|prior|current|past|so far|to date|ytd|yesterday|"
+PERIOD_LABEL = compiled(r"^(\d{4})(?:-\d{2}|-Q[1-4]|-W\d{2})?$")
+RELATIVE_WORDS = compiled(r"\b(?:this|last|previous|prior|current|past|so far|to date|ytd|yesterday|"
                             r"today|recent|within)\b")
-CALENDAR_WORDS = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\bq[1-4]\b|"
+CALENDAR_WORDS = compiled(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\bq[1-4]\b|"
                             r"\bquarter\b|\b(?:spring|summer|autumn|fall|winter)\b|\b(?:19|20)\d\d\b|"
                             r"\b(?:since|before|after|until|between)\b")
 

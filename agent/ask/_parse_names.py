@@ -10,6 +10,7 @@ from functools import lru_cache
 
 from segmint.agent.ask._parse_products import NOUN_AFTER
 from segmint.agent.ask._parse_text import STOPWORDS, Parse
+from segmint.agent.core.patterns import compiled
 from segmint.agent.query import Catalogue, Condition
 from segmint.agent.query.glossary import Glossary, Term
 
@@ -83,7 +84,7 @@ def _synonyms(terms: dict[str, Term]) -> tuple[tuple[str, str], ...]:
 
 # Words that only frame a campaign ("who should I send a win-back email to?"): read only once an
 # intent is read, so "customers with an email" is never silently dropped.
-FRAMING = re.compile(r"\b(?:e-?mails?|mail(?:ing|shot)?s?|campaigns?|offers?|messages?|promotions?|promos?|"
+FRAMING = compiled(r"\b(?:e-?mails?|mail(?:ing|shot)?s?|campaigns?|offers?|messages?|promotions?|promos?|"
                      r"newsletters?|push(?:es)?|flows?|audiences?|lists?|targets?|targeting|send|sent|"
                      r"should|could|worth|contact|reach out to|invite|include|run|running|plan|"
                      r"planning|candidates?|good for|suitable for|right for|fit for|coupons?|vouchers?|"
@@ -110,12 +111,12 @@ def _read_intents(p: Parse, glossary: Glossary) -> None:
                 p.take(*m.span())
 
 
-SEGMENT_ID = re.compile(r"\b(?:segment|cluster)\s+(?:#|id\s+|number\s+|no\.?\s+)?([\w-]+)")
-SEGMENT_NAME = re.compile(r"\b(?:in|from)\s+(?:the\s+)?([\w' -]+?)\s+segment\b")
-SEGMENT_WORD = re.compile(r"(?<=\s)(?:segment|cluster|group)s?\b")
-WORDS_BEFORE = re.compile(r"((?:[^\s]+\s){1,8})$")
-NAME_WORD = re.compile(r"[a-z0-9]+")
-BUYER_NOUN = re.compile(r"\s" + NOUN_AFTER.pattern[len("(?<=\\s)"):])
+SEGMENT_ID = compiled(r"\b(?:segment|cluster)\s+(?:#|id\s+|number\s+|no\.?\s+)?([\w-]+)")
+SEGMENT_NAME = compiled(r"\b(?:in|from)\s+(?:the\s+)?([\w' -]+?)\s+segment\b")
+SEGMENT_WORD = compiled(r"(?<=\s)(?:segment|cluster|group)s?\b")
+WORDS_BEFORE = compiled(r"((?:[^\s]+\s){1,8})$")
+NAME_WORD = compiled(r"[a-z0-9]+")
+BUYER_NOUN = compiled(r"\s" + NOUN_AFTER.pattern[len("(?<=\\s)"):])
 
 
 def _stem(word: str) -> str:
@@ -211,8 +212,8 @@ VALUE_ALIASES: dict[str, tuple[str, ...]] = {
                   "owns a home", "own a home"),
     "renter": ("rents their home", "rent their home", "rent their homes", "renting"),
 }
-AGE_RANGE = re.compile(r"^(\d+)\s*-\s*(\d+)$")
-AGE_OPEN = re.compile(r"^(\d+)\s*\+$")
+AGE_RANGE = compiled(r"^(\d+)\s*-\s*(\d+)$")
+AGE_OPEN = compiled(r"^(\d+)\s*\+$")
 AGE_SUFFIX = r"(?:\s*(?:year[- ]olds?|years? old|years|yo|y/o|s))?"
 
 

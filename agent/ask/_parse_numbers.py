@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from segmint.agent.ask._parse_text import NUM, UNIT, Parse, days, number
 from segmint.agent.ask._parse_text import field_condition as _field
+from segmint.agent.core.patterns import compiled
 from segmint.agent.query import Condition, EventMeasure
 from segmint.agent.query.compile import AVERAGE
 
@@ -58,7 +59,7 @@ def _between(m: re.Match[str], name: str) -> list[Condition]:
     return [_field(name, "between", [low, high])]
 
 
-RULES: list[tuple[re.Pattern[str], Build]] = [(re.compile(p), b) for p, b in (
+RULES: list[tuple[re.Pattern[str], Build]] = [(compiled(p), b) for p, b in (
     # "haven't bought in 6 months", "no purchase for over a year", "hasn't ordered in the last 8 weeks"
     (NEVER + r"\s+" + BUY + r"(?:\s+(?:anything|a thing))?\s+(?:in|for|within|during|since)\s+(?:the\s+)?"
      r"(?:last\s+|past\s+)?(?:over\s+|more than\s+)?" + NUM + r"\s+" + UNIT,
@@ -167,7 +168,7 @@ RULES: list[tuple[re.Pattern[str], Build]] = [(re.compile(p), b) for p, b in (
 
 
 # "spent over £500 in total": a lifetime amount said to be one
-IN_TOTAL = re.compile(r"\s+(?:in total|in all|altogether|overall|all told)\b")
+IN_TOTAL = compiled(r"\s+(?:in total|in all|altogether|overall|all told)\b")
 
 
 def read_numbers(p: Parse) -> None:

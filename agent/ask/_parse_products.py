@@ -10,10 +10,10 @@ unread, and the question refused, rather than matched by meaning unasked.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from segmint.agent.ask._parse_text import STOPWORDS, Parse
+from segmint.agent.core.patterns import compiled
 
 BOUNDARY = frozenset({
     "and", "or", "but", "who", "whom", "whose", "which", "that", "with", "without", "from", "in",
@@ -29,14 +29,14 @@ BOUNDARY = frozenset({
     "then", "yet", "first", "do", "does", "did", "didn't", "don't", "doesn't", "haven't", "hasn't",
     "it", "them", "one", "ones", "any",
 })
-DETERMINER = re.compile(r"(?:(?:the|some|any|our|a|an|their|your|my|his|her|both|either)\s+)?")
-LIKE = re.compile(
+DETERMINER = compiled(r"(?:(?:the|some|any|our|a|an|their|your|my|his|her|both|either)\s+)?")
+LIKE = compiled(
     r"(?:(?:anything|something|items?|products?|things?|stuff|goods)\s+(?:that\s+(?:is|are|looks?)\s+)?"
     r"(?:like|similar to|related to|resembling|close to)|similar to|related to|resembling)\s+")
-WORD = re.compile(r"[a-z0-9][\w'&+.-]*")
-JOIN = re.compile(r"\s*(?:,\s*(?:(?:and|or)\s+)?|\s(?:and|or|&)\s+)")
+WORD = compiled(r"[a-z0-9][\w'&+.-]*")
+JOIN = compiled(r"\s*(?:,\s*(?:(?:and|or)\s+)?|\s(?:and|or|&)\s+)")
 GENERIC = frozenset({"products", "product", "items", "item", "things", "thing", "stuff", "goods"})
-RELATED = re.compile(r"^(.+?)-(?:related|type|style|themed|like)$")
+RELATED = compiled(r"^(.+?)-(?:related|type|style|themed|like)$")
 
 
 @dataclass(frozen=True)
@@ -127,9 +127,9 @@ def phrases_at(text: str, pos: int, words: frozenset[str], *, strict: bool = Tru
 
 
 # Who buys a product, said without a verb: "teapot buyers", "buyers of cake stands".
-NOUN_AFTER = re.compile(r"(?<=\s)(?:buyers|purchasers|shoppers|drinkers|eaters)\b")
-NOUN_BEFORE = re.compile(r"\b(?:customers|buyers|purchasers|shoppers|households|clients)\s+(?:of|for)\s+")
-WORDS_BEFORE = re.compile(r"((?:[a-z][\w'&-]*\s)+)$")
+NOUN_AFTER = compiled(r"(?<=\s)(?:buyers|purchasers|shoppers|drinkers|eaters)\b")
+NOUN_BEFORE = compiled(r"\b(?:customers|buyers|purchasers|shoppers|households|clients)\s+(?:of|for)\s+")
+WORDS_BEFORE = compiled(r"((?:[a-z][\w'&-]*\s)+)$")
 
 
 def read_product_nouns(p: Parse, words: frozenset[str]) -> list[tuple[int, int, Phrase]]:

@@ -11,13 +11,12 @@ agent/ask/_parse_attach.py turns into a ranking by the window's events.
 
 from __future__ import annotations
 
-import re
-
 from segmint.agent.ask._parse_products import GENERIC, phrase_at
 from segmint.agent.ask._parse_text import NUM, Parse, Piece, number
+from segmint.agent.core.patterns import compiled
 from segmint.agent.query import Condition, EventMeasure, EventType
 
-VERB = re.compile(
+VERB = compiled(
     r"\b(?P<v>spent|spend|spends|spending|bought|buy|buys|buying|purchased|purchase|purchases|"
     r"ordered|order|orders|viewed|view|views|looked\s+at|browsed|searched\s+for|searched|"
     r"returned|return|returns)\s+the\s+(?P<dir>most|least|fewest)\s+"
@@ -28,11 +27,11 @@ OTHER_EVENTS: dict[str, EventType] = {
     "searched for": "search", "searched": "search", "returned": "return", "return": "return",
     "returns": "return"}
 # "which 10 customers ...", "the 5 customers who ...": how many are asked for
-HOW_MANY_BEFORE = re.compile(r"\b(?:which|what|the|top)\s+" + NUM + r"\s+(?:customers|clients|buyers|"
+HOW_MANY_BEFORE = compiled(r"\b(?:which|what|the|top)\s+" + NUM + r"\s+(?:customers|clients|buyers|"
                              r"shoppers|households|people|accounts|members)\s+(?:who\s+|that\s+)?$")
 SPEND = ("spent", "spend", "spends", "spending")
 NOT_A_PRODUCT = GENERIC | {"units", "unit", "pieces", "money", "orders", "order", "times", "often"}
-GENERIC_OBJECT = re.compile(r"(?:(?:different|distinct)\s+)?(?:products?|items?|things|times|pages)\b")
+GENERIC_OBJECT = compiled(r"(?:(?:different|distinct)\s+)?(?:products?|items?|things|times|pages)\b")
 
 
 def generic_end(text: str, pos: int) -> int | None:

@@ -6,6 +6,7 @@ import re
 
 from segmint.agent.ask._parse_measures import HOW_MANY
 from segmint.agent.ask._parse_text import NUM, START, Parse, number
+from segmint.agent.core.patterns import compiled
 from segmint.agent.query import Intent
 
 SORT_FIELDS = {"revenue": "revenue", "spend": "revenue", "spending": "revenue", "spent": "revenue",
@@ -21,40 +22,40 @@ SORT_FIELDS = {"revenue": "revenue", "spend": "revenue", "spending": "revenue", 
 SORT = "(" + "|".join(sorted(SORT_FIELDS, key=len, reverse=True)) + r")\b"
 
 INTENTS: tuple[tuple[re.Pattern[str], Intent], ...] = (
-    (re.compile(START + r"(?:how many|(?:the |total )?number of|count(?: of)?|what(?:'s| is) the number of|"
+    (compiled(START + r"(?:how many|(?:the |total )?number of|count(?: of)?|what(?:'s| is) the number of|"
                 r"how (?:big|large) (?:is|are)|what(?:'s| is) the size of|size of)\b"), "count"),
-    (re.compile(START + r"(?:describe|tell me about|give me a profile of|profile)\b"), "describe"),
-    (re.compile(START + r"compare\b"), "compare"),
+    (compiled(START + r"(?:describe|tell me about|give me a profile of|profile)\b"), "describe"),
+    (compiled(START + r"compare\b"), "compare"),
 )
-LOOK_LIKE = (re.compile(START + r"what (?:do|does)\b"), re.compile(r"\blook like\b"))
-TOP = re.compile(r"\b(?:the\s+)?(top|best|biggest|largest|highest|bottom|lowest|smallest|worst)\s+"
+LOOK_LIKE = (compiled(START + r"what (?:do|does)\b"), compiled(r"\blook like\b"))
+TOP = compiled(r"\b(?:the\s+)?(top|best|biggest|largest|highest|bottom|lowest|smallest|worst)\s+"
                  + NUM + r"(?:\s+(?:customers|clients|buyers|spenders|shoppers|accounts))?"
                  r"(?:\s+(?:by|for|in|on)\s+" + SORT + r")?")
-N_SPENDERS = re.compile(r"\b" + NUM + r"\s+(biggest|top|highest|largest|best|lowest|smallest)\s+"
+N_SPENDERS = compiled(r"\b" + NUM + r"\s+(biggest|top|highest|largest|best|lowest|smallest)\s+"
                         r"(?:spenders|customers|buyers|clients)\b")
-N_MOST = re.compile(r"\b(?:which|what|the)\s+" + NUM + r"\s+(?:(?:customers|clients|buyers|shoppers|"
+N_MOST = compiled(r"\b(?:which|what|the)\s+" + NUM + r"\s+(?:(?:customers|clients|buyers|shoppers|"
                     r"households|people|accounts|members)\s+)?(?:who\s+|that\s+)?(spent|spend|spends|spending|ordered|bought|"
                     r"order|orders|buy|buys|purchased)\s+the\s+(most|least)\b")
-N_WITH = re.compile(r"\b(?:the\s+|which\s+|what\s+)?" + NUM + r"\s+(?:customers|clients|buyers|shoppers)\s+"
+N_WITH = compiled(r"\b(?:the\s+|which\s+|what\s+)?" + NUM + r"\s+(?:customers|clients|buyers|shoppers)\s+"
                     r"(?:with|have|has|had|having)\s+the\s+"
                     r"(most|highest|largest|biggest|fewest|lowest|smallest)\s+" + SORT)
-SORTED = re.compile(r"\b(?:sorted|ranked|ordered|sort|rank)\s+by\s+" + SORT
+SORTED = compiled(r"\b(?:sorted|ranked|ordered|sort|rank)\s+by\s+" + SORT
                     + r"(?:\s+(ascending|descending|asc|desc))?")
-BY = re.compile(r"\bby\s+" + SORT)
+BY = compiled(r"\bby\s+" + SORT)
 # "show me 20 lapsed customers" is a limit; "show me 5 orders" is not.
 NOT_A_COUNT = (r"(?![\s-]*(?:orders?|purchases?|times|days?|weeks?|months?|years?|returns|items|units|"
                r"%|\+|off))")
-LIMIT = re.compile(r"\b(?:first|limit(?: to)?|(?:show|list|give|find|get|pull|export)(?: me)?(?: the)?)"
+LIMIT = compiled(r"\b(?:first|limit(?: to)?|(?:show|list|give|find|get|pull|export)(?: me)?(?: the)?)"
                    r"\s+(?!an?\b)" + NUM + NOT_A_COUNT)
 # "just one time" is not a limit: after "only"/"just", a limit is followed by who is counted.
-ONLY = re.compile(r"\b(?:only(?: the)?(?: top)?|just(?: the)?)\s+" + NUM
+ONLY = compiled(r"\b(?:only(?: the)?(?: top)?|just(?: the)?)\s+" + NUM
                   + r"(?=\s+(?:customers|clients|buyers|shoppers|people|results|rows|of them)\b|\s*$)")
-SORT_ONLY = re.compile(r"\b(?:with|by|having|have|has|had)\s+the\s+(most|highest|largest|biggest|fewest|"
+SORT_ONLY = compiled(r"\b(?:with|by|having|have|has|had)\s+the\s+(most|highest|largest|biggest|fewest|"
                        r"lowest|"
                        r"smallest)\s+" + SORT)
 ASCENDING = {"bottom", "lowest", "smallest", "worst", "least", "fewest", "ascending", "asc"}
 VERB_FIELD = {"spent": "revenue", "spend": "revenue", "spending": "revenue", "spends": "revenue"}
-MOST_VERB = re.compile(r"\b(spend|spends|spent|spending|order|orders|ordered|buy|buys|bought|purchase|"
+MOST_VERB = compiled(r"\b(spend|spends|spent|spending|order|orders|ordered|buy|buys|bought|purchase|"
                        r"purchased)\s+the\s+(most|least)\b(?:\s+(items|units|things|pieces|money|orders|"
                        r"different products|distinct products|products))?")
 # "bought the most items": what the most is of

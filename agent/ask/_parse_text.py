@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from segmint.agent.core.patterns import compiled
 from segmint.agent.query import Condition, EventMeasure, Intent, Measure, Window
 
 UNITS = {"day": 1, "days": 1, "week": 7, "weeks": 7, "month": 30, "months": 30, "year": 365,
@@ -49,8 +50,8 @@ NEGATION = (r"(?:\b(?:not|never|no longer|excluding|exclude|except(?:\s+for)?|ot
             r"outside(?:\s+of)?|(?:are|is|do|does|did|have|has|were|was)n'?t|non)\b)")
 NEG_FILLER = (r"(?:(?:those|ones|the|customers|people|who|that|are|is|in|from|of|a|an|based|living|"
               r"located|live|lives|actually|really|ever|even|yet)\s+)*")
-NEG_BEFORE = re.compile(NEGATION + r"\s*" + NEG_FILLER + r"$")
-SPACES = re.compile(r"\s+")
+NEG_BEFORE = compiled(NEGATION + r"\s*" + NEG_FILLER + r"$")
+SPACES = compiled(r"\s+")
 # The start of a question, past polite framing ("can you tell me how many ..."): patterns that
 # read a question's opening words ("how many", "compare") start here.
 START = (r"^\s*(?:(?:please|kindly|can|could|would|will|you|show|tell|me|us|i|we|want|to|see|know|list|give|"
@@ -198,7 +199,7 @@ def field_condition(name: str, op: str, value: float | list[float]) -> Condition
     return Condition(kind="field", field=name, op=op, value=value)
 
 
-TOKEN = re.compile(r"[a-z0-9£$€¥][\w'+.-]*|[£$€¥%]")
+TOKEN = compiled(r"[a-z0-9£$€¥][\w'+.-]*|[£$€¥%]")
 
 
 def unknown_words(text: str) -> list[str]:

@@ -14,6 +14,7 @@ import re
 
 from segmint.agent.ask._parse_products import GENERIC, phrase_at
 from segmint.agent.ask._parse_text import Parse
+from segmint.agent.core.patterns import compiled
 from segmint.agent.query import Condition, EventMeasure, EventType, Measure
 
 __all__ = ["read_product_totals"]
@@ -22,7 +23,7 @@ _WHO = r"(?:we|you|customers|people|shoppers|households|they|our\s+customers)"
 _SOLD = r"(?:sold|bought|purchased|ordered)"
 # (pattern with a `prod` group, event, measure); the product phrase is read inside `prod`.
 _RULES: tuple[tuple[re.Pattern[str], EventType, EventMeasure], ...] = tuple(
-    (re.compile(pattern), event, measure) for pattern, event, measure in (
+    (compiled(pattern), event, measure) for pattern, event, measure in (
         # units: "how many teapots did we sell", "how many units of teapots were sold"
         (r"\bhow\s+many\s+(?:units\s+of\s+|pieces\s+of\s+)?(?P<prod>[\w'-]+(?:\s+[\w'-]+){0,4}?)\s+"
          r"(?:did\s+(?P<mid>(?:[\w'-]+\s+){0,3}?)(?:sell|buy|purchase|order)|(?:were|have\s+been|got)\s+"
@@ -47,7 +48,7 @@ _RULES: tuple[tuple[re.Pattern[str], EventType, EventMeasure], ...] = tuple(
          r"(?P<prod>[\w'-]+(?:\s+[\w'-]+){0,4})", "purchase", "spend"),
     ))
 # "revenue from teapot buyers": the buyers' whole revenue (a field over customers), not this
-_NEXT_WORD = re.compile(r"\s*(?:\w+\s+){0,1}?(\w+)")
+_NEXT_WORD = compiled(r"\s*(?:\w+\s+){0,1}?(\w+)")
 _PEOPLE = frozenset({"buyers", "customers", "purchasers", "shoppers", "households", "people", "clients",
                      "segment", "segments", "cluster", "clusters", "group", "groups", "audience",
                      "members", "lovers", "fans"})

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from segmint.agent.ask._parse_text import NUM, Parse, WindowSpan, number
+from segmint.agent.core.patterns import compiled
 from segmint.agent.query import Unit, Window
 
 MONTHS = {"jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3, "apr": 4,
@@ -35,7 +36,7 @@ DAY = r"([12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?\b"
 UNIT_WORDS: dict[str, Unit] = {"day": "day", "week": "week", "month": "month", "quarter": "quarter",
                                "year": "year"}
 UNIT_DAYS = {"day": 1, "week": 7, "month": 30, "quarter": 90, "year": 365}
-RESTATED = re.compile(r"\s+(\d+)\s+days?\b")
+RESTATED = compiled(r"\s+(\d+)\s+days?\b")
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def _period(kind: str, m: re.Match[str], placeholder: int) -> Period | None:
         return None
 
 
-ATOMS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((k, re.compile(p)) for k, p in (
+ATOMS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((k, compiled(p)) for k, p in (
     ("iso_day", r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b"),
     ("iso_month", r"\b(\d{4})-(\d{1,2})\b(?!-)"),
     ("dmy", r"\b" + DAY + r"\s+(?:of\s+)?" + MONTH + r"(?:,?\s+" + YEAR + r")?"),
@@ -116,25 +117,25 @@ ATOMS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((k, re.compile(p)) for k,
 ))
 # A month said without a lead word or a year is no window: "customers who may churn".
 NEEDS_LEAD = {"month", "season"}
-LEAD = re.compile(r"\b(in|during|within|over|throughout|on|across|of|for)\s+(?:the\s+)?$")
-BOUND = re.compile(r"\b(since|from|after|before|prior to|earlier than|until|till|up to|up until|through)"
+LEAD = compiled(r"\b(in|during|within|over|throughout|on|across|of|for)\s+(?:the\s+)?$")
+BOUND = compiled(r"\b(since|from|after|before|prior to|earlier than|until|till|up to|up until|through)"
                    r"\s+(?:the\s+)?$")
-RANGE_START = re.compile(r"\b(between|from)\s+(?:the\s+)?$")
-RANGE_JOIN = re.compile(r"\s*(?:and|to|until|till|through|-|–)\s+(?:the\s+)?")
+RANGE_START = compiled(r"\b(between|from)\s+(?:the\s+)?$")
+RANGE_JOIN = compiled(r"\s*(?:and|to|until|till|through|-|–)\s+(?:the\s+)?")
 
 RELATIVE: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Window | None]], ...] = (
-    (re.compile(r"\b(?:year to date|ytd|so far this year|this year so far)\b"),
+    (compiled(r"\b(?:year to date|ytd|so far this year|this year so far)\b"),
      lambda m: Window(period="this", unit="year", said=m[0].strip())),
-    (re.compile(r"\b(?:month to date|mtd|so far this month|this month so far)\b"),
+    (compiled(r"\b(?:month to date|mtd|so far this month|this month so far)\b"),
      lambda m: Window(period="this", unit="month", said=m[0].strip())),
-    (re.compile(r"\b(?:(?:in|during|within|over|for|throughout)\s+)?(?:the\s+)?(?:last|past|previous|"
+    (compiled(r"\b(?:(?:in|during|within|over|for|throughout)\s+)?(?:the\s+)?(?:last|past|previous|"
                 r"prior|trailing)\s+" + NUM + r"\s+(days?|weeks?|months?|quarters?|years?)\b"),
      lambda m: _last(number(m[1]), m[2], m[0])),
-    (re.compile(r"\b(?:(?:in|during|within|over|for|throughout)\s+)?(?:the\s+)?(last|previous|prior|this|"
+    (compiled(r"\b(?:(?:in|during|within|over|for|throughout)\s+)?(?:the\s+)?(last|previous|prior|this|"
                 r"current)\s+(week|month|quarter|year)\b"),
      lambda m: Window(period="this" if m[1] in ("this", "current") else "previous",
                       unit=UNIT_WORDS[m[2]], said=m[0].strip())),
-    (re.compile(r"\b(?:(?:in|during|over|for|on)\s+)?(yesterday|today)\b"),
+    (compiled(r"\b(?:(?:in|during|over|for|on)\s+)?(yesterday|today)\b"),
      lambda m: Window(last=1, unit="day", said=m[0].strip())),
 )
 
@@ -156,7 +157,7 @@ def relative_note(w: Window) -> str | None:
 
 
 # "in each of the last 3 months" asks for a purchase in every one of them: not one window
-EACH_OF = re.compile(r"\b(?:each|every|every one|all)\s+of\s+(?=(?:the\s+)?(?:last|past|previous)\b)")
+EACH_OF = compiled(r"\b(?:each|every|every one|all)\s+of\s+(?=(?:the\s+)?(?:last|past|previous)\b)")
 
 
 def read_windows(p: Parse, as_of: date | None) -> None:

@@ -26,6 +26,7 @@ import numpy as np
 # a question whose words are all known never loads them (bench/RESULTS.md "Cold start").
 from segmint import embeddings
 from segmint.agent.core.arrays import F32
+from segmint.agent.core.patterns import compiled
 from segmint.agent.query.glossary import Glossary
 
 log = logging.getLogger(__name__)
@@ -54,8 +55,8 @@ CLAUSE_WORDS = frozenset({"who", "whom", "whose", "that", "which", "and", "or", 
 SUBJECTS = frozenset({"customers", "customer", "clients", "client", "people", "users", "shoppers",
                       "buyers", "accounts", "folks", "households", "household", "members", "patrons",
                       "subscribers", "consumers"})
-NEGATIVE = re.compile(r"\b(?:not|no|never|without|nor|stopped|stop|longer)\b|n't\b")
-WORD = re.compile(r"[^\s]+")
+NEGATIVE = compiled(r"\b(?:not|no|never|without|nor|stopped|stop|longer)\b|n't\b")
+WORD = compiled(r"[^\s]+")
 
 
 @dataclass(frozen=True)
