@@ -17,7 +17,6 @@ table. Two tables are assembled from the others, here, for the readers (docs/arc
 | risk_scores | `segmint.agent.scores.risk` |
 | ltv_scores | `segmint.agent.scores.ltv` (only with `--ltv`) |
 | segment_names | `segmint.agent.describe.step` |
-| segment_evidence | `segmint.agent.describe.why` (called by the describe step) |
 | users, segments | this module (`assemble_users`, `assemble_segments`) |
 | runs | `segmint.agent.core.workspace` |
 """
@@ -34,8 +33,7 @@ from segmint.agent.core.sql import sql_ident
 __all__ = [
     "ACTIVITY", "CANONICAL_COLUMNS", "CUSTOMER_FEATURES", "CUSTOMER_KEYS", "EVENTS", "EVENTS_DDL",
     "EVENT_TYPES", "ITEMS", "LTV_SCORES", "NUMERIC_FEATURES", "REJECTS", "REJECTS_DDL", "REQUIRED_COLUMNS",
-    "RISK_SCORES", "RUNS", "RUNS_DDL", "SEGMENT_CLUSTERS", "SEGMENT_EVIDENCE", "SEGMENT_MEMBERS",
-    "SEGMENT_NAMES", "SEGMENT_RUNS",
+    "RISK_SCORES", "RUNS", "RUNS_DDL", "SEGMENT_CLUSTERS", "SEGMENT_MEMBERS", "SEGMENT_NAMES", "SEGMENT_RUNS",
     "SEGMENT_TRANSITIONS", "USER_PARTS", "USER_TEXT", "Table", "assemble_segments", "assemble_users",
 ]
 
@@ -184,15 +182,6 @@ SEGMENT_NAMES = Table("segment_names", (
     ("segment_id", "INTEGER"), ("name", "VARCHAR"), ("description", "VARCHAR"), ("namer", "VARCHAR"),
     ("namer_reason", "VARCHAR"), ("key_traits", "JSON"), ("suggested_actions", "JSON"),
     ("facts", "JSON"),
-))
-
-# Per customer with a purchase that has a text: the first few of those products by how well they
-# say the customer's segment (its phrases' rank, then times bought), and whether any says it at all.
-# Written at the end of the describe step, so that every list's "why" reads rows instead of the
-# events (docs/definitions.md "Why").
-SEGMENT_EVIDENCE = Table("segment_evidence", (
-    ("user_id", "VARCHAR"), ("products", "STRUCT(text VARCHAR, times BIGINT, matched BOOLEAN)[]"),
-    ("matched", "BOOLEAN"),
 ))
 
 # The per-customer tables joined into `users`, in column order after the features.

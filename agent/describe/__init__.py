@@ -17,13 +17,7 @@ if TYPE_CHECKING:
     from segmint.agent.describe.profile import profile_segments
     from segmint.agent.describe.step import DescribeReport, describe_segments, segments_document
     from segmint.agent.describe.support import NameFacts, name_facts
-    from segmint.agent.describe.why import (
-        Reason,
-        describe_customer,
-        money,
-        segment_reasons,
-        write_segment_evidence,
-    )
+    from segmint.agent.describe.why import Reason, describe_customer, money, segment_reasons
 
 __all__ = [
     "NAMERS",
@@ -47,7 +41,6 @@ __all__ = [
     "segment_reasons",
     "segments_document",
     "verify",
-    "write_segment_evidence",
 ]
 
 lazy_package(__name__, {
@@ -59,5 +52,5 @@ lazy_package(__name__, {
     "profile": ("profile_segments",),
     "step": ("DescribeReport", "describe_segments", "segments_document"),
     "support": ("NameFacts", "name_facts"),
-    "why": ("Reason", "describe_customer", "money", "segment_reasons", "write_segment_evidence"),
+    "why": ("Reason", "describe_customer", "money", "segment_reasons"),
 })

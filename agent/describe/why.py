@@ -10,20 +10,17 @@ of its phrases are named with what they bought most, and that is said too.
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 
-from segmint.agent.core.records import Segment, read_segments
-from segmint.agent.core.schema import SEGMENT_EVIDENCE
 from segmint.agent.core.sql import table_names
 from segmint.agent.describe.phrases import normalise, words_sql
 
-__all__ = ["LOOSE", "MAX_PRODUCTS", "Reason", "describe_customer", "money", "segment_reasons",
-           "write_segment_evidence"]
+__all__ = ["LOOSE", "MAX_PRODUCTS", "Reason", "describe_customer", "money", "segment_reasons"]
 
 LOOSE = 0.1  # typicality below which a member is "loosely placed" (the least typical tenth)
 MAX_PRODUCTS = 3
@@ -118,9 +115,6 @@ class Reason:
 def segment_reasons(con: duckdb.DuckDBPyConnection, user_ids: list[str]) -> dict[str, Reason]:
     """Why each customer's segment fits them (see the module docstring), in one pass.
 
-    Reads the run's `segment_evidence` rows (`write_segment_evidence`); a workspace written
-    before that table existed gets the same evidence computed from its events.
-
     Args:
         con: a workspace connection with `users`, `events` and named `segments`.
         user_ids: the customers (ids as stored).
@@ -128,125 +122,76 @@ def segment_reasons(con: duckdb.DuckDBPyConnection, user_ids: list[str]) -> dict
     Returns:
         Per customer id found in `users`, the reason.
     """
-    tables = table_names(con)
-    stored = SEGMENT_EVIDENCE.name in tables
-    # With stored evidence only the names and kinds are read: parsing every segment's profile
-    # was most of a cold export's reasons (bench/RESULTS.md "Cold start").
-    profiles: list[Segment] = []
-    if not stored:
-        profiles = read_segments(con)
-        segments = {str(s.id): (str(s.name), s.kind) for s in profiles}
-    elif "segments" in tables:
-        segments = {str(sid): (str(name), str(kind)) for sid, name, kind in con.execute(
-            "SELECT segment_id, name, kind FROM segments").fetchall()}
-    else:
-        segments = {}
-    people = con.execute("""
-        SELECT u.user_id, CAST(coalesce(u.segment_id, 0) AS VARCHAR),
-               CAST(u.nearest_segment_id AS VARCHAR), coalesce(u.membership, 0)
-        FROM users u WHERE u.user_id IN (SELECT unnest(?::VARCHAR[]))""", [user_ids]).fetchall()
-    if stored:
-        rows = con.execute(f"SELECT user_id, products, matched FROM {SEGMENT_EVIDENCE.name} "
-                           "WHERE user_id IN (SELECT unnest(?::VARCHAR[]))", [user_ids]).fetchall()
-    else:
-        # A temp table of the ids, not a bound list: joined twice, the list is unnested twice and
-        # the plan takes half again as long (measured on Online Retail, every customer).
-        ids = f"_segmint_why_{uuid.uuid4().hex[:8]}"
-        con.execute(f"CREATE TEMP TABLE {ids} AS SELECT unnest(?::VARCHAR[]) AS user_id", [user_ids])
-        try:
-            rows = con.execute(_evidence_sql(f"SEMI JOIN {ids} USING (user_id)", from_activity=False),
-                               _term_lists(profiles)).fetchall()
-        finally:
-            con.execute(f"DROP TABLE {ids}")
-    products: dict[str, list[tuple[str, int, bool]]] = {}
-    matched: dict[str, bool] = {}
+    segments = _segment_facts(con)
+    terms = [(sid, rank, normalise(t)) for sid, (_, _, top) in segments.items()
+             for rank, t in enumerate(top[:TERMS_PER_SEGMENT])]
+    name = f"_segmint_why_{uuid.uuid4().hex[:8]}"
+    # Temp tables from bound lists, not registered Arrow tables: building those imports pandas
+    # through pyarrow, most of a cold `segmint user` (bench/RESULTS.md "Cold start").
+    con.execute(f"CREATE TEMP TABLE {name}_ids AS SELECT unnest(?::VARCHAR[]) AS user_id", [user_ids])
+    con.execute(f"CREATE TEMP TABLE {name}_terms AS SELECT unnest(?::VARCHAR[]) AS seg, "
+                f"unnest(?::BIGINT[]) AS rank, unnest(?::VARCHAR[]) AS key",
+                [[t[0] for t in terms], [t[1] for t in terms], [t[2] for t in terms]])
+    try:
+        people = con.execute(f"""
+            SELECT u.user_id, CAST(coalesce(u.segment_id, 0) AS VARCHAR),
+                   CAST(u.nearest_segment_id AS VARCHAR), coalesce(u.membership, 0)
+            FROM users u SEMI JOIN {name}_ids USING (user_id)""").fetchall()
+        rows = con.execute(f"""
+            WITH who AS (
+                SELECT u.user_id, CAST(CASE WHEN coalesce(u.segment_id, 0) = 0
+                       THEN u.nearest_segment_id ELSE u.segment_id END AS VARCHAR) AS seg
+                FROM users u SEMI JOIN {name}_ids USING (user_id)
+            ),
+            bought AS (
+                SELECT e.user_id, e.text,
+                       count(DISTINCT coalesce(e.order_id, CAST(e.ts AS VARCHAR))) AS times
+                FROM events e SEMI JOIN who USING (user_id)
+                WHERE e.event_type = 'purchase' AND e.text IS NOT NULL GROUP BY 1, 2
+            ),
+            words AS (
+                SELECT text, {words_sql("text")} AS w FROM (SELECT DISTINCT text FROM bought)
+            ),
+            ranked AS (
+                SELECT b.user_id, b.text, b.times,
+                       min(t.rank) FILTER (WHERE contains(ws.w, ' ' || t.key || ' ')) AS rank
+                FROM bought b JOIN who USING (user_id) JOIN words ws USING (text)
+                LEFT JOIN {name}_terms t ON t.seg = who.seg
+                GROUP BY 1, 2, 3
+            )
+            -- each customer's first products by (term rank, times bought, text): one aggregate,
+            -- a third quicker than a window over all their products
+            SELECT user_id, min_by(row(text, times, rank IS NOT NULL),
+                                   row(coalesce(rank, {1 << 30}), -times, text), {MAX_PRODUCTS}),
+                   bool_or(rank IS NOT NULL)
+            FROM ranked GROUP BY user_id""").fetchall()
+    finally:
+        con.execute(f"DROP TABLE {name}_ids")
+        con.execute(f"DROP TABLE {name}_terms")
+    products: dict[str, list[tuple[str, int, bool, bool]]] = {}
     for uid, firsts, any_match in rows:
-        products[str(uid)] = [(str(p["text"]), int(p["times"]), bool(p["matched"])) for p in firsts]
-        matched[str(uid)] = bool(any_match)
+        products[str(uid)] = [(str(text), int(times), bool(matched), bool(any_match))
+                              for text, times, matched in firsts]
     out = {}
     for uid, sid, nearest, typicality in people:
         seg = segments.get(sid)
         shown = segments.get(nearest) if sid == "0" else seg
-        any_match = matched.get(str(uid), False)
+        mine = products.get(str(uid), [])
+        any_match = bool(mine) and mine[0][3]
         # With a match, only the matching products are evidence; without, what they bought most.
-        kept = [(t, n) for t, n, m in products.get(str(uid), []) if m or not any_match]
+        kept = [(t, n) for t, n, m, _ in mine if m or not any_match]
         out[str(uid)] = Reason(sid, shown[0] if shown else str(nearest), seg[1] if seg else "unassigned",
                                float(typicality), kept, any_match)
     return out
 
 
-def write_segment_evidence(con: duckdb.DuckDBPyConnection) -> None:
-    """Write `segment_evidence`: every customer's first products by how well they say the
-    customer's segment, what `segment_reasons` reads (run after the segments are named).
-
-    Args:
-        con: the run's connection with `users`, `activity`, `items` and named `segments`.
-    """
-    SEGMENT_EVIDENCE.create(con)
-    con.execute(f"INSERT INTO {SEGMENT_EVIDENCE.name} {_evidence_sql('', from_activity=True)}",
-                _term_lists(read_segments(con)))
-
-
-def _term_lists(segments: Iterable[Segment]) -> list[list[Any]]:
-    """The segments' phrases as the three bound lists of `_evidence_sql`'s `terms`."""
-    terms = [(str(s.id), rank, normalise(t)) for s in segments
-             for rank, t in enumerate((s.profile.top_terms if s.profile else [])[:TERMS_PER_SEGMENT])]
-    return [[t[0] for t in terms], [t[1] for t in terms], [t[2] for t in terms]]
-
-
-# What each customer bought, keyed by `cust`: (cust, text, times bought = distinct orders).
-# From `activity` (integer keys; every customer, as the run writes it): 6.8 s against 12.5 s for
-# grouping the events by their text ids, on the 1M-customer sample shop; from `events`, for the
-# few customers of a workspace written before `segment_evidence` (tests/describe/test_why.py
-# checks that both give the same rows).
-_BOUGHT_FROM_ACTIVITY = """
-        bought AS (
-            SELECT a.uid AS cust, i.text,
-                   count(DISTINCT CASE WHEN a.order_key IS NULL THEN epoch_us(a.ts)
-                                       ELSE -a.order_key END) AS times
-            FROM activity a JOIN items i USING (item)
-            WHERE a.event_type = 'purchase' AND i.text IS NOT NULL AND i.customers_purchase > 0
-            GROUP BY 1, 2
-        )"""
-_BOUGHT_FROM_EVENTS = """
-        bought AS (
-            SELECT e.user_id AS cust, e.text,
-                   count(DISTINCT coalesce(e.order_id, CAST(e.ts AS VARCHAR))) AS times
-            FROM events e SEMI JOIN who ON who.cust = e.user_id
-            WHERE e.event_type = 'purchase' AND e.text IS NOT NULL GROUP BY 1, 2
-        )"""
-
-
-def _evidence_sql(who: str, *, from_activity: bool) -> str:
-    """SQL: per customer of `users` (filtered by `who`) with a purchase that has a text, their first
-    `MAX_PRODUCTS` products by (rank of the first segment phrase they contain, times bought, text),
-    each with whether it contains one, and whether any does. Binds the three `_term_lists`, then
-    whatever `who` binds. The Unassigned are judged against their nearest segment."""
-    keyed = ("JOIN customer_keys k USING (user_id)", "k.uid") if from_activity else ("", "u.user_id")
-    return f"""
-        WITH terms AS (
-            SELECT unnest(?::VARCHAR[]) AS seg, unnest(?::BIGINT[]) AS rank,
-                   unnest(?::VARCHAR[]) AS key
-        ),
-        who AS (
-            SELECT {keyed[1]} AS cust, u.user_id, CAST(CASE WHEN coalesce(u.segment_id, 0) = 0
-                   THEN u.nearest_segment_id ELSE u.segment_id END AS VARCHAR) AS seg
-            FROM users u {keyed[0]} {who}
-        ),{_BOUGHT_FROM_ACTIVITY if from_activity else _BOUGHT_FROM_EVENTS},
-        words AS (
-            SELECT text, {words_sql("text")} AS w FROM (SELECT DISTINCT text FROM bought)
-        ),
-        ranked AS (
-            SELECT b.cust, b.text, b.times,
-                   min(t.rank) FILTER (WHERE contains(ws.w, ' ' || t.key || ' ')) AS rank
-            FROM bought b JOIN who USING (cust) JOIN words ws USING (text)
-            LEFT JOIN terms t ON t.seg = who.seg
-            GROUP BY 1, 2, 3
-        )
-        -- each customer's first products in one aggregate: a third quicker than a window over
-        -- all their products
-        SELECT any_value(who.user_id) AS user_id,
-               min_by({{'text': r.text, 'times': r.times, 'matched': r.rank IS NOT NULL}},
-                      row(coalesce(r.rank, {1 << 30}), -r.times, r.text), {MAX_PRODUCTS}) AS products,
-               bool_or(r.rank IS NOT NULL) AS matched
-        FROM ranked r JOIN who USING (cust) GROUP BY r.cust"""
+def _segment_facts(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str, list[str]]]:
+    """Per segment id: its name, kind and top phrases, read without parsing the whole profile
+    (decoding every segment's facts was most of a cold export's reasons: bench/RESULTS.md
+    "Cold start")."""
+    if "segments" not in table_names(con):
+        return {}
+    rows = con.execute("SELECT segment_id, name, kind, json_extract(facts, '$.top_terms') "
+                       "FROM segments").fetchall()
+    return {str(sid): (str(name), str(kind), list(json.loads(top)) if top else [])
+            for sid, name, kind, top in rows}

@@ -25,7 +25,6 @@ from segmint.agent.core.schema import USER_TEXT, assemble_segments, assemble_use
 from segmint.agent.core.workspace import Workspace
 from segmint.agent.describe.namers import make_namer
 from segmint.agent.describe.step import describe_segments
-from segmint.agent.describe.why import write_segment_evidence
 from segmint.agent.ingest.activity import build_activity
 from segmint.agent.ingest.events import carry_events, ingest
 from segmint.agent.ingest.features import features_step
@@ -222,7 +221,6 @@ def run(
             described = describe_segments(con, glossary, currency=config.currency, namer=namer,
                                           fallback_reason=namer_problem)
             assemble_segments(con)
-            write_segment_evidence(con)  # what every list's "why" reads (agent/describe/why.py)
         record.counts = {
             **({"appended_to": appended_to} if appended_to is not None else {}),
             "mode": mode, "engine": ran_on, "risk": risk.to_json(),

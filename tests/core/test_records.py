@@ -20,7 +20,7 @@ DECLARED = {t.name: t for t in (schema.EVENTS, schema.REJECTS, schema.RUNS, sche
                                 schema.USER_TEXT, schema.SEGMENT_CLUSTERS, schema.SEGMENT_MEMBERS,
                                 schema.SEGMENT_TRANSITIONS, schema.SEGMENT_RUNS, schema.RISK_SCORES,
                                 schema.LTV_SCORES, schema.SEGMENT_NAMES, schema.ITEMS,
-                                schema.ACTIVITY, schema.CUSTOMER_KEYS, schema.SEGMENT_EVIDENCE)}
+                                schema.ACTIVITY, schema.CUSTOMER_KEYS)}
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
