@@ -69,6 +69,9 @@ class Number(Measure):
     """agg of field (none for count, share); window: inside it."""
 
     window: When | None = None
+    # a product's total is the built-in parser's reading: its nested condition would double the
+    # schema sent with every call (small local models have 4k tokens of context)
+    events: SkipJsonSchema[None] = None
 
 
 class QueryCondition(BaseModel):
