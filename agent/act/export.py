@@ -34,7 +34,7 @@ from segmint.agent.act.audit import export_skew
 from segmint.agent.ask.answer import Answer, Selection
 from segmint.agent.core.errors import InputError
 from segmint.agent.core.files import write_atomic
-from segmint.agent.core.records import read_run_facts
+from segmint.agent.core.records import read_latest_run
 from segmint.agent.core.sql import sql_ident
 from segmint.agent.core.workspace import Workspace
 from segmint.agent.describe.why import Reason, describe_customer, segment_reasons
@@ -313,7 +313,7 @@ def definition_document(con: duckdb.DuckDBPyConnection, question: str, query: di
         contents: `members`, or what else the rows are (an audience's entered and left).
     """
     spec = QuerySpec.model_validate(query)
-    run = read_run_facts(con)
+    run = read_latest_run(con)
     segments = [c.segment for g in spec.any_of for c in g if c.kind == "segment"]
     one_segment = len(spec.any_of) == 1 and len(spec.any_of[0]) == 1 and len(segments) == 1
     source = "audience" if audience else "segment" if one_segment else "question"

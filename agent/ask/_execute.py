@@ -25,7 +25,7 @@ from segmint.agent.ask._evidence import add_reasons
 from segmint.agent.ask._matches import ProductMatch, product_matches
 from segmint.agent.ask._tables import table_rows, table_text
 from segmint.agent.ask.paraphrase import Rewrite
-from segmint.agent.core.records import read_run_facts
+from segmint.agent.core.records import read_latest_run
 from segmint.agent.core.sql import fetch_one, table_names
 from segmint.agent.query import (
     TERM,
@@ -89,7 +89,7 @@ class Answer:
 
 def workspace_facts(con: duckdb.DuckDBPyConnection) -> WorkspaceFacts:
     """The reference time and currency of the current run."""
-    run = read_run_facts(con)
+    run = read_latest_run(con)
     if run is None:
         return WorkspaceFacts(as_of=datetime.now(), currency="")
     return WorkspaceFacts(as_of=run.as_of or datetime.now(), currency=run.currency)

@@ -17,13 +17,11 @@ import duckdb
 from segmint.agent.core.sql import fetch_one
 
 __all__ = [
-    "RunFacts",
     "RunInfo",
     "Segment",
     "SegmentProfile",
     "SegmentRun",
     "read_latest_run",
-    "read_run_facts",
     "read_segment",
     "read_segment_run",
     "read_segments",
@@ -163,34 +161,6 @@ def read_latest_run(con: duckdb.DuckDBPyConnection) -> RunInfo | None:
     run_id, command, started, finished, params, versions, counts, seconds = row
     return RunInfo(str(run_id), str(command), started, finished, _json(params, {}),
                    _json(versions, {}), _json(counts, {}), _json(seconds, {}))
-
-
-@dataclass(frozen=True)
-class RunFacts:
-    """What a question needs of the latest run: its id, reference time and currency.
-
-    Attributes:
-        run_id: the run's id.
-        as_of: its reference time (None when it recorded none).
-        currency: the currency symbol ('' when none was given).
-    """
-
-    run_id: str
-    as_of: datetime | None
-    currency: str
-
-
-def read_run_facts(con: duckdb.DuckDBPyConnection) -> RunFacts | None:
-    """`read_latest_run`'s id, as_of and currency, without parsing the run's whole report (the
-    segment namers' facts make it the largest JSON a cold `ask` or `export` would read)."""
-    row = fetch_one(con.execute(
-        "SELECT run_id, json_extract_string(counts, '$.as_of'), "
-        "json_extract_string(params, '$.currency') FROM runs ORDER BY finished_at DESC LIMIT 1"))
-    if row is None:
-        return None
-    run_id, as_of, currency = row
-    return RunFacts(str(run_id), None if as_of is None else datetime.fromisoformat(as_of),
-                    str(currency or ""))
 
 
 _SEGMENT_SQL = ("SELECT segment_id, kind, size, share, status, name, description, namer, namer_reason, "

@@ -12,7 +12,6 @@ LangChain: the commands that only scrub or read the log never load it.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from collections.abc import Callable
@@ -20,47 +19,43 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from segmint.agent.core.patterns import compiled
+
 CALL_LOG_NAME = "llm_calls.jsonl"
-
-
-def _pattern(pattern: str, flags: int = 0) -> tuple[str, int]:
-    """A pattern and its flags, compiled by `_rules` on the first scrub: compiling all of them
-    cost every command that imports this module (the describe step's constants) ~7 ms."""
-    return pattern, flags
 
 # Every character RFC 5322 allows unquoted in a local part, so odd but valid addresses go too.
 # Every repetition is bounded (local part 64, label 63, as the RFCs do): an unbounded run would
 # make the scan quadratic on long texts without an address in them.
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_EMAIL = _pattern(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@" + _LABEL + r"(?:\." + _LABEL + r"){1,8}")
+_EMAIL = compiled(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@" + _LABEL + r"(?:\." + _LABEL + r"){1,8}")
 _AT = r"(?:\s{0,3}[(\[{]at[)\]}]\s{0,3}|\s{1,3}at\s{1,3})"
 _DOT = r"(?:\s{0,3}[(\[{]dot[)\]}]\s{0,3}|\s{1,3}dot\s{1,3})"
 _WORD = r"[\w+-]{1,64}+"
 # Spaces belong to the spelled separators only and words are possessive (a word never ends
 # inside a run of word characters), so the regex does not backtrack on long texts.
-_EMAIL_SPELLED = _pattern(
+_EMAIL_SPELLED = compiled(
     r"\b" + _WORD + r"(?:\." + _WORD + r"){0,4}(?:" + _DOT + _WORD + r"){0,4}" + _AT
     + r"[\w-]{1,63}(?:" + _DOT + r"[\w-]{1,63}){1,4}",
     re.IGNORECASE,
 )
-_IBAN = _pattern(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{1,4}){3,8}\b", re.IGNORECASE)
+_IBAN = compiled(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{1,4}){3,8}\b", re.IGNORECASE)
 # Any grouping a card is written in: spaces, dashes, dots or slashes (4111.1111.1111.1111).
-_CARD = _pattern(r"(?<![\d./-])\d(?:[ ./-]?\d){12,18}(?![\d-])(?![./]\d)")
-_SSN = _pattern(r"\b\d{3}-\d{2}-\d{4}\b")
-_NINO = _pattern(r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b", re.IGNORECASE)
-_IPV4 = _pattern(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])")
+_CARD = compiled(r"(?<![\d./-])\d(?:[ ./-]?\d){12,18}(?![\d-])(?![./]\d)")
+_SSN = compiled(r"\b\d{3}-\d{2}-\d{4}\b")
+_NINO = compiled(r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b", re.IGNORECASE)
+_IPV4 = compiled(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])")
 # A house number, one to four words and a street word ("221B Baker Street"), or a German street
 # ("Hauptstraße 5"). A false hit costs a placeholder; a miss would send an address.
 _STREET_WORDS = ("street|st|road|rd|avenue|ave|lane|ln|drive|boulevard|blvd|terrace|crescent|highway"
                  "|hwy|parkway")
-_STREET = _pattern(
+_STREET = compiled(
     r"\b\d{1,5}[A-Za-z]?(?:[-/]\d{1,4})?,?\s+(?:[A-Za-z][\w'.-]{0,30}\s+){1,4}(?:" + _STREET_WORDS
     + r")\b\.?|\b[A-Za-zÄÖÜäöüß-]{2,40}(?:stra(?:ss|ß)e|str\.|weg|gasse)\s+\d{1,4}[a-z]?\b",
     re.IGNORECASE)
 # UK postcodes ("NW1 6XE"); written in capitals, as addresses write them.
-_POSTCODE = _pattern(r"\b(?:[A-Z]{1,2}\d[A-Z\d]?|GIR) ?\d[ABD-HJLNP-UW-Z]{2}\b")
+_POSTCODE = compiled(r"\b(?:[A-Z]{1,2}\d[A-Z\d]?|GIR) ?\d[ABD-HJLNP-UW-Z]{2}\b")
 # Candidates only; `_phone` keeps those with 9-15 digits (E.164) that are not a plain decimal.
-_PHONE = _pattern(r"(?<![\w+.,/:-])(?:\+|00)?\(?\d[\d ()./-]{6,24}\d(?![\w:])(?!\.\d)(?!,\d)")
+_PHONE = compiled(r"(?<![\w+.,/:-])(?:\+|00)?\(?\d[\d ()./-]{6,24}\d(?![\w:])(?!\.\d)(?!,\d)")
 
 
 @dataclass(frozen=True)
@@ -98,7 +93,7 @@ def scrub(text: str) -> str:
 def scrub_report(text: str) -> Scrubbed:
     """`scrub`, also counting what was replaced (for logs and tests)."""
     found: dict[str, int] = {}
-    for kind, pattern, check in _rules():
+    for kind, pattern, check in _RULES:
         text = pattern.sub(_replacer(kind, check, found), text)
     return Scrubbed(text, found)
 
@@ -176,7 +171,7 @@ def _whole(match: str) -> str | None:
 
 Check = Callable[[str], "str | None"]
 # Order matters: an IBAN or card number also looks like a phone number to the phone pattern.
-_RULE_SPECS: tuple[tuple[str, tuple[str, int], Check], ...] = (
+_RULES: tuple[tuple[str, re.Pattern[str], Check], ...] = (
     ("email", _EMAIL, _whole),
     ("email", _EMAIL_SPELLED, _whole),
     ("iban", _IBAN, _iban),
@@ -188,11 +183,6 @@ _RULE_SPECS: tuple[tuple[str, tuple[str, int], Check], ...] = (
     ("address", _POSTCODE, _whole),
     ("phone", _PHONE, _phone),
 )
-
-
-@functools.cache
-def _rules() -> tuple[tuple[str, re.Pattern[str], Check], ...]:
-    return tuple((kind, re.compile(*spec), check) for kind, spec, check in _RULE_SPECS)
 
 
 def _replacer(kind: str, check: Check, found: dict[str, int]) -> Callable[[re.Match[str]], str]:

@@ -12,7 +12,7 @@ from typing import Any
 import duckdb
 
 from segmint.agent.core.files import cached_json
-from segmint.agent.core.records import read_run_facts
+from segmint.agent.core.records import read_latest_run
 from segmint.agent.core.schema import NUMERIC_FEATURES
 from segmint.agent.core.sql import table_names
 
@@ -66,7 +66,7 @@ def catalogue(con: duckdb.DuckDBPyConnection, max_values: int = 200) -> Catalogu
         name = "name" if "name" in seg_cols else "CAST(segment_id AS VARCHAR)"
         segments = {str(i): str(n) for i, n in
                     con.execute(f"SELECT segment_id, {name} FROM segments").fetchall()}
-    run = read_run_facts(con) if "runs" in tables else None
+    run = read_latest_run(con) if "runs" in tables else None
     as_of = run.as_of.date() if run is not None and run.as_of is not None else None
     words: set[str] = set()
     types: frozenset[str] = frozenset()

@@ -16,14 +16,13 @@ from typing import Any
 
 import duckdb
 
-from segmint.agent.core.records import read_run_facts
+from segmint.agent.core.records import read_latest_run
 from segmint.agent.core.sql import fetch_one
 from segmint.agent.query._events import (
     ItemMatches,
-    event_of,
     events_sql,
     match_key,
-    measure_expr,
+    product_phrase,
     rank_sql,
     window_sql,
 )
@@ -38,16 +37,14 @@ __all__ = ["CompiledQuery", "SpecError", "compile_spec", "reference_time"]
 
 @dataclass(frozen=True)
 class EventsMeasure:
-    """A measure's events condition, resolved: what it sums, its window and matched items.
+    """A measure's events condition, resolved: its window and matched items.
 
     Attributes:
-        expr: the aggregate over the rows `a` (units net of returns, spend, orders...).
         condition: the events condition.
         period: its window, resolved (None: all time).
         items: the items its product phrase matched (None: any product).
     """
 
-    expr: str
     condition: Condition
     period: Period | None
     items: Sequence[int] | None
@@ -105,7 +102,7 @@ class CompiledQuery:
 
 def reference_time(con: duckdb.DuckDBPyConnection) -> datetime | None:
     """The as_of of the workspace's latest run (None before any run)."""
-    run = read_run_facts(con)
+    run = read_latest_run(con)
     return None if run is None else run.as_of
 
 
@@ -150,9 +147,10 @@ def compile_spec(spec: QuerySpec, cat: Catalogue, glossary: Glossary,
     by_value = spec.sort_by == "value" and (spec.group_by is not None or spec.measure is not None)
     if spec.measure is not None and spec.measure.events is not None:
         e = spec.measure.events
+        # a phrase that matched nothing sums nothing (as `rank_sql` ranks by nothing)
+        items = None if product_phrase(e) is None else list((matches or {}).get(match_key(e), ()))
         compiled.events_measure = EventsMeasure(
-            measure_expr(e.measure or "events", event_of(e)), e,
-            None if e.window is None else compiled.period(e.window), (matches or {}).get(match_key(e)))
+            e, None if e.window is None else compiled.period(e.window), items)
     if spec.rank_by is not None:
         r = spec.rank_by
         period = None if r.window is None else compiled.period(r.window)

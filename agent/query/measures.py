@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from segmint.agent.query._events import RowFilter, condition_types, event_of, window_sql
+from segmint.agent.query._events import RowFilter, condition_types, event_of, measure_expr, window_sql
 from segmint.agent.query.catalogue import Catalogue
 from segmint.agent.query.compile import PERIODS, POOLED, CompiledQuery
 from segmint.agent.query.errors import SpecError
@@ -200,7 +200,8 @@ def _events_total(spec: QuerySpec, m: Measure, compiled: CompiledQuery) -> Measu
     per = " / nullif(n.c, 0)" if m.agg == "mean" else ""
     sql = (f"SELECT NULL AS grp, coalesce(t.v, 0){per} AS value, "
            f"{'n.c' if m.agg == 'mean' else 't.who'} AS customers FROM "
-           f"(SELECT {e.expr} AS v, count(DISTINCT a.uid) AS who FROM activity a WHERE {rows}) t, "
+           f"(SELECT {measure_expr(cond.measure or 'events', event_of(cond))} AS v, "
+           f"count(DISTINCT a.uid) AS who FROM activity a WHERE {rows}) t, "
            f"(SELECT count(*) AS c FROM users u WHERE {compiled.where}) n")
     return MeasureQuery(sql, params, m, e.period, False)
 

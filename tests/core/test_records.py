@@ -114,12 +114,3 @@ def test_the_holdout_report_is_stored_once(shop_with_users: tuple[Path, Path]) -
     assert segment_run.n_segments == len(ws.segments()) - 1
     assert "newcomer_model" not in json.dumps(latest.counts)
 
-
-def test_run_facts_are_the_latest_runs(shop_with_users: tuple[Path, Path]) -> None:
-    from segmint.agent.core.records import read_latest_run, read_run_facts
-
-    with Workspace(shop_with_users[0]).connect() as con:
-        run, facts = read_latest_run(con), read_run_facts(con)
-    assert run is not None and facts is not None and run.as_of is not None
-    assert (facts.run_id, facts.as_of, facts.currency) == (run.run_id, run.as_of, run.currency)
-    assert facts.currency == "£"

@@ -295,3 +295,11 @@ def test_a_total_of_a_products_events_is_summed_over_the_selected_customers(
 def test_a_measure_of_events_needs_a_measure_no_threshold_and_a_sum_or_mean(measure: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="events"):
         QuerySpec.model_validate({"measure": measure})
+
+
+def test_a_total_of_a_phrase_that_matched_nothing_is_zero(con: duckdb.DuckDBPyConnection) -> None:
+    events = {"kind": "events", "event": "purchase", "product": "unicorns", "measure": "units"}
+    s = QuerySpec.model_validate({"intent": "count", "measure": {"agg": "sum", "events": events}})
+    compiled = compile_spec(s, catalogue(con), load_glossary(), con, {})
+    mq = compile_measure(s, compiled, catalogue(con))
+    assert con.execute(mq.sql, mq.params).fetchall() == [(None, 0.0, 0)]
